@@ -1,0 +1,88 @@
+"""The normalized event envelope (CloudEvents 1.0 attribute names) and event ids.
+
+An adapter produces a :class:`Normalized` value; ``build_envelope`` adds the
+attributes only the receiver knows (id, source, received_at, chain links).
+The field list is documented in ``docs/events.md`` and published as a JSON Schema
+in ``receiver/schema/event.schema.json``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+SPECVERSION = "1.0"
+
+# Crockford base32: sortable, no ambiguous letters.
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_id(prefix: str = "evt", now: float | None = None) -> str:
+    """A time-ordered unique id: 48-bit milliseconds + 80 random bits, base32."""
+    ms = int((time.time() if now is None else now) * 1000)
+    value = (ms << 80) | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        chars.append(_ALPHABET[value & 31])
+        value >>= 5
+    return f"{prefix}_{''.join(reversed(chars))}"
+
+
+def isoformat(ts: float) -> str:
+    """RFC 3339 UTC with millisecond precision, e.g. ``2026-02-06T12:00:00.000Z``."""
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class Normalized:
+    """What an adapter knows about one webhook.
+
+    ``type`` is the normalized type (``run.completed``, ``<kind>.unknown`` …);
+    ``data`` holds the ``run``/``metrics``/``counts``/``thresholds``/``test``/``bug``/
+    ``git`` sections that apply (absent when unknown, never invented);
+    ``raw`` is the parsed original payload (None when the body is not JSON).
+    """
+
+    type: str
+    platform: str
+    platform_event: str | None = None
+    subject: str | None = None
+    time: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    raw: Any = None
+    normalize_error: str | None = None
+
+
+def build_envelope(
+    n: Normalized,
+    *,
+    event_id: str,
+    source_id: str,
+    received_at: float,
+    parent_id: str | None = None,
+    correlation_id: str | None = None,
+) -> dict[str, Any]:
+    """The stored and routed form of an event. Root events correlate to themselves."""
+    received = isoformat(received_at)
+    env: dict[str, Any] = {
+        "specversion": SPECVERSION,
+        "id": event_id,
+        "source": source_id,
+        "type": n.type,
+        "subject": n.subject,
+        "time": n.time or received,
+        "datacontenttype": "application/json",
+        "platform": n.platform,
+        "platform_event": n.platform_event,
+        "received_at": received,
+        "correlation_id": correlation_id or event_id,
+        "parent_id": parent_id,
+        "data": n.data,
+        "raw": n.raw,
+    }
+    if n.normalize_error is not None:
+        env["normalize_error"] = n.normalize_error
+    return env
