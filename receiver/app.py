@@ -1,0 +1,175 @@
+"""The ASGI application: routes, error handling, lifespan.
+
+``create_app`` takes its edges as arguments (store, clock, router) so tests can use a
+real store on a temp file and a fake clock. Every error a client can cause becomes a
+4xx ``{"error": ..., "code": ...}``; nothing a client sends produces a 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from receiver.config import Config
+from receiver.errors import HTTPError, PayloadTooLarge
+from receiver.ingest import Ingest
+from receiver.metrics import Metrics
+from receiver.routing import Router
+from receiver.store import open_store
+from receiver.store.base import Store
+from receiver.verify.base import RawRequest
+
+log = logging.getLogger("hookyard.app")
+
+_STARLETTE_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+def error_response(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": message, "code": code}, status_code=status)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, refusing (413) as soon as it would exceed ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise PayloadTooLarge(f"body is larger than {limit} bytes")
+        except ValueError:
+            raise HTTPError("Content-Length is not a number", code="bad_content_length") from None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class Hookyard:
+    """Holds the running parts; ``app.state.hookyard`` in the Starlette app."""
+
+    def __init__(self, config: Config, store: Store, router: Router, clock: Callable[[], float]) -> None:
+        self.config = config
+        self.store = store
+        self.router = router
+        self.clock = clock
+        self.metrics = Metrics()
+        self.ingest = Ingest(config, store, router, self.metrics, clock)
+        self.started_at = clock()
+        self.background: list[Any] = []
+
+    async def hook(self, request: Request) -> Response:
+        src = self.ingest.source(request.path_params["source_id"])
+        body = await read_body(request, self.config.server.max_body_bytes)
+        req = RawRequest(
+            body=body,
+            headers=dict(request.headers.items()),
+            method=request.method,
+            path=request.url.path,
+            query=request.url.query,
+        )
+        result = await self.ingest.receive(src, req)
+        return JSONResponse(
+            {"event_id": result.event_id, "duplicate": result.duplicate},
+            status_code=200 if result.duplicate else 202,
+        )
+
+    async def healthz(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(self, request: Request) -> Response:
+        checks: dict[str, Any] = {"config": {"status": "ok", "file": str(self.config.path)}}
+        ready = True
+        try:
+            await asyncio.wait_for(self.store.ping(), timeout=5)
+            checks["store"] = {"status": "ok"}
+        except Exception as exc:
+            ready = False
+            checks["store"] = {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
+        rules: dict[str, Any] = {"status": "ok", "version": getattr(self.router.ruleset, "version", None)}
+        if self.router.reload_error:
+            # The old rules keep running; readiness stays up so no webhook is refused.
+            rules.update(status="stale", error=self.router.reload_error)
+        checks["rules"] = rules
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
+        )
+
+    async def metrics_endpoint(self, request: Request) -> Response:
+        return Response(self.metrics.render(), media_type="text/plain; version=0.0.4")
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPError)
+    return error_response(exc.status, exc.code, exc.message)
+
+
+async def _starlette_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _STARLETTE_CODES.get(exc.status_code, "http_error")
+    return JSONResponse({"error": exc.detail, "code": code}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(500, "internal_error", "internal error; the request was not stored")
+
+
+def create_app(
+    config: Config,
+    *,
+    store: Store | None = None,
+    clock: Callable[[], float] | None = None,
+    router: Router | None = None,
+    start_background: bool = True,
+) -> Starlette:
+    clock = clock or time.time
+    store = store or open_store(config.storage_url, clock=clock)
+    router = router or Router(None)
+    hy = Hookyard(config, store, router, clock)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await store.open()
+        for source in config.sources.values():
+            if source.insecure:
+                log.warning(
+                    "SOURCE %r ACCEPTS UNSIGNED REQUESTS (scheme none, insecure: true): anyone who can reach "
+                    "/hooks/%s can inject events",
+                    source.id,
+                    source.id,
+                )
+        try:
+            yield
+        finally:
+            await store.close()
+
+    routes = [
+        Route("/hooks/{source_id}", hy.hook, methods=["POST"]),
+        Route("/healthz", hy.healthz, methods=["GET"]),
+        Route("/readyz", hy.readyz, methods=["GET"]),
+        Route("/metrics", hy.metrics_endpoint, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            HTTPError: _http_error,
+            StarletteHTTPException: _starlette_error,
+            Exception: _unexpected,
+        },
+    )
+    app.state.hookyard = hy
+    return app

@@ -1,0 +1,300 @@
+"""Parse, validate and compile the daemon's YAML config once, at load.
+
+Every problem is reported as ``file:line: key.path: problem`` (all of them, not just
+the first). The result is a :class:`Config` of ready-to-run parts: each source has its
+adapter and verifier built; runtime code never re-validates.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from receiver import yamlfile
+from receiver.errors import ConfigError, Problem
+from receiver.secret import Secret
+from receiver.sources.base import Adapter
+from receiver.verify.base import Verifier
+
+log = logging.getLogger("hookyard.config")
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+DEFAULT_TOLERANCE = 300
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerModel(_Strict):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    max_body_bytes: Annotated[int, Field(gt=0)] = 1_048_576
+    access_log: bool = False
+
+
+class StorageModel(_Strict):
+    url: str = "sqlite:///data/hookyard.db"
+
+
+class DeliveryModel(_Strict):
+    workers: Annotated[int, Field(ge=0, le=256)] = 8
+    lease_seconds: Annotated[float, Field(gt=0)] = 60.0
+    poll_interval_seconds: Annotated[float, Field(gt=0)] = 0.5
+    max_chain_depth: Annotated[int, Field(ge=0, le=50)] = 5
+
+
+class SourceModel(_Strict):
+    id: Annotated[str, Field(pattern=ID_PATTERN)]
+    kind: str
+    secrets: list[str] = []
+    secret_file: str | list[str] | None = None
+    verify: dict[str, Any] | None = None
+    insecure: bool = False
+    normalize: dict[str, Any] | None = None
+    delivery_id_header: str | None = None
+    dedupe_window_seconds: Annotated[float, Field(ge=0)] | None = None
+
+
+class SinkModel(BaseModel):
+    """Only ``id`` and ``kind`` here; the rest is validated by the sink kind's model."""
+
+    model_config = ConfigDict(extra="allow")
+    id: Annotated[str, Field(pattern=ID_PATTERN)]
+    kind: str
+
+
+class ConfigModel(_Strict):
+    server: ServerModel = ServerModel()
+    storage: StorageModel = StorageModel()
+    rules: list[str] = ["rules/"]
+    sources: list[SourceModel] = []
+    sinks: list[SinkModel] = []
+    delivery: DeliveryModel = DeliveryModel()
+
+
+@dataclass(frozen=True)
+class Source:
+    """A compiled inbound endpoint: ``POST /hooks/{id}``."""
+
+    id: str
+    kind: str
+    adapter: Adapter
+    verifier: Verifier
+    scheme: str
+    delivery_id_header: str | None
+    dedupe_window: float
+    insecure: bool
+    # Headers never stored: credentials, plus a token scheme's header (it IS the secret).
+    private_headers: frozenset[str]
+    secrets: tuple[Secret, ...] = field(repr=False, default=())
+    verify_options: Any = field(repr=False, default=None)
+
+
+@dataclass(frozen=True)
+class Sink:
+    """A configured destination, validated; built into a live sink at startup."""
+
+    id: str
+    kind: str
+    options: Any
+
+
+@dataclass
+class Config:
+    path: Path
+    server: ServerModel
+    storage_url: str
+    rule_paths: list[Path]
+    sources: dict[str, Source]
+    sinks: dict[str, Sink]
+    delivery: DeliveryModel
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+
+ALWAYS_PRIVATE = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+
+
+def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
+    """Load and compile a config file; raises ConfigError with every located problem."""
+    cfg_path = Path(path)
+    doc = yamlfile.load(cfg_path, expand_env=True, env=env)
+    if doc.data is None:
+        doc.data = {}
+    if not isinstance(doc.data, dict):
+        raise ConfigError([doc.problem((), "the config must be a mapping")])
+    try:
+        model = ConfigModel.model_validate(doc.data)
+    except ValidationError as err:
+        raise ConfigError(yamlfile.problems_from_pydantic(doc, err)) from None
+    return _compile(cfg_path, doc, model)
+
+
+def _compile(cfg_path: Path, doc: yamlfile.Located, model: ConfigModel) -> Config:
+    problems: list[Problem] = []
+    base = cfg_path.parent
+    sources: dict[str, Source] = {}
+    for i, src in enumerate(model.sources):
+        if src.id in sources:
+            problems.append(doc.problem(("sources", i, "id"), f"duplicate source id {src.id!r}"))
+            continue
+        compiled = _compile_source(doc, base, i, src, problems)
+        if compiled is not None:
+            sources[src.id] = compiled
+    sinks: dict[str, Sink] = {}
+    for i, snk in enumerate(model.sinks):
+        if snk.id in sinks:
+            problems.append(doc.problem(("sinks", i, "id"), f"duplicate sink id {snk.id!r}"))
+            continue
+        compiled_sink = _compile_sink(doc, i, snk, problems)
+        if compiled_sink is not None:
+            sinks[snk.id] = compiled_sink
+    storage_url = _resolve_storage(doc, base, model.storage.url, problems)
+    if problems:
+        raise ConfigError(problems)
+    return Config(
+        path=cfg_path,
+        server=model.server,
+        storage_url=storage_url,
+        rule_paths=[(base / p) for p in model.rules],
+        sources=sources,
+        sinks=sinks,
+        delivery=model.delivery,
+    )
+
+
+def _resolve_storage(doc: yamlfile.Located, base: Path, url: str, problems: list[Problem]) -> str:
+    if url.startswith("sqlite:///"):
+        raw = url[len("sqlite:///") :]
+        if not raw or raw == ":memory:":
+            problems.append(doc.problem(("storage", "url"), "sqlite needs a file path"))
+            return url
+        p = Path(raw)
+        return "sqlite:///" + str(p if p.is_absolute() else (base / p))
+    if re.match(r"^postgres(ql)?://", url):
+        return url
+    problems.append(doc.problem(("storage", "url"), "must start with sqlite:/// or postgresql://"))
+    return url
+
+
+def _read_secrets(
+    doc: yamlfile.Located, base: Path, i: int, src: SourceModel, problems: list[Problem]
+) -> list[Secret]:
+    out = []
+    for j, value in enumerate(src.secrets):
+        if not value.strip():
+            problems.append(doc.problem(("sources", i, "secrets", j), "secret is empty"))
+        else:
+            out.append(Secret(value.strip()))
+    files = [src.secret_file] if isinstance(src.secret_file, str) else (src.secret_file or [])
+    for j, name in enumerate(files):
+        key: tuple[str | int, ...] = ("sources", i, "secret_file")
+        if isinstance(src.secret_file, list):
+            key = (*key, j)
+        p = Path(name) if Path(name).is_absolute() else base / name
+        try:
+            value = p.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            problems.append(doc.problem(key, f"cannot read secret file {str(p)!r}: {exc.strerror or exc}"))
+            continue
+        if not value:
+            problems.append(doc.problem(key, f"secret file {str(p)!r} is empty"))
+        else:
+            out.append(Secret(value))
+    return out
+
+
+def _compile_source(
+    doc: yamlfile.Located, base: Path, i: int, src: SourceModel, problems: list[Problem]
+) -> Source | None:
+    from receiver.sources import ADAPTERS
+    from receiver.verify import SCHEMES
+
+    spec = ADAPTERS.get(src.kind)
+    if spec is None:
+        known = ", ".join(sorted(ADAPTERS))
+        problems.append(doc.problem(("sources", i, "kind"), f"unknown kind {src.kind!r} (known: {known})"))
+        return None
+    n_before = len(problems)
+    try:
+        options = spec.options.model_validate(src.normalize or {})
+        adapter = spec.create(options if src.normalize is not None else None)
+    except ValidationError as err:
+        problems.extend(yamlfile.problems_from_pydantic(doc, err, ("sources", i, "normalize")))
+        adapter = None
+    except ValueError as exc:
+        problems.append(doc.problem(("sources", i, "normalize"), str(exc)))
+        adapter = None
+
+    verify = dict(src.verify) if src.verify is not None else (dict(spec.default_verify or {}) or None)
+    vpath: tuple[str | int, ...] = ("sources", i, "verify")
+    if verify is None:
+        problems.append(doc.problem(vpath, f"required: kind {src.kind!r} has no default verification scheme"))
+        return None
+    scheme_name = verify.pop("scheme", None)
+    scheme = SCHEMES.get(scheme_name) if isinstance(scheme_name, str) else None
+    if scheme is None:
+        known = ", ".join(sorted(SCHEMES))
+        problems.append(doc.problem((*vpath, "scheme"), f"unknown scheme {scheme_name!r} (known: {known})"))
+        return None
+    if scheme_name == "none" and not src.insecure:
+        problems.append(doc.problem((*vpath, "scheme"), "scheme none needs insecure: true on the source"))
+    if src.insecure and scheme_name != "none":
+        problems.append(doc.problem(("sources", i, "insecure"), "insecure: true is only for scheme none"))
+    secrets = _read_secrets(doc, base, i, src, problems)
+    if scheme_name != "none" and not secrets and len(problems) == n_before:
+        problems.append(doc.problem(("sources", i, "secrets"), "at least one secret is required"))
+    try:
+        vopts = scheme.options.model_validate(verify)
+    except ValidationError as err:
+        problems.extend(yamlfile.problems_from_pydantic(doc, err, vpath))
+        return None
+    if len(problems) > n_before or adapter is None:
+        return None
+    try:
+        verifier = scheme.build(vopts, secrets)
+    except ValueError as exc:
+        problems.append(doc.problem(("sources", i, "secrets"), str(exc)))
+        return None
+    tolerance = float(getattr(vopts, "tolerance_seconds", DEFAULT_TOLERANCE))
+    private = set(ALWAYS_PRIVATE)
+    if scheme_name == "token":
+        private.add(str(vopts.header).lower())  # type: ignore[attr-defined]
+    return Source(
+        id=src.id,
+        kind=src.kind,
+        adapter=adapter,
+        verifier=verifier,
+        scheme=scheme_name,
+        delivery_id_header=(src.delivery_id_header or spec.delivery_id_header),
+        dedupe_window=src.dedupe_window_seconds if src.dedupe_window_seconds is not None else tolerance,
+        insecure=src.insecure,
+        private_headers=frozenset(private),
+        secrets=tuple(secrets),
+        verify_options=vopts,
+    )
+
+
+def _compile_sink(doc: yamlfile.Located, i: int, snk: SinkModel, problems: list[Problem]) -> Sink | None:
+    from receiver.sinks import SINKS
+
+    spec = SINKS.get(snk.kind)
+    if spec is None:
+        known = ", ".join(sorted(SINKS))
+        problems.append(doc.problem(("sinks", i, "kind"), f"unknown kind {snk.kind!r} (known: {known})"))
+        return None
+    try:
+        options = spec.config.model_validate(snk.model_extra or {})
+    except ValidationError as err:
+        problems.extend(yamlfile.problems_from_pydantic(doc, err, ("sinks", i)))
+        return None
+    return Sink(id=snk.id, kind=snk.kind, options=options)

@@ -1,0 +1,149 @@
+"""The store interface and its row types. All SQL lives in this package.
+
+Both backends implement :class:`Store`; one contract test suite runs against each.
+``save_event`` is the durability point of the whole daemon: when it returns, the
+event and its planned deliveries are committed to disk in one transaction.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class DeliveryState(enum.StrEnum):
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    DEAD = "dead"
+    SUPERSEDED = "superseded"  # a newer update for the same target was already delivered
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    id: str
+    rule: str
+    action_index: int
+    sink_id: str
+    emit: str | None
+    params: dict[str, Any] | None
+    state: DeliveryState = DeliveryState.QUEUED
+    last_error: str | None = None
+    ordering_key: str | None = None
+    replay_of: str | None = None
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event about to be stored. ``dedupe_keys`` name redeliveries exactly;
+    ``dedupe_window`` (seconds) makes an identical body from the same source within
+    that window a redelivery too (0 disables it)."""
+
+    id: str
+    source_id: str
+    kind: str
+    type: str
+    subject: str | None
+    received_at: float
+    body: bytes
+    body_sha256: str
+    headers: dict[str, str]
+    envelope: dict[str, Any]
+    correlation_id: str
+    normalize_error: str | None = None
+    parent_id: str | None = None
+    depth: int = 0
+    rules_version: str | None = None
+    matched_rules: list[str] = field(default_factory=list)
+    dedupe_keys: Sequence[str] = ()
+    dedupe_window: float = 0.0
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    event_id: str
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class EventRow:
+    id: str
+    source_id: str
+    kind: str
+    type: str
+    subject: str | None
+    received_at: float
+    body: bytes
+    headers: dict[str, str]
+    envelope: dict[str, Any]
+    normalize_error: str | None
+    parent_id: str | None
+    correlation_id: str
+    depth: int
+    rules_version: str | None
+    matched_rules: list[str]
+
+
+@dataclass(frozen=True)
+class AttemptRow:
+    delivery_id: str
+    number: int
+    started_at: float
+    finished_at: float
+    duration_ms: float
+    outcome: str
+    status_code: int | None
+    error_class: str | None
+    reason: str | None
+    response_excerpt: str | None
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    id: str
+    event_id: str
+    rule: str
+    action_index: int
+    sink_id: str
+    emit: str | None
+    params: dict[str, Any] | None
+    state: DeliveryState
+    attempts: int
+    created_at: float
+    updated_at: float
+    next_attempt_at: float
+    lease_until: float | None
+    lease_owner: str | None
+    last_error: str | None
+    ordering_key: str | None
+    ordering_time: float | None
+    replay_of: str | None
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    source: str | None = None
+    type: str | None = None
+    since: float | None = None
+    before_id: str | None = None
+    limit: int = 50
+
+
+class Store(Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None:
+        """Raise unless the store accepts a write transaction right now."""
+
+    async def save_event(self, event: NewEvent, deliveries: Sequence[NewDelivery] = ()) -> SaveResult: ...
+
+    async def get_event(self, event_id: str) -> EventRow | None: ...
+
+    async def list_events(self, query: EventQuery) -> list[EventRow]: ...
+
+    async def count_events(self) -> int: ...
