@@ -1,0 +1,1 @@
+"""Delivery: the dispatcher and its pure helpers (retry policy, rate limits, breaker)."""

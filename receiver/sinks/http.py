@@ -1,0 +1,150 @@
+"""The ``http`` sink: one HTTP request per attempt, its JSON answer kept for ``emit:``.
+
+Config headers are secrets (they come from env expansion) and are only ever sent to
+the ``base_url`` origin: an action's absolute ``url`` elsewhere is refused, so a
+template cannot carry the credentials off to another host. Every call carries
+``Idempotency-Key: <delivery id>``, stable across retries of one delivery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import httpx
+from pydantic import Field, model_validator
+
+from receiver.errors import DeliveryError
+from receiver.secret import Secret
+from receiver.sinks import outbound
+from receiver.sinks.base import (
+    ActionModel,
+    DeliveryOptions,
+    Redactor,
+    SendContext,
+    SendResult,
+    SinkSpec,
+    parse_action,
+    redact_url,
+)
+
+Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
+
+
+class HttpConfig(DeliveryOptions):
+    base_url: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    allow_private: bool = False
+
+    @model_validator(mode="after")
+    def _check_base(self) -> HttpConfig:
+        if self.base_url is not None:
+            url = httpx.URL(self.base_url)
+            if url.scheme not in ("http", "https") or not url.host:
+                raise ValueError("base_url must be an absolute http(s) URL")
+        return self
+
+
+class RequestSpec(ActionModel):
+    """One rendered request: ``path`` (joined to the sink's base_url) or an absolute ``url``."""
+
+    method: Method = "POST"
+    path: str | None = None
+    url: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    query: dict[str, str] = Field(default_factory=dict)
+    json_body: Any = Field(default=None, alias="json")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> RequestSpec:
+        if (self.path is None) == (self.url is None):
+            raise ValueError("give exactly one of path or url")
+        return self
+
+
+class HttpAction(ActionModel):
+    request: RequestSpec
+
+
+class HttpSink:
+    """Sends ``request:`` actions; presets subclass it and add auth and shortcuts."""
+
+    kind = "http"
+
+    def __init__(
+        self,
+        sink_id: str,
+        client: httpx.AsyncClient,
+        *,
+        base_url: str | None,
+        headers: Mapping[str, Secret],
+        allow_private: bool,
+        timeout: float,
+    ) -> None:
+        self.id = sink_id
+        self._client = client
+        self.base_url = base_url
+        self._headers = dict(headers)
+        self.allow_private = allow_private
+        self.timeout = timeout
+        self._redactor = Redactor(self._headers.values())
+
+    action_model: type[ActionModel] = HttpAction
+
+    def outgoing(self, action: Any, ctx: SendContext) -> outbound.Outgoing:
+        """The request for validated action params; presets override this for their shortcuts."""
+        return self.from_spec(action.request)
+
+    def from_spec(self, spec: RequestSpec) -> outbound.Outgoing:
+        if spec.url is not None:
+            if self.base_url is not None and not outbound.same_origin(spec.url, self.base_url):
+                raise DeliveryError(
+                    f"refused url {redact_url(spec.url)}: not on the sink's base_url origin", retryable=False
+                )
+            url = spec.url
+        else:
+            if self.base_url is None:
+                raise DeliveryError("request.path needs a sink base_url; give request.url", retryable=False)
+            url = outbound.join(self.base_url, spec.path or "")
+        auth = {name: value.reveal() for name, value in self._headers.items()}
+        return outbound.Outgoing(
+            method=spec.method,
+            url=url,
+            headers=outbound.merge_headers(spec.headers, auth),
+            params=dict(spec.query),
+            json=spec.json_body,
+        )
+
+    async def send(self, params: Mapping[str, Any], ctx: SendContext) -> SendResult:
+        out = self.outgoing(parse_action(self.action_model, params), ctx)
+        resp = await outbound.call(
+            self._client,
+            out,
+            timeout=self.timeout,
+            allow_private=self.allow_private,
+            redactor=self._redactor,
+            idempotency_key=ctx.delivery_id,
+        )
+        return outbound.judge(resp, self._redactor)
+
+    def describe(self) -> str:
+        where = redact_url(self.base_url) if self.base_url else "any URL"
+        names = ", ".join(sorted(self._headers)) or "none"
+        return f"{self.kind} → {where} (secret headers: {names})"
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.id!r} {self.describe()}>"
+
+
+def create(sink_id: str, config: HttpConfig, client: httpx.AsyncClient) -> HttpSink:
+    return HttpSink(
+        sink_id,
+        client,
+        base_url=config.base_url,
+        headers={name: Secret(value) for name, value in config.headers.items()},
+        allow_private=config.allow_private,
+        timeout=config.timeout_seconds,
+    )
+
+
+SPEC = SinkSpec(kind="http", config=HttpConfig, action=HttpAction, create=create)

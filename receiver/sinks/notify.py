@@ -1,0 +1,216 @@
+"""The ``apprise`` sink: chat and email through Apprise 2.x, Slack webhooks directly.
+
+Each configured URL is parsed once at start-up. A send picks the URLs matching the
+action's ``tag`` (Apprise semantics: no tag means all; ``always`` always matches),
+posts Slack webhooks itself (see :mod:`receiver.sinks.slack`) and hands the rest to
+``Apprise.async_notify``. The per-service ``AppriseResult`` decides the outcome; the
+last warning/error Apprise logged for a failed service becomes the reason.
+
+URLs are only ever shown in Apprise's privacy form. One attempt notifies every
+selected URL, so a retry after a partial failure repeats the ones that worked: give
+each destination its own sink when duplicates matter.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import apprise
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from receiver.delivery.policy import classify
+from receiver.errors import DeliveryError
+from receiver.sinks import slack
+from receiver.sinks.base import ActionModel, DeliveryOptions, Redactor, SendContext, SendResult, SinkSpec
+from receiver.sinks.base import parse_action as _parse
+
+_HTTP_ERROR = re.compile(r"error=(\d{3})\b")
+_FORMATS = {"text": apprise.NotifyFormat.TEXT, "markdown": apprise.NotifyFormat.MARKDOWN}
+_FORMATS["html"] = apprise.NotifyFormat.HTML
+
+
+class UrlEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str
+    tag: list[str] = Field(default_factory=list)
+
+    @field_validator("tag", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return [t.strip() for t in value.split(",") if t.strip()] if isinstance(value, str) else value
+
+
+class AppriseConfig(DeliveryOptions):
+    urls: list[str | UrlEntry] = Field(min_length=1)
+    # Where Slack webhook URLs are posted; tests point it at a local server.
+    slack_base_url: str = slack.DEFAULT_BASE
+
+    @field_validator("urls")
+    @classmethod
+    def _parseable(cls, urls: list[str | UrlEntry]) -> list[str | UrlEntry]:
+        for i, entry in enumerate(urls):
+            url = entry.url if isinstance(entry, UrlEntry) else entry
+            if apprise.Apprise.instantiate(url) is None:
+                scheme = url.split("://", 1)[0] if "://" in url else "?"
+                # Never echo the URL itself: it usually carries a credential.
+                raise ValueError(f"urls[{i}]: not a recognised Apprise URL (scheme {scheme!r})")
+        return urls
+
+    @model_validator(mode="after")
+    def _slack_rate(self) -> AppriseConfig:
+        # Slack allows about one message per second per webhook.
+        if self.rate_per_second is None and any(t.hook for t in targets(self)):
+            self.rate_per_second = 1.0
+        return self
+
+
+class AppriseAction(ActionModel):
+    body: str
+    title: str = ""
+    tag: str | list[str] | None = None
+    format: Literal["text", "markdown", "html"] = "text"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One configured URL: its parsed service, privacy form, tags and Slack hook (if any)."""
+
+    service: Any
+    privacy: str
+    tags: frozenset[str]
+    hook: slack.SlackHook | None
+    secrets: tuple[str, ...]
+
+    def __repr__(self) -> str:
+        return f"<Target {self.privacy}>"
+
+
+def _secret_parts(url: str) -> tuple[str, ...]:
+    """Pieces of a URL that may be credentials, for scrubbing Apprise's log messages."""
+    parts = httpx.URL(url) if "://" in url else None
+    found = [url]
+    if parts is not None:
+        found += [parts.password or "", *parts.path.split("/"), *(v for _, v in parts.params.multi_items())]
+    return tuple(p for p in found if len(p) >= 6)
+
+
+def targets(config: AppriseConfig) -> list[Target]:
+    out: list[Target] = []
+    for entry in config.urls:
+        url, tags = (entry.url, entry.tag) if isinstance(entry, UrlEntry) else (entry, [])
+        service = apprise.Apprise.instantiate(url, tag=tags or None)
+        assert service is not None  # checked by the config model
+        privacy = service.url(privacy=True)
+        out.append(Target(service, privacy, frozenset(tags), slack.hook_of(service), _secret_parts(url)))
+    return out
+
+
+def matches(target: Target, tag: str | list[str] | None) -> bool:
+    """Apprise tag semantics: none/``all`` match everything, a list is OR, ``always`` always matches."""
+    if tag is None:
+        return True
+    wanted = {tag} if isinstance(tag, str) else set(tag)
+    return "all" in wanted or "always" in target.tags or bool(wanted & target.tags)
+
+
+@dataclass
+class _Failure:
+    reason: str
+    retryable: bool
+    status: int | None = None
+    retry_after: float | None = None
+
+
+class AppriseSink:
+    kind = "apprise"
+
+    def __init__(self, sink_id: str, client: httpx.AsyncClient, config: AppriseConfig) -> None:
+        self.id = sink_id
+        self._client = client
+        self._targets = targets(config)
+        self._slack_base = config.slack_base_url
+        self.timeout = config.timeout_seconds
+        self._redactor = Redactor(s for t in self._targets for s in t.secrets)
+
+    async def send(self, params: Mapping[str, Any], ctx: SendContext) -> SendResult:
+        action = _parse(AppriseAction, params)
+        chosen = [t for t in self._targets if matches(t, action.tag)]
+        if not chosen:
+            raise DeliveryError(f"no URL of sink {self.id!r} has tag {action.tag!r}", retryable=False)
+        failures: list[_Failure] = []
+        hooks = [t for t in chosen if t.hook is not None]
+        for t in hooks:
+            assert t.hook is not None
+            try:
+                await slack.post(
+                    self._client,
+                    t.hook,
+                    slack.message(action.title, action.body),
+                    base=self._slack_base,
+                    timeout=self.timeout,
+                    where=t.privacy,
+                )
+            except DeliveryError as exc:
+                failures.append(_Failure(exc.reason, exc.retryable, exc.status, exc.retry_after))
+        others = [t for t in chosen if t.hook is None]
+        if others:
+            failures += await self._notify(others, action)
+        if failures:
+            raise _combine(failures, len(chosen))
+        return SendResult(status=None, response_excerpt=f"notified {len(chosen)} service(s)")
+
+    async def _notify(self, chosen: list[Target], action: AppriseAction) -> list[_Failure]:
+        apobj = apprise.Apprise()
+        for t in chosen:
+            apobj.add(t.service)
+        result = await apobj.async_notify(
+            body=action.body, title=action.title, body_format=_FORMATS[action.format], timeout=self.timeout
+        )
+        with result:
+            if result.status == apprise.AppriseResultStatus.SUCCESS:
+                return []
+            failed = [s for s in result if not s]
+            if not failed:  # NOMATCH or a failure before dispatch
+                return [_Failure(f"apprise: {result.status.name.lower()}", retryable=False)]
+            return [self._failure(s) for s in failed]
+
+    def _failure(self, service: Any) -> _Failure:
+        logs = [e for e in service.logs() if e.level in ("WARNING", "ERROR")]
+        detail = self._redactor(" ".join(logs[-1].message.split())) if logs else "no reason logged"
+        reason = f"{service.name} {service.url.split('?', 1)[0]}: {service.status.name.lower()}: {detail}"
+        found = _HTTP_ERROR.search(detail)
+        status = int(found.group(1)) if found else None
+        # Without an HTTP status (connection refused, SMTP error, timeout) another try may work.
+        retryable = classify(status) if status is not None else True
+        return _Failure(reason[:500], retryable, status)
+
+    def describe(self) -> str:
+        return "apprise → " + ", ".join(t.privacy.split("?", 1)[0] for t in self._targets)
+
+    def __repr__(self) -> str:
+        return f"<AppriseSink {self.id!r} {self.describe()}>"
+
+
+def _combine(failures: list[_Failure], total: int) -> DeliveryError:
+    reason = "; ".join(f.reason for f in failures)
+    if len(failures) < total:
+        reason = f"{len(failures)} of {total} services failed: {reason}"
+    hints = [f.retry_after for f in failures if f.retry_after is not None]
+    return DeliveryError(
+        reason,
+        retryable=any(f.retryable for f in failures),
+        status=failures[0].status if len(failures) == 1 else None,
+        retry_after=max(hints) if hints else None,
+    )
+
+
+def create(sink_id: str, config: AppriseConfig, client: httpx.AsyncClient) -> AppriseSink:
+    return AppriseSink(sink_id, client, config)
+
+
+SPEC = SinkSpec(kind="apprise", config=AppriseConfig, action=AppriseAction, create=create)

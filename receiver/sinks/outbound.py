@@ -1,0 +1,135 @@
+"""One guarded HTTP call and the mapping of its outcome to SendResult / DeliveryError.
+
+Shared by the ``http`` sink, the platform presets and ``github_status``: they differ
+in how they build the request, not in how it is sent or judged.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from receiver.delivery.policy import classify, is_success, parse_retry_after
+from receiver.errors import DeliveryError
+from receiver.sinks import netguard
+from receiver.sinks.base import USER_AGENT, Redactor, SendResult, excerpt, redact_headers, redact_url
+
+
+@dataclass
+class Outgoing:
+    """A fully built request. Header values may be secrets; never log this object's fields."""
+
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    json: Any = None  # None: no body
+
+    def __repr__(self) -> str:
+        return f"<Outgoing {self.method} {redact_url(self.url)}>"
+
+
+def _parse_json(resp: httpx.Response) -> Any:
+    if not resp.content:
+        return None
+    try:
+        return json.loads(resp.content)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _short(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= 200 else line[:200] + "…"
+
+
+async def call(
+    client: httpx.AsyncClient,
+    out: Outgoing,
+    *,
+    timeout: float,
+    allow_private: bool,
+    redactor: Redactor,
+    idempotency_key: str | None = None,
+) -> httpx.Response:
+    """Send ``out`` to a guarded, pinned address; transport failures become DeliveryError."""
+    try:
+        url = httpx.URL(out.url)
+        if out.params:
+            url = url.copy_merge_params(out.params)
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:
+        reason = f"invalid URL {redact_url(out.url)}: {type(exc).__name__}"
+        raise DeliveryError(reason, retryable=False) from exc
+    checked = await netguard.guard_url(url, allow_private=allow_private)
+    pinned, host_header, extensions = netguard.pin(url, checked)
+    headers = {"User-Agent": USER_AGENT, **out.headers, **host_header}
+    if idempotency_key is not None:
+        headers["Idempotency-Key"] = idempotency_key
+    where = f"{out.method} {redact_url(str(url))}"
+    try:
+        return await client.request(
+            out.method,
+            pinned,
+            headers=headers,
+            json=out.json,
+            timeout=timeout,
+            follow_redirects=False,
+            extensions=extensions,
+        )
+    except httpx.TimeoutException as exc:
+        raise DeliveryError(f"{where}: timed out after {timeout:g}s", retryable=True) from exc
+    except httpx.HTTPError as exc:
+        detail = redactor(str(exc)) or type(exc).__name__
+        raise DeliveryError(f"{where}: {type(exc).__name__}: {detail}", retryable=True) from exc
+
+
+def judge(
+    resp: httpx.Response,
+    redactor: Redactor,
+    *,
+    ok: Callable[[int], bool] = is_success,
+    clock: Callable[[], float] = time.time,
+) -> SendResult:
+    """The SendResult for an answer ``ok`` accepts; otherwise the classified DeliveryError."""
+    text = resp.text if resp.content else ""
+    snippet = excerpt(text, redactor) if text else None
+    headers = redact_headers(dict(resp.headers), ("set-cookie",))
+    if ok(resp.status_code):
+        return SendResult(resp.status_code, snippet, _parse_json(resp), headers)
+    retry_after = parse_retry_after(resp.headers.get("retry-after"), clock())
+    reason = f"HTTP {resp.status_code}"
+    if 300 <= resp.status_code < 400:
+        reason += " (redirects are not followed)"
+    elif text:
+        reason += f": {_short(redactor(text))}"
+    raise DeliveryError(
+        reason,
+        retryable=classify(resp.status_code),
+        status=resp.status_code,
+        retry_after=retry_after,
+        response_excerpt=snippet,
+    )
+
+
+def join(base_url: str, path: str) -> str:
+    """``base_url`` + ``path`` with exactly one slash between them."""
+    return base_url.rstrip("/") + "/" + path.lstrip("/")
+
+
+def same_origin(a: str, b: str) -> bool:
+    ua, ub = httpx.URL(a), httpx.URL(b)
+    return (ua.scheme, ua.host, ua.port) == (ub.scheme, ub.host, ub.port)
+
+
+def merge_headers(*layers: Mapping[str, str]) -> dict[str, str]:
+    """Later layers win, names compared case-insensitively, the last spelling kept."""
+    merged: dict[str, tuple[str, str]] = {}
+    for layer in layers:
+        for name, value in layer.items():
+            merged[name.lower()] = (name, value)
+    return dict(merged.values())
