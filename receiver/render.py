@@ -1,0 +1,197 @@
+"""Jinja2 templates for rule actions: one sandboxed environment, compiled at load.
+
+Every string in an action's parameters that contains ``{{`` or ``{%`` is compiled once
+when the rules load (nested dicts and lists too, e.g. ``request.path``); every other value
+is passed through unchanged. Templates see ``event`` (the envelope) and ``vars`` (the rule
+file's ``vars:``) and always render to text.
+
+A template that fails while rendering raises :class:`RenderError` with a ``reason``;
+the dispatcher records it as a failed delivery, never as a failed event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from pydantic import BaseModel, ValidationError
+
+from receiver.errors import HookyardError
+from receiver.yamlfile import PathKey, format_path
+
+if TYPE_CHECKING:
+    from receiver.rules import PlannedAction
+
+
+class RenderError(HookyardError):
+    """A template or its rendered result that cannot be used; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# --- filters --------------------------------------------------------------------------------
+
+
+def short_sha(value: Any) -> str:
+    """The first 7 characters of a commit sha (empty for null)."""
+    return "" if value is None else str(value)[:7]
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise TypeError(f"{what}: expected a number, got {value!r}")
+    try:
+        return float(value)
+    except ValueError:
+        raise TypeError(f"{what}: expected a number, got {value!r}") from None
+
+
+def duration(value: Any) -> str:
+    """Milliseconds as a short human duration: ``850 ms``, ``4.2s``, ``1m 05s``, ``2h 03m 10s``."""
+    ms = _number(value, "duration")
+    if abs(ms) < 1000:
+        return f"{round(ms)} ms"
+    seconds = ms / 1000
+    if abs(seconds) < 60:
+        text = f"{seconds:.1f}".removesuffix(".0")
+        return f"{text}s"
+    sign = "-" if seconds < 0 else ""
+    total = round(abs(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{sign}{hours}h {minutes:02d}m {secs:02d}s"
+    return f"{sign}{minutes}m {secs:02d}s"
+
+
+def percent(value: Any, digits: int = 1) -> str:
+    """A ratio as a percentage: ``0.012`` → ``1.2%``."""
+    return f"{_number(value, 'percent') * 100:.{digits}f}%"
+
+
+FILTERS: dict[str, Callable[..., Any]] = {"short_sha": short_sha, "duration": duration, "percent": percent}
+
+
+def make_environment() -> ImmutableSandboxedEnvironment:
+    """The template environment.
+
+    The *immutable* sandbox (a SandboxedEnvironment that also refuses ``list.append``,
+    ``dict.update`` …) because one event envelope is shared by every rule that renders it.
+    StrictUndefined so a typo in a path is an error rather than an empty string.
+    """
+    env = ImmutableSandboxedEnvironment(
+        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
+    )
+    env.filters.update(FILTERS)
+    return env
+
+
+ENV = make_environment()
+
+
+# --- compile at load ------------------------------------------------------------------------
+
+
+def is_template(value: object) -> bool:
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A compiled template string standing where the string was in the parameters."""
+
+    source: str
+    template: Template
+
+
+@dataclass
+class CompiledParams:
+    """Parameters with template strings replaced by :class:`Compiled` values.
+
+    ``template_paths`` are the positions (relative to the parameters) of those strings;
+    ``errors`` are (position, message) pairs for templates that do not compile.
+    """
+
+    value: Any
+    template_paths: list[PathKey]
+    errors: list[tuple[PathKey, str]]
+
+
+def compile_params(params: Any) -> CompiledParams:
+    """Compile every template string inside ``params`` (nested dicts and lists too)."""
+    paths: list[PathKey] = []
+    errors: list[tuple[PathKey, str]] = []
+
+    def walk(value: Any, path: PathKey) -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v, (*path, k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, (*path, i)) for i, v in enumerate(value)]
+        if is_template(value):
+            paths.append(path)
+            try:
+                return Compiled(value, ENV.from_string(value))
+            except TemplateSyntaxError as exc:
+                errors.append((path, f"invalid template: {exc.message}"))
+        return value
+
+    return CompiledParams(walk(params, ()), paths, errors)
+
+
+def compile_when(source: str) -> Callable[..., Any]:
+    """Compile a ``when:`` expression. Raises TemplateSyntaxError."""
+    return ENV.compile_expression(source, undefined_to_none=False)
+
+
+# --- render at delivery time ----------------------------------------------------------------
+
+
+def render_value(value: Any, context: Mapping[str, Any], path: PathKey = ()) -> Any:
+    """Render every compiled template in ``value``; other values are returned as they are."""
+    if isinstance(value, Compiled):
+        try:
+            return value.template.render(context)
+        except Exception as exc:  # any template failure is a failed delivery, never a crash
+            where = format_path(path) or "value"
+            raise RenderError(f"template error in {where}: {_describe(exc)}") from None
+    if isinstance(value, dict):
+        return {k: render_value(v, context, (*path, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render_value(v, context, (*path, i)) for i, v in enumerate(value)]
+    return value
+
+
+def render_action(planned: PlannedAction, event: Mapping[str, Any]) -> dict[str, Any]:
+    """The action's parameters rendered for ``event`` (without ``sink``/``emit``).
+
+    The result is validated with the sink kind's model once more (a template may have
+    produced a value the sink cannot take) but returned as plain data: the sink parses it
+    with its own model. Raises RenderError.
+    """
+    action = planned.action
+    rendered: dict[str, Any] = render_value(action.compiled, {"event": event, "vars": action.vars})
+    check_params(action.model, rendered)
+    return rendered
+
+
+def check_params(model: type[BaseModel], params: Any) -> None:
+    try:
+        model.model_validate(params)
+    except ValidationError as exc:
+        details = "; ".join(
+            f"{format_path([p for p in e['loc'] if isinstance(p, str | int)]) or 'params'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise RenderError(f"rendered params are invalid: {details}") from None
+
+
+def _describe(exc: BaseException) -> str:
+    # Jinja's own errors and our filters' TypeErrors already read well on their own.
+    if isinstance(exc, TypeError) or type(exc).__module__.startswith("jinja2"):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,407 @@
+"""Rule files: load, validate and compile once; then match events to planned actions.
+
+``load_rules`` reads rule files (or directories of ``*.yaml``/``*.yml``), validates every
+rule and every action against the sink kind it names, compiles conditions, regexes,
+globs, ``when:`` expressions and templates, and returns a :class:`RuleSet`. All problems
+of all files are collected into one located :class:`~receiver.errors.ConfigError`.
+
+``RuleSet.match`` is pure and fast: rules are indexed by literal ``type``/``source``
+values, and the ``type``/``source`` conditions of a rule are decided once per distinct
+(type, source) pair, so most rules are never looked at for a given event.
+The format is documented in ``docs/rules.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jinja2 import TemplateSyntaxError, Undefined
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
+
+from receiver.errors import ConfigError, Problem
+from receiver.render import RenderError, compile_params, compile_when, render_action
+from receiver.rules_match import Cond, PathCond, compile_group
+from receiver.yamlfile import Located, PathKey, format_path, loads, problems_from_pydantic
+
+__all__ = [
+    "ActionSpec",
+    "Explanation",
+    "PlannedAction",
+    "RenderError",
+    "Rule",
+    "RuleSet",
+    "load_rules",
+    "render_action",
+]
+
+RESERVED_ACTION_KEYS = ("sink", "emit")
+_EMIT = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+_CACHE_LIMIT = 4096
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """One action of a rule: the sink it goes to, its parameters as written, compiled."""
+
+    sink: str
+    emit: str | None
+    params: Mapping[str, Any]
+    line: int | None
+    model: type[BaseModel] = field(repr=False, compare=False)
+    compiled: Any = field(repr=False, compare=False)
+    vars: Mapping[str, Any] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class PlannedAction:
+    rule: str
+    action_index: int
+    sink: str
+    emit: str | None
+    action: ActionSpec
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    description: str | None
+    file: str
+    line: int | None
+    stop: bool
+    actions: tuple[ActionSpec, ...]
+    vars: Mapping[str, Any] = field(repr=False)
+    when: str | None = None
+    conditions: tuple[Cond, ...] = field(default=(), repr=False, compare=False)
+    # Derived at load for the fast path: type/source conditions (decided per (type, source)
+    # pair), the other conditions cheapest first, and the event-independent plan.
+    head: tuple[Cond, ...] = field(default=(), repr=False, compare=False)
+    tail: tuple[Cond, ...] = field(default=(), repr=False, compare=False)
+    when_fn: Callable[..., Any] | None = field(default=None, repr=False, compare=False)
+    planned: tuple[PlannedAction, ...] = field(default=(), repr=False, compare=False)
+
+    def passes_when(self, event: Mapping[str, Any]) -> str | None:
+        """None when there is no ``when:`` or it is true; else why the rule does not match."""
+        if self.when_fn is None:
+            return None
+        try:
+            result = self.when_fn(event=event, vars=self.vars)
+            if isinstance(result, Undefined):
+                result._fail_with_undefined_error()
+            if result:
+                return None
+        except Exception as exc:  # a failing expression means "no match", with the reason kept
+            return f"when: {type(exc).__name__}: {exc}"
+        return f"when: {self.when} is {result!r}"
+
+
+@dataclass(frozen=True)
+class Explanation:
+    rule: str
+    file: str
+    line: int | None
+    matched: bool
+    reason: str
+    skipped_by: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "file": self.file,
+            "line": self.line,
+            "matched": self.matched,
+            "reason": self.reason,
+            "skipped_by": self.skipped_by,
+        }
+
+
+class RuleSet:
+    """The compiled rules of a set of files, in evaluation order."""
+
+    def __init__(self, rules: Sequence[Rule], version: str) -> None:
+        self.rules = tuple(rules)
+        self.version = version
+        self._by_type: dict[str, list[int]] = {}
+        self._by_source: dict[str, list[int]] = {}
+        self._unindexed: list[int] = []
+        self._cache: dict[tuple[Any, Any], tuple[Rule, ...]] = {}
+        for i, rule in enumerate(self.rules):
+            self._index(i, rule)
+
+    def _index(self, i: int, rule: Rule) -> None:
+        for attr, index in (("type", self._by_type), ("source", self._by_source)):
+            for cond in rule.head:
+                lits = cond.literals() if isinstance(cond, PathCond) and cond.label == attr else None
+                if lits is not None:
+                    for lit in lits:
+                        index.setdefault(lit, []).append(i)
+                    return
+        self._unindexed.append(i)
+
+    def _candidates(self, event: Mapping[str, Any]) -> tuple[Rule, ...]:
+        """Rules whose type/source conditions hold for the event's (type, source), in order."""
+        key = (event.get("type"), event.get("source"))
+        try:
+            hit = self._cache.get(key)
+        except TypeError:  # an unhashable type/source: decide without the cache
+            return tuple(r for r in self.rules if all(c.holds(event) for c in r.head))
+        if hit is not None:
+            return hit
+        t, s = key
+        positions = set(self._unindexed)
+        positions.update(self._by_type.get(t, ()) if isinstance(t, str) else ())
+        positions.update(self._by_source.get(s, ()) if isinstance(s, str) else ())
+        probe = {"type": t, "source": s}
+        found = tuple(
+            r for r in (self.rules[i] for i in sorted(positions)) if all(c.holds(probe) for c in r.head)
+        )
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[key] = found
+        return found
+
+    def match(self, event: Mapping[str, Any]) -> list[Rule]:
+        """The rules that match, in order, up to and including the first with ``stop: true``."""
+        out = []
+        for rule in self._candidates(event):
+            if all(c.holds(event) for c in rule.tail) and (
+                rule.when_fn is None or rule.passes_when(event) is None
+            ):
+                out.append(rule)
+                if rule.stop:
+                    break
+        return out
+
+    def plan(self, event: Mapping[str, Any]) -> list[PlannedAction]:
+        """The actions of the matching rules, flattened in order."""
+        return [p for rule in self.match(event) for p in rule.planned]
+
+    def explain(self, event: Mapping[str, Any]) -> list[Explanation]:
+        """For every rule: matched or not and why, or skipped after an earlier ``stop``.
+
+        Conditions are checked in the order they are written; the reason names the first
+        one that fails and the value it saw.
+        """
+        out = []
+        stopped_by: Rule | None = None
+        for rule in self.rules:
+            if stopped_by is not None:
+                where = f"{stopped_by.file}:{stopped_by.line}"
+                skipped = f"skipped: rule {stopped_by.name!r} ({where}) matched with stop: true"
+                out.append(Explanation(rule.name, rule.file, rule.line, False, skipped, stopped_by.name))
+                continue
+            reason = next((r for c in rule.conditions if (r := c.why_not(event)) is not None), None)
+            if reason is None:
+                reason = rule.passes_when(event)
+            if reason is not None:
+                out.append(Explanation(rule.name, rule.file, rule.line, False, reason))
+                continue
+            text = "matched; stop: later rules are skipped" if rule.stop else "matched"
+            out.append(Explanation(rule.name, rule.file, rule.line, True, text))
+            if rule.stop:
+                stopped_by = rule
+        return out
+
+
+# --- loading --------------------------------------------------------------------------------
+
+
+class _FileModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    vars: dict[str, Any] | None = None
+    rules: list[Any] | None = None
+
+
+class _RuleModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: StrictStr = Field(min_length=1)
+    description: StrictStr | None = None
+    match: dict[str, Any] | None = None
+    when: StrictStr | None = None
+    actions: list[dict[str, Any]] | None = None
+    stop: StrictBool = False
+
+
+def load_rules(paths: Sequence[Path | str], sinks: Mapping[str, type[BaseModel]]) -> RuleSet:
+    """Load rule files and directories (``*.yaml``/``*.yml``, by file name). Raises ConfigError.
+
+    ``sinks`` maps each configured sink id to the pydantic model of its kind's action
+    parameters; actions are validated against it.
+    """
+    problems: list[Problem] = []
+    files = _rule_files(paths, problems)
+    digest = hashlib.sha256()
+    rules: list[Rule] = []
+    first_seen: dict[str, Rule] = {}
+    for path, name in files:
+        try:
+            raw = path.read_bytes()
+            doc = loads(raw.decode("utf-8"), name)
+        except OSError as exc:
+            problems.append(Problem(name, None, "", f"cannot read file: {exc.strerror or exc}"))
+            continue
+        except UnicodeDecodeError:
+            problems.append(Problem(name, None, "", "file is not UTF-8 text"))
+            continue
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        digest.update(path.name.encode() + b"\0" + raw + b"\0")
+        for i, rule in _load_file(doc, sinks, problems):
+            first = first_seen.setdefault(rule.name, rule)
+            if first is not rule:
+                problems.append(
+                    doc.problem(
+                        ("rules", i, "name"),
+                        f"duplicate rule name {rule.name!r} (first defined at {first.file}:{first.line})",
+                    )
+                )
+            rules.append(rule)
+    if problems:
+        raise ConfigError(problems)
+    return RuleSet(rules, digest.hexdigest()[:12])
+
+
+def _rule_files(paths: Sequence[Path | str], problems: list[Problem]) -> list[tuple[Path, str]]:
+    """(path, name as given) of every rule file, sorted by file name."""
+    found: dict[Path, tuple[Path, str]] = {}
+    for given in paths:
+        p = Path(given)
+        if p.is_dir():
+            # Dot files are skipped: editors leave ``.#rules.yaml`` and swap files behind.
+            for child in p.iterdir():
+                if child.suffix in (".yaml", ".yml") and not child.name.startswith(".") and child.is_file():
+                    found.setdefault(child.resolve(), (child, str(child)))
+        elif p.exists():
+            found.setdefault(p.resolve(), (p, str(given)))
+        else:
+            problems.append(Problem(str(given), None, "", "no such file or directory"))
+    return sorted(found.values(), key=lambda f: (f[0].name, f[1]))
+
+
+def _load_file(
+    doc: Located, sinks: Mapping[str, type[BaseModel]], problems: list[Problem]
+) -> list[tuple[int, Rule]]:
+    """The file's valid rules with their positions; problems of the others are collected."""
+    if doc.data is None:
+        return []
+    if not isinstance(doc.data, dict):
+        problems.append(doc.problem((), "a rule file is a mapping with vars: and rules:"))
+        return []
+    try:
+        top = _FileModel.model_validate(doc.data)
+    except ValidationError as exc:
+        problems.extend(problems_from_pydantic(doc, exc))
+        return []
+    variables = top.vars or {}
+    out = []
+    for i, raw in enumerate(top.rules or []):
+        rule = _load_rule(doc, i, raw, variables, sinks, problems)
+        if rule is not None:
+            out.append((i, rule))
+    return out
+
+
+def _load_rule(
+    doc: Located,
+    i: int,
+    raw: Any,
+    variables: Mapping[str, Any],
+    sinks: Mapping[str, type[BaseModel]],
+    problems: list[Problem],
+) -> Rule | None:
+    at: PathKey = ("rules", i)
+    before = len(problems)
+    try:
+        spec = _RuleModel.model_validate(raw)
+    except ValidationError as exc:
+        problems.extend(problems_from_pydantic(doc, exc, at))
+        return None
+
+    def report(path: PathKey, message: str) -> None:
+        problems.append(doc.problem(path, message))
+
+    conditions = compile_group(spec.match or {}, (*at, "match"), report)
+    when_fn = None
+    if spec.when is not None:
+        try:
+            when_fn = compile_when(spec.when)
+        except TemplateSyntaxError as exc:
+            report((*at, "when"), f"invalid expression: {exc.message}")
+    actions = [
+        _load_action(doc, (*at, "actions", j), a, variables, sinks, problems)
+        for j, a in enumerate(spec.actions or [])
+    ]
+    if len(problems) > before:
+        return None
+    head = tuple(c for c in conditions if isinstance(c, PathCond) and c.label in ("type", "source"))
+    tail = tuple(sorted((c for c in conditions if c not in head), key=lambda c: c.cost))
+    done = tuple(a for a in actions if a is not None)
+    planned = tuple(PlannedAction(spec.name, j, a.sink, a.emit, a) for j, a in enumerate(done))
+    return Rule(
+        name=spec.name,
+        description=spec.description,
+        file=doc.file,
+        line=doc.line_of(at),
+        stop=spec.stop,
+        actions=done,
+        vars=variables,
+        when=spec.when,
+        conditions=tuple(conditions),
+        head=head,
+        tail=tail,
+        when_fn=when_fn,
+        planned=planned,
+    )
+
+
+def _load_action(
+    doc: Located,
+    at: PathKey,
+    raw: dict[str, Any],
+    variables: Mapping[str, Any],
+    sinks: Mapping[str, type[BaseModel]],
+    problems: list[Problem],
+) -> ActionSpec | None:
+    def report(path: PathKey, message: str) -> None:
+        problems.append(doc.problem(path, message))
+
+    sink, emit = raw.get("sink"), raw.get("emit")
+    ok = True
+    if sink is None:
+        report((*at, "sink"), "required key is missing")
+        ok = False
+    elif not isinstance(sink, str) or sink not in sinks:
+        known = ", ".join(sorted(sinks)) or "none configured"
+        report((*at, "sink"), f"unknown sink {sink!r} (known: {known})")
+        ok = False
+    if emit is not None and not (isinstance(emit, str) and _EMIT.match(emit)):
+        report((*at, "emit"), "must be an event type such as comparison.completed")
+        ok = False
+    params = {k: v for k, v in raw.items() if k not in RESERVED_ACTION_KEYS}
+    compiled = compile_params(params)
+    for path, message in compiled.errors:
+        report((*at, *path), message)
+    ok = ok and not compiled.errors
+    if not ok or not isinstance(sink, str):
+        return None
+    model = sinks[sink]
+    try:
+        model.model_validate(params)
+    except ValidationError as exc:
+        # Template strings stand for values known only when rendering: errors at (or under,
+        # for union branches) their positions are not errors yet; render_action re-checks.
+        templated = [format_path((*at, *p)) for p in compiled.template_paths]
+        real = [
+            p
+            for p in problems_from_pydantic(doc, exc, at)
+            if not any(p.path == t or p.path.startswith((t + ".", t + "[")) for t in templated)
+        ]
+        problems.extend(real)
+        if real:
+            return None
+    return ActionSpec(sink, emit, params, doc.line_of(at), model, compiled.value, variables)
