@@ -1,0 +1,187 @@
+"""Fusillade load-test webhooks (``X-Fusillade-Signature: t=…,v1=…``).
+
+Payload, as documented: ``{"event", "timestamp", "data": {test_id, name, status,
+workers, duration_seconds, p95_latency_ms, error_rate, target_urls,
+threshold_results}}``. The six documented events map to run types; the further
+status-flow states (``test.cancelled``, ``test.stopped``, ``test.paused``,
+``test.resumed``) are accepted too in case Fusillade sends them, since the pause /
+resume / stop endpoints exist. Anything else is ``fusillade.unknown``.
+
+``threshold_results`` is not specified beyond ``null``; a list of objects with
+name / passed / value / limit (or the obvious variants ``metric``, ``ok``,
+``breached``, ``status``, ``actual``, ``threshold``…) or a ``{name: bool|object}``
+dict is read. No run URL is built: the docs name no UI address for a test.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from receiver.events import Normalized
+from receiver.sources import fields
+from receiver.sources.base import AdapterSpec, unknown
+from receiver.sources.mapping import Mapper, MappingOptions, overlay
+from receiver.sources.payload import as_dict, load_json, pick
+from receiver.verify.base import RawRequest
+
+KIND = "fusillade"
+
+EVENTS = {
+    "test.completed": "run.completed",
+    "test.failed": "run.failed",
+    "test.started": "run.started",
+    "test.ready": "run.ready",
+    "test.threshold_breached": "threshold.breached",
+    "test.scheduled": "run.scheduled",
+    # Status-flow states without a documented event (see the module docstring).
+    "test.cancelled": "run.cancelled",
+    "test.stopped": "run.stopped",
+    "test.paused": "run.paused",
+    "test.resumed": "run.resumed",
+}
+TERMINAL = {"run.completed", "run.failed", "run.cancelled", "run.stopped"}
+METRIC_KEYS = ("p95_latency_ms", "avg_latency_ms", "error_rate", "rps", "total_requests", "workers")
+
+
+class FusilladeAdapter:
+    kind = KIND
+
+    def __init__(self, options: MappingOptions | None) -> None:
+        self.mapper = Mapper(options) if options is not None else None
+
+    def normalize(self, req: RawRequest) -> Normalized:
+        payload, failed = load_json(KIND, req)
+        if failed is not None:
+            return failed
+        return overlay(self.mapper, payload, req, self._normalize(payload))
+
+    def _normalize(self, payload: Any) -> Normalized:
+        if not isinstance(payload, dict):
+            return unknown(KIND, f"expected a JSON object, got {type(payload).__name__}", payload)
+        event = payload.get("event")
+        if not isinstance(event, str) or not event:
+            return unknown(KIND, "no 'event' name in the payload", payload)
+        if event not in EVENTS:
+            return unknown(KIND, f"unknown event {event!r}", payload, platform_event=event)
+        data = as_dict(payload.get("data"))
+        if data is None:
+            return unknown(KIND, "'data' is missing or not an object", payload, platform_event=event)
+        kind = EVENTS[event]
+        thresholds = parse_thresholds(data.get("threshold_results"))
+        status = data.get("status")
+        run = {
+            "id": pick(data, "test_id", "id"),
+            "name": data.get("name"),
+            "status": status,
+            "outcome": _outcome(kind, status, thresholds),
+            "url": None,
+            # duration_seconds is the configured length: only a finished run has lasted it.
+            "duration_ms": _ms(data.get("duration_seconds")) if kind in TERMINAL else None,
+        }
+        metric_source = {**data, **(as_dict(data.get("metrics")) or {})}
+        metrics = {k: v for k, v in metric_source.items() if k in METRIC_KEYS or k.endswith("_latency_ms")}
+        out, problems = fields.build_data({"run": run, "metrics": metrics}, thresholds)
+        subject = out.get("run", {}).get("id")
+        if subject is None:
+            problems.append("data.test_id is missing")
+        time_value, time_problem = _time(pick(payload, "timestamp", "time"))
+        return Normalized(
+            type=kind,
+            platform=KIND,
+            platform_event=event,
+            subject=subject,
+            time=time_value,
+            data=out,
+            raw=payload,
+            normalize_error="; ".join(problems + time_problem) or None,
+        )
+
+
+def _outcome(kind: str, status: Any, thresholds: list[dict[str, Any]] | None) -> str | None:
+    breached = any(t["passed"] is False for t in thresholds or [])
+    if kind == "run.completed":
+        return "failed" if breached else "passed"
+    if kind == "run.failed":
+        return "errored"
+    if kind in ("run.cancelled", "run.stopped"):
+        return "cancelled"
+    if kind == "threshold.breached" and status == "completed":
+        return "failed"
+    return None
+
+
+def parse_thresholds(value: Any) -> list[dict[str, Any]] | None:
+    """``threshold_results`` as ``[{name, passed, value, limit}]``; None when absent."""
+    if isinstance(value, dict):
+        value = [
+            {"name": name, **item} if isinstance(item, dict) else {"name": name, "passed": item}
+            for name, item in value.items()
+        ]
+    if not isinstance(value, list):
+        return None
+    out = []
+    for item in value:
+        if not isinstance(item, dict):
+            continue
+        out.append(
+            {
+                "name": _text(pick(item, "name", "metric", "expression", "threshold_name")),
+                "passed": _passed(item),
+                "value": _scalar(pick(item, "value", "actual", "observed", "measured")),
+                "limit": _scalar(pick(item, "limit", "threshold", "target", "expected")),
+            }
+        )
+    return out or None
+
+
+def _passed(item: dict[str, Any]) -> bool | None:
+    for key, invert in (("passed", False), ("pass", False), ("ok", False), ("success", False)):
+        if key in item:
+            return _flag(item[key], invert)
+    for key in ("breached", "failed"):
+        if key in item:
+            return _flag(item[key], True)
+    status = item.get("status") or item.get("result")
+    return _flag(status, False) if status is not None else None
+
+
+def _flag(value: Any, invert: bool) -> bool | None:
+    try:
+        flag = fields.coerce("bool", value)
+    except ValueError:
+        text = str(value).lower()
+        flag = True if text in ("met", "success", "succeeded") else False if text == "breached" else None
+    return None if flag is None else flag != invert
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or isinstance(value, dict | list) else str(value)
+
+
+def _scalar(value: Any) -> float | int | str | None:
+    if isinstance(value, bool) or value is None or isinstance(value, dict | list):
+        return None
+    return value if isinstance(value, int | float | str) else None
+
+
+def _ms(seconds: Any) -> Any:
+    try:
+        number = fields.coerce("num", seconds)
+    except ValueError:
+        return None
+    return None if number is None else number * 1000
+
+
+def _time(value: Any) -> tuple[str | None, list[str]]:
+    try:
+        return fields.coerce("time", value), []
+    except ValueError as exc:
+        return None, [f"timestamp: {exc}"]
+
+
+SPEC = AdapterSpec(
+    kind=KIND,
+    create=FusilladeAdapter,
+    options=MappingOptions,
+    default_verify={"scheme": "stripe", "header": "X-Fusillade-Signature"},
+)

@@ -1,0 +1,74 @@
+"""Small helpers for reading parsed webhook payloads, shared by the adapters.
+
+Platforms disagree on spelling (``test_run_id`` vs ``testRunId``) and on wrapping
+(``{"run": {...}}`` vs the bare object); these helpers absorb that so each adapter
+reads like a description of its platform.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from receiver.events import Normalized
+from receiver.sources.base import parse_json, unknown
+from receiver.verify.base import RawRequest
+
+MISSING: Any = object()
+"""Sentinel: a path or key that is not there (distinct from a JSON ``null``)."""
+
+
+def load_json(kind: str, req: RawRequest) -> tuple[Any, Normalized | None]:
+    """The parsed body, or an ``<kind>.unknown`` event saying why it is not JSON."""
+    if not req.body.strip():
+        return None, unknown(kind, "body is empty")
+    payload, error = parse_json(req)
+    if error is not None:
+        return None, unknown(kind, error)
+    return payload, None
+
+
+def camel(name: str) -> str:
+    """``test_run_id`` -> ``testRunId``."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def pick(obj: Any, *names: str) -> Any:
+    """The first of ``names`` present in ``obj`` (each also tried in camelCase), else None."""
+    if not isinstance(obj, Mapping):
+        return None
+    for name in names:
+        for key in (name, camel(name)):
+            if key in obj:
+                return obj[key]
+    return None
+
+
+def has_any(obj: Any, *names: str) -> bool:
+    return isinstance(obj, Mapping) and any(n in obj or camel(n) in obj for n in names)
+
+
+def get_path(obj: Any, path: str) -> Any:
+    """Follow a dotted path (``data.test_id``, ``items.0.id``); MISSING when absent.
+
+    A segment indexes a list when it is an integer (negative counts from the end).
+    """
+    current = obj
+    for segment in path.split("."):
+        if isinstance(current, Mapping):
+            if segment not in current:
+                return MISSING
+            current = current[segment]
+        elif isinstance(current, list):
+            try:
+                current = current[int(segment)]
+            except (ValueError, IndexError):
+                return MISSING
+        else:
+            return MISSING
+    return current
+
+
+def as_dict(value: Any) -> dict[str, Any] | None:
+    return value if isinstance(value, dict) else None
