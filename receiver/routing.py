@@ -15,6 +15,7 @@ from typing import Any
 from receiver.events import new_id
 from receiver.rules import RuleSet, render_action
 from receiver.render import RenderError
+from receiver.sinks.base import SendContext
 from receiver.store.base import DeliveryState, NewDelivery
 
 
@@ -54,7 +55,7 @@ class Router:
                 key_fn = getattr(sink, "ordering_key", None)
                 if key_fn is not None:
                     try:
-                        key = key_fn(params, envelope)
+                        key = key_fn(params, SendContext(delivery_id="", attempt=0, event=envelope))
                     except Exception:  # no target to order on; the send will say why
                         key = None
                     ordering = "\x1f".join(key) if key else None
@@ -76,3 +77,12 @@ class Router:
             if rule.name not in matched:  # rules with no actions still count as matched
                 matched.append(rule.name)
         return Plan(ruleset.version, matched, deliveries)
+
+
+def load_rules_for(config: Any) -> RuleSet:
+    """Load the config's rule files, validating actions against its sinks' kinds."""
+    from receiver.rules import load_rules
+    from receiver.sinks import SINKS
+
+    action_models = {sink.id: SINKS[sink.kind].action for sink in config.sinks.values()}
+    return load_rules(config.rule_paths, action_models)

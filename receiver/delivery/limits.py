@@ -42,6 +42,17 @@ class TokenBucket:
             return 0.0
         return (1.0 - self._tokens) / self.rate
 
+    def reserve(self) -> float:
+        """Take a token now, borrowing ahead if none is left; returns the seconds to wait
+        before using it. Reservations queue fairly: the n-th waiter waits n/rate."""
+        self._refill()
+        self._tokens -= 1.0
+        return 0.0 if self._tokens >= 0.0 else -self._tokens / self.rate
+
+    def cancel(self) -> None:
+        """Give back a reservation that will not be used."""
+        self._tokens = min(float(self.burst), self._tokens + 1.0)
+
 
 class BreakerState(StrEnum):
     CLOSED = "closed"

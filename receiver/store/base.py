@@ -121,6 +121,7 @@ class DeliveryRow:
     ordering_key: str | None
     ordering_time: float | None
     replay_of: str | None
+    budget_start: float
 
 
 @dataclass(frozen=True)
@@ -147,3 +148,60 @@ class Store(Protocol):
     async def list_events(self, query: EventQuery) -> list[EventRow]: ...
 
     async def count_events(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery leased to one worker, with what sending it needs."""
+
+    delivery: DeliveryRow
+    envelope: dict[str, Any]
+    depth: int
+    event_source: str
+
+
+@dataclass(frozen=True)
+class DeliveryQuery:
+    state: str | None = None
+    event_id: str | None = None
+    sink_id: str | None = None
+    limit: int = 50
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How an attempt ends: the attempt row, the delivery's next state, and for a
+    successful ``emit:`` the derived event and its deliveries (stored atomically)."""
+
+    attempt: AttemptRow
+    state: DeliveryState
+    next_attempt_at: float | None = None
+    last_error: str | None = None
+    derived: tuple[NewEvent, Sequence[NewDelivery]] | None = None
+
+
+class DeliveryStore(Protocol):
+    """The delivery queue operations (both backends)."""
+
+    async def claim_due(self, now: float, limit: int, lease_seconds: float, owner: str) -> list[Claimed]: ...
+
+    async def postpone(self, delivery_id: str, owner: str, until: float) -> bool:
+        """Give a claimed delivery back, due at ``until``, without counting an attempt."""
+
+    async def finish(self, delivery_id: str, owner: str, outcome: Outcome) -> bool:
+        """Record an attempt; False when the lease was lost (another worker owns it now)."""
+
+    async def newer_succeeded(self, ordering_key: str, ordering_time: float, delivery_id: str) -> bool: ...
+
+    async def get_delivery(self, delivery_id: str) -> DeliveryRow | None: ...
+
+    async def list_deliveries(self, query: DeliveryQuery) -> list[DeliveryRow]: ...
+
+    async def attempts_for(self, delivery_ids: Sequence[str]) -> dict[str, list[AttemptRow]]: ...
+
+    async def requeue(self, delivery_id: str, now: float) -> bool:
+        """A dead delivery goes back to the queue with a fresh attempt budget."""
+
+    async def add_deliveries(self, event_id: str, deliveries: Sequence[NewDelivery], now: float) -> None: ...
+
+    async def delivery_counts(self) -> dict[str, int]: ...

@@ -17,7 +17,19 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from receiver.store.base import EventQuery, EventRow, NewDelivery, NewEvent, SaveResult
+from receiver.store.base import (
+    AttemptRow,
+    Claimed,
+    DeliveryQuery,
+    DeliveryRow,
+    DeliveryState,
+    EventQuery,
+    EventRow,
+    NewDelivery,
+    NewEvent,
+    Outcome,
+    SaveResult,
+)
 from receiver.store.migrate import migrations
 from receiver.store.writer import GroupCommitWriter
 
@@ -36,6 +48,40 @@ def _connect(path: str) -> sqlite3.Connection:
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=30000")
     return conn
+
+
+_DELIVERY_COLUMNS = (
+    "id, event_id, rule, action_index, sink_id, emit, params, state, attempts, created_at, updated_at, "
+    "next_attempt_at, lease_until, lease_owner, last_error, ordering_key, ordering_time, replay_of, budget_start"
+)
+_ATTEMPT_COLUMNS = (
+    "delivery_id, number, started_at, finished_at, duration_ms, outcome, status_code, error_class, reason, "
+    "response_excerpt"
+)
+
+
+def _delivery_row(r: Sequence[Any]) -> DeliveryRow:
+    return DeliveryRow(
+        id=r[0],
+        event_id=r[1],
+        rule=r[2],
+        action_index=r[3],
+        sink_id=r[4],
+        emit=r[5],
+        params=None if r[6] is None else json.loads(r[6]),
+        state=DeliveryState(r[7]),
+        attempts=r[8],
+        created_at=r[9],
+        updated_at=r[10],
+        next_attempt_at=r[11],
+        lease_until=r[12],
+        lease_owner=r[13],
+        last_error=r[14],
+        ordering_key=r[15],
+        ordering_time=r[16],
+        replay_of=r[17],
+        budget_start=r[18],
+    )
 
 
 def _event_row(r: Sequence[Any]) -> EventRow:
@@ -191,8 +237,8 @@ class SqliteStore:
     ) -> None:
         conn.executemany(
             "INSERT INTO deliveries (id, event_id, rule, action_index, sink_id, emit, params, state, attempts, "
-            "created_at, updated_at, next_attempt_at, last_error, ordering_key, ordering_time, replay_of) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)",
+            "created_at, updated_at, next_attempt_at, last_error, ordering_key, ordering_time, budget_start, "
+            "replay_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     d.id,
@@ -209,6 +255,7 @@ class SqliteStore:
                     d.last_error,
                     d.ordering_key,
                     now if d.ordering_key else None,
+                    now,
                     d.replay_of,
                 )
                 for d in deliveries
@@ -249,3 +296,139 @@ class SqliteStore:
 
     async def count_events(self) -> int:
         return await self._read(lambda conn: int(conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]))
+
+    # -- deliveries ------------------------------------------------------------------
+    async def claim_due(self, now: float, limit: int, lease_seconds: float, owner: str) -> list[Claimed]:
+        def op(conn: sqlite3.Connection) -> list[Claimed]:
+            # Due work, plus work whose worker died (its lease ran out).
+            rows = conn.execute(
+                "SELECT d.id FROM deliveries d WHERE "
+                "(d.state IN ('queued', 'retrying') AND d.next_attempt_at <= ?) "
+                "OR (d.state = 'in_progress' AND d.lease_until < ?) "
+                "ORDER BY d.next_attempt_at LIMIT ?",
+                (now, now, limit),
+            ).fetchall()
+            ids = [r[0] for r in rows]
+            if not ids:
+                return []
+            marks = ",".join("?" * len(ids))
+            conn.execute(
+                f"UPDATE deliveries SET state = 'in_progress', lease_until = ?, lease_owner = ?, updated_at = ? "
+                f"WHERE id IN ({marks})",
+                (now + lease_seconds, owner, now, *ids),
+            )
+            out = []
+            for r in conn.execute(
+                f"SELECT {', '.join('d.' + c.strip() for c in _DELIVERY_COLUMNS.split(','))}, "
+                f"e.envelope, e.depth, e.source_id FROM deliveries d JOIN events e ON e.id = d.event_id "
+                f"WHERE d.id IN ({marks}) ORDER BY d.next_attempt_at",
+                ids,
+            ):
+                out.append(Claimed(_delivery_row(r[:19]), json.loads(r[19]), r[20], r[21]))
+            return out
+
+        return await self.write(op)
+
+    async def postpone(self, delivery_id: str, owner: str, until: float) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "UPDATE deliveries SET state = CASE WHEN attempts = 0 THEN 'queued' ELSE 'retrying' END, "
+                "next_attempt_at = ?, lease_until = NULL, lease_owner = NULL, updated_at = ? "
+                "WHERE id = ? AND lease_owner = ? AND state = 'in_progress'",
+                (until, self.clock(), delivery_id, owner),
+            )
+            return cur.rowcount == 1
+
+        return await self.write(op)
+
+    async def finish(self, delivery_id: str, owner: str, outcome: Outcome) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            a = outcome.attempt
+            cur = conn.execute(
+                "UPDATE deliveries SET state = ?, attempts = attempts + 1, next_attempt_at = COALESCE(?, "
+                "next_attempt_at), last_error = ?, lease_until = NULL, lease_owner = NULL, updated_at = ? "
+                "WHERE id = ? AND lease_owner = ? AND state = 'in_progress'",
+                (outcome.state.value, outcome.next_attempt_at, outcome.last_error, a.finished_at, delivery_id, owner),
+            )
+            if cur.rowcount != 1:
+                return False
+            number = conn.execute("SELECT COUNT(*) + 1 FROM attempts WHERE delivery_id = ?", (delivery_id,))
+            conn.execute(
+                f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (delivery_id, number.fetchone()[0], a.started_at, a.finished_at, a.duration_ms, a.outcome,
+                 a.status_code, a.error_class, a.reason, a.response_excerpt),
+            )
+            if outcome.derived is not None:
+                event, deliveries = outcome.derived
+                self._save_event(conn, event, deliveries)
+            return True
+
+        return await self.write(op)
+
+    async def newer_succeeded(self, ordering_key: str, ordering_time: float, delivery_id: str) -> bool:
+        def q(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "SELECT 1 FROM deliveries WHERE ordering_key = ? AND state = 'succeeded' AND id != ? "
+                "AND (ordering_time > ? OR (ordering_time = ? AND id > ?)) LIMIT 1",
+                (ordering_key, delivery_id, ordering_time, ordering_time, delivery_id),
+            ).fetchone()
+            return row is not None
+
+        return await self._read(q)
+
+    async def get_delivery(self, delivery_id: str) -> DeliveryRow | None:
+        def q(conn: sqlite3.Connection) -> DeliveryRow | None:
+            r = conn.execute(f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
+            return _delivery_row(r) if r else None
+
+        return await self._read(q)
+
+    async def list_deliveries(self, query: DeliveryQuery) -> list[DeliveryRow]:
+        where: list[str] = []
+        args: list[Any] = []
+        for column, value in (("state", query.state), ("event_id", query.event_id), ("sink_id", query.sink_id)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        sql = f"SELECT {_DELIVERY_COLUMNS} FROM deliveries"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
+        args.append(query.limit)
+        return await self._read(lambda conn: [_delivery_row(r) for r in conn.execute(sql, args)])
+
+    async def attempts_for(self, delivery_ids: Sequence[str]) -> dict[str, list[AttemptRow]]:
+        ids = list(delivery_ids)
+
+        def q(conn: sqlite3.Connection) -> dict[str, list[AttemptRow]]:
+            out: dict[str, list[AttemptRow]] = {i: [] for i in ids}
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for r in conn.execute(
+                    f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE delivery_id IN ({marks}) ORDER BY number", chunk
+                ):
+                    out[r[0]].append(AttemptRow(*r))
+            return out
+
+        return await self._read(q)
+
+    async def requeue(self, delivery_id: str, now: float) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "UPDATE deliveries SET state = 'queued', attempts = 0, next_attempt_at = ?, budget_start = ?, "
+                "updated_at = ?, lease_until = NULL, lease_owner = NULL WHERE id = ? AND state = 'dead'",
+                (now, now, now, delivery_id),
+            )
+            return cur.rowcount == 1
+
+        return await self.write(op)
+
+    async def add_deliveries(self, event_id: str, deliveries: Sequence[NewDelivery], now: float) -> None:
+        await self.write(lambda conn: self._insert_deliveries(conn, event_id, now, deliveries))
+
+    async def delivery_counts(self) -> dict[str, int]:
+        def q(conn: sqlite3.Connection) -> dict[str, int]:
+            return {s: n for s, n in conn.execute("SELECT state, COUNT(*) FROM deliveries GROUP BY state")}
+
+        return await self._read(q)

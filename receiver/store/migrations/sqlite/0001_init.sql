@@ -49,6 +49,7 @@ CREATE TABLE deliveries (
     last_error      TEXT,
     ordering_key    TEXT,
     ordering_time   REAL,
+    budget_start    REAL NOT NULL,
     replay_of       TEXT
 );
 CREATE INDEX deliveries_due ON deliveries (state, next_attempt_at);
