@@ -20,7 +20,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+import httpx
+
 from receiver.config import Config
+from receiver.delivery.dispatcher import Dispatcher
 from receiver.errors import HTTPError, PayloadTooLarge
 from receiver.ingest import Ingest
 from receiver.metrics import Metrics
@@ -32,6 +35,13 @@ from receiver.verify.base import RawRequest
 log = logging.getLogger("hookyard.app")
 
 _STARLETTE_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+def build_sinks(config: Config, http: httpx.AsyncClient) -> dict[str, Any]:
+    """Live sink objects for every configured sink (config was validated at load)."""
+    from receiver.sinks import SINKS
+
+    return {sid: SINKS[s.kind].create(sid, s.options, http) for sid, s in config.sinks.items()}
 
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:
@@ -60,15 +70,32 @@ async def read_body(request: Request, limit: int) -> bytes:
 class Hookyard:
     """Holds the running parts; ``app.state.hookyard`` in the Starlette app."""
 
-    def __init__(self, config: Config, store: Store, router: Router, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        router: Router,
+        clock: Callable[[], float],
+        http: httpx.AsyncClient,
+    ) -> None:
         self.config = config
         self.store = store
         self.router = router
         self.clock = clock
+        self.http = http
         self.metrics = Metrics()
-        self.ingest = Ingest(config, store, router, self.metrics, clock)
+        self.sinks = build_sinks(config, http)
+        router.sinks = dict(self.sinks)
+        self.dispatcher = Dispatcher(
+            store,
+            self.sinks,
+            {sid: s.options for sid, s in config.sinks.items()},
+            router,
+            config.delivery,
+            clock=clock,
+        )
+        self.ingest = Ingest(config, store, router, self.metrics, clock, on_stored=self.dispatcher.notify)
         self.started_at = clock()
-        self.background: list[Any] = []
 
     async def hook(self, request: Request) -> Response:
         src = self.ingest.source(request.path_params["source_id"])
@@ -133,12 +160,16 @@ def create_app(
     store: Store | None = None,
     clock: Callable[[], float] | None = None,
     router: Router | None = None,
-    start_background: bool = True,
+    http: httpx.AsyncClient | None = None,
+    deliver: bool = True,
 ) -> Starlette:
     clock = clock or time.time
     store = store or open_store(config.storage_url, clock=clock)
     router = router or Router(None)
-    hy = Hookyard(config, store, router, clock)
+    own_http = http is None
+    # Redirects are never followed: a webhook destination that redirects is misconfigured.
+    http = http or httpx.AsyncClient(follow_redirects=False, timeout=30)
+    hy = Hookyard(config, store, router, clock, http)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -151,9 +182,14 @@ def create_app(
                     source.id,
                     source.id,
                 )
+        if deliver:
+            hy.dispatcher.start()
         try:
             yield
         finally:
+            await hy.dispatcher.stop()
+            if own_http:
+                await http.aclose()
             await store.close()
 
     routes = [

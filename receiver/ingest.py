@@ -30,6 +30,7 @@ class Ingest:
     router: Router
     metrics: Metrics
     clock: Callable[[], float]
+    on_stored: Callable[[], None] = lambda: None
 
     def source(self, source_id: str) -> Source:
         src = self.config.sources.get(source_id)
@@ -73,6 +74,8 @@ class Ingest:
         result = await self.store.save_event(event, plan.deliveries)
         self.metrics.received(src.id, result.duplicate)
         if not result.duplicate:
+            if plan.deliveries:
+                self.on_stored()
             log.debug("stored event=%s source=%s type=%s", event_id, src.id, normalized.type)
         return result
 

@@ -1,0 +1,26 @@
+# Hookyard: a slim image that runs the daemon as a non-root user.
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY receiver ./receiver
+RUN pip install --no-cache-dir --upgrade pip \
+ && pip wheel --no-cache-dir --wheel-dir /wheels .
+
+FROM python:3.11-slim
+RUN useradd --system --uid 10001 --home-dir /var/lib/hookyard --create-home hookyard
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+WORKDIR /etc/hookyard
+COPY config.example.yaml /etc/hookyard/config.yaml
+COPY rules /etc/hookyard/rules
+# The example config keeps its SQLite file under data/ beside the config;
+# in the image that is the hookyard user's writable volume.
+RUN mkdir -p /var/lib/hookyard/data && ln -s /var/lib/hookyard/data /etc/hookyard/data \
+ && chown -R hookyard /var/lib/hookyard
+USER hookyard
+VOLUME ["/var/lib/hookyard"]
+EXPOSE 8080
+ENV PYTHONUNBUFFERED=1
+HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["python", "-c", "import sys,urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2).status == 200 else 1)"]
+CMD ["hookyard", "serve", "--config", "/etc/hookyard/config.yaml", "--host", "0.0.0.0"]

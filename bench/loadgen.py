@@ -1,0 +1,109 @@
+"""HTTP/1.1 keep-alive load generator (run as its own process by the benchmarks).
+
+Each request carries a unique Fusillade-shaped body signed with the current time, so
+the server does the full work (verify, normalize, dedupe lookup, durable insert).
+Prints one JSON line: requests, errors, status counts, rps, p50/p99 latency (ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+
+
+def build(i: int, secret: bytes, host: str, path: str, run: str) -> bytes:
+    body = json.dumps(
+        {
+            "event": "test.completed",
+            "timestamp": "2026-02-06T12:00:00Z",
+            "data": {"test_id": f"{run}-{i}", "name": "API Load Test", "status": "completed",
+                     "workers": 100, "duration_seconds": 60, "p95_latency_ms": 42, "error_rate": 0.001},
+        }
+    ).encode()
+    ts = str(int(time.time()))
+    mac = hmac.new(secret, ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"X-Fusillade-Signature: t={ts},v1={mac}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def worker(wid: int, args: argparse.Namespace, deadline: float, lat: list[float], status: dict[int, int],
+                 acked: list[str]) -> int:
+    reader, writer = await asyncio.open_connection(args.host, args.port)
+    errors = 0
+    i = wid
+    secret = args.secret.encode()
+    path = args.path
+    while time.perf_counter() < deadline:
+        req = build(i, secret, args.host, path, args.run)
+        i += args.connections
+        t0 = time.perf_counter()
+        writer.write(req)
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            code = int(head[9:12])
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            payload = await reader.readexactly(length)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            errors += 1
+            writer.close()
+            reader, writer = await asyncio.open_connection(args.host, args.port)
+            continue
+        lat.append(time.perf_counter() - t0)
+        status[code] = status.get(code, 0) + 1
+        if code == 202 and args.collect_ids:
+            acked.append(json.loads(payload)["event_id"])
+    writer.close()
+    return errors
+
+
+async def main(args: argparse.Namespace) -> None:
+    lat: list[float] = []
+    status: dict[int, int] = {}
+    acked: list[str] = []
+    # Warm up (connections, imports, caches) before measuring.
+    warm_deadline = time.perf_counter() + args.warmup
+    await asyncio.gather(*[worker(w + 10_000_000, args, warm_deadline, [], {}, [])
+                           for w in range(args.connections)])
+    t0 = time.perf_counter()
+    deadline = t0 + args.duration
+    errors = await asyncio.gather(*[worker(w, args, deadline, lat, status, acked) for w in range(args.connections)])
+    elapsed = time.perf_counter() - t0
+    lat.sort()
+
+    def pct(p: float) -> float:
+        return round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 2) if lat else 0.0
+
+    print(json.dumps({"requests": len(lat), "errors": sum(errors), "status": status, "seconds": round(elapsed, 2),
+                      "rps": round(len(lat) / elapsed, 1), "p50_ms": pct(0.50), "p99_ms": pct(0.99),
+                      "acked_ids": acked if args.collect_ids else None}))
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser()
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--path", default="/hooks/fusillade")
+    p.add_argument("--secret", default="whsec_bench_secret")
+    p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--duration", type=float, default=10.0)
+    p.add_argument("--warmup", type=float, default=2.0)
+    p.add_argument("--run", default=str(int(time.time() * 1000)))
+    p.add_argument("--collect-ids", action="store_true")
+    args = p.parse_args()
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    asyncio.run(main(args))
