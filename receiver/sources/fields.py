@@ -148,8 +148,9 @@ def build_data(
 
 def _number(value: Any, *, integer: bool) -> int | float:
     number: int | float
+    what = "an integer" if integer else "a number"
     if isinstance(value, bool):
-        raise ValueError(f"{_show(value)} is not a number")
+        raise ValueError(f"{_show(value)} is not {what}")
     if isinstance(value, int | float):
         number = value
     elif isinstance(value, str):
@@ -160,9 +161,9 @@ def _number(value: Any, *, integer: bool) -> int | float:
             try:
                 number = float(text)
             except ValueError:
-                raise ValueError(f"{_show(value)} is not a number") from None
+                raise ValueError(f"{_show(value)} is not {what}") from None
     else:
-        raise ValueError(f"{_show(value)} is not a number")
+        raise ValueError(f"{_show(value)} is not {what}")
     if isinstance(number, float):
         if not math.isfinite(number):
             raise ValueError(f"{_show(value)} is not a finite number")
