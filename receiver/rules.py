@@ -42,6 +42,7 @@ __all__ = [
 RESERVED_ACTION_KEYS = ("sink", "emit")
 _EMIT = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 _CACHE_LIMIT = 4096
+_KEY_MESSAGES = ("unknown key", "required key is missing")
 
 
 @dataclass(frozen=True)
@@ -393,13 +394,15 @@ def _load_action(
     try:
         model.model_validate(params)
     except ValidationError as exc:
-        # Template strings stand for values known only when rendering: errors at (or under,
-        # for union branches) their positions are not errors yet; render_action re-checks.
+        # Template strings stand for values known only when rendering: a wrong value at
+        # (or under, for union branches) their positions is not an error yet, render_action
+        # checks it again. An unknown or missing key is an error whatever the value.
         templated = [format_path((*at, *p)) for p in compiled.template_paths]
         real = [
             p
             for p in problems_from_pydantic(doc, exc, at)
-            if not any(p.path == t or p.path.startswith((t + ".", t + "[")) for t in templated)
+            if p.message in _KEY_MESSAGES
+            or not any(p.path == t or p.path.startswith((t + ".", t + "[")) for t in templated)
         ]
         problems.extend(real)
         if real:
