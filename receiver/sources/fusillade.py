@@ -69,6 +69,7 @@ class FusilladeAdapter:
         kind = EVENTS[event]
         thresholds = parse_thresholds(data.get("threshold_results"))
         status = data.get("status")
+        time_value, time_problem = _time(pick(payload, "timestamp", "time"))
         run = {
             "id": pick(data, "test_id", "id"),
             "name": data.get("name"),
@@ -77,6 +78,9 @@ class FusilladeAdapter:
             "url": None,
             # duration_seconds is the configured length: only a finished run has lasted it.
             "duration_ms": _ms(data.get("duration_seconds")) if kind in TERMINAL else None,
+            # The event's timestamp is when the run started or ended, for those events.
+            "started_at": time_value if kind == "run.started" else None,
+            "finished_at": time_value if kind in TERMINAL else None,
         }
         metric_source = {**data, **(as_dict(data.get("metrics")) or {})}
         metrics = {k: v for k, v in metric_source.items() if k in METRIC_KEYS or k.endswith("_latency_ms")}
@@ -84,7 +88,6 @@ class FusilladeAdapter:
         subject = out.get("run", {}).get("id")
         if subject is None:
             problems.append("data.test_id is missing")
-        time_value, time_problem = _time(pick(payload, "timestamp", "time"))
         return Normalized(
             type=kind,
             platform=KIND,

@@ -22,6 +22,8 @@ CASES: list[tuple[str, dict[str, Any]]] = [
             "data.run.name": "API Load Test",
             "data.run.url": None,
             "data.run.duration_ms": 60000,
+            "data.run.finished_at": "2026-02-06T12:00:00Z",
+            "data.run.started_at": None,
             "data.metrics.p95_latency_ms": 42,
             "data.metrics.error_rate": 0.001,
             "data.metrics.avg_latency_ms": None,
@@ -57,7 +59,14 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ),
     (
         "started.json",
-        {"type": "run.started", "subject": "t-4", "data.run.outcome": None, "data.run.duration_ms": None},
+        {
+            "type": "run.started",
+            "subject": "t-4",
+            "data.run.outcome": None,
+            "data.run.duration_ms": None,
+            "data.run.started_at": "2026-02-06T11:59:00Z",
+            "data.run.finished_at": None,
+        },
     ),
     ("ready.json", {"type": "run.ready", "subject": "t-5", "data.run.status": "ready"}),
     (
