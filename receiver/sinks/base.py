@@ -85,14 +85,14 @@ class DeliveryOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_attempts: int = Field(8, ge=1)
-    max_age_seconds: float = Field(86400, gt=0)
-    timeout_seconds: float = Field(10, gt=0)
-    concurrency: int = Field(4, ge=1)
-    rate_per_second: float | None = Field(None, gt=0)
-    burst: int = Field(1, ge=1)
-    breaker_threshold: int = Field(5, ge=1)
-    breaker_cooldown_seconds: float = Field(30, ge=0)
+    max_attempts: int = Field(default=8, ge=1)
+    max_age_seconds: float = Field(default=86400, gt=0)
+    timeout_seconds: float = Field(default=10, gt=0)
+    concurrency: int = Field(default=4, ge=1)
+    rate_per_second: float | None = Field(default=None, gt=0)
+    burst: int = Field(default=1, ge=1)
+    breaker_threshold: int = Field(default=5, ge=1)
+    breaker_cooldown_seconds: float = Field(default=30, ge=0)
 
 
 class ActionModel(BaseModel):

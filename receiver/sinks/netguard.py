@@ -72,8 +72,8 @@ def refusal(ip: IPAddress) -> str | None:
         (ip.is_loopback, "loopback address"),
         (ip.is_link_local, "link-local address"),
         (ip.is_multicast, "multicast address"),
-        (ip.is_private, "private address"),
         (ip.is_reserved, "reserved address"),
+        (ip.is_private, "private address"),
         (not ip.is_global, "non-global address"),
     ]
     return next((why for bad, why in checks if bad), None)
