@@ -131,7 +131,32 @@ class MappingOptions(BaseModel):
                 if fields.key_kind(name, key) is None:
                     known = ", ".join(fields.SECTIONS[name])
                     raise ValueError(f"data.{name}.{key}: unknown key (known: {known})")
+                if fields.key_kind(name, key) == "outcome":
+                    for target in _literals(keys[key]):
+                        if target is not None and str(target) not in fields.OUTCOMES:
+                            outcomes = ", ".join(fields.OUTCOMES)
+                            raise ValueError(f"data.{name}.{key}: {target!r} is not an outcome ({outcomes})")
         return data
+
+    @field_validator("type")
+    @classmethod
+    def _valid_types(cls, rule: Rule | None) -> Rule | None:
+        for target in _literals(rule):
+            if target is not None and not re.match(TYPE_PATTERN, str(target)):
+                raise ValueError(f"{target!r} is not a valid event type (lower-case words joined by dots)")
+        return rule
+
+
+def _literals(rule: Rule | None) -> list[Any]:
+    """The values a rule can produce that are known at load time (literal, map targets, default)."""
+    if rule is None:
+        return []
+    found = list(rule.map.values()) if rule.map is not None else []
+    if "value" in rule.model_fields_set and rule.map is None:
+        found.append(rule.value)
+    if rule.has_default:
+        found.append(rule.default)
+    return found
 
 
 def merge(preset: MappingOptions, override: MappingOptions | None) -> MappingOptions:
@@ -308,14 +333,23 @@ class MappingAdapter:
         base = Normalized(
             type=f"{self.kind}.unknown", platform=self.kind, raw=payload, normalize_error=reason
         )
-        return self.mapper.apply(payload, dict(req.headers), base)
+        return self.mapper.apply(payload, template_headers(req), base)
 
 
 def overlay(mapper: Mapper | None, payload: Any, req: RawRequest, n: Normalized) -> Normalized:
     """A code adapter's result with the source's own ``normalize:`` block laid over it."""
     if mapper is None:
         return n
-    return mapper.apply(payload, dict(req.headers), n)
+    return mapper.apply(payload, template_headers(req), n)
+
+
+# Header names that carry credentials: templates must not be able to copy them into events.
+_SECRET_HEADER = re.compile(r"authorization|cookie|token|secret|signature|api[-_]?key|password", re.I)
+
+
+def template_headers(req: RawRequest) -> dict[str, str]:
+    """The request headers templates may read: credential-bearing ones are left out."""
+    return {name: value for name, value in req.headers.items() if not _SECRET_HEADER.search(name)}
 
 
 def preset(raw: dict[str, Any]) -> MappingOptions:

@@ -139,3 +139,25 @@ def test_unusable_bodies_become_unknown(name: str, options: dict[str, Any] | Non
     _, env = envelope_for("generic", payload("generic", name), options=options)
     assert env["type"] == "generic.unknown"
     assert reason in env["normalize_error"]
+
+
+def test_templates_cannot_read_credential_headers() -> None:
+    headers = {
+        "Authorization": "Bearer s3cr3t",
+        "X-Api-Key": "k3y",
+        "X-Hub-Signature-256": "sha256=abc",
+        "X-Event-Type": "run.completed",
+    }
+    options = {
+        "type": "{{ headers['x-event-type'] }}",
+        "data.run.name": "{{ headers['authorization'] }}",
+        "data.run.url": "{{ headers['x-api-key'] }}",
+        "data.run.status": "{{ headers | join(',') }}",
+    }
+    _, env = envelope_for("generic", payload("generic", "items.json"), headers=headers, options=options)
+    assert env["type"] == "run.completed"
+    assert env["data"]["run"]["status"] == "x-event-type"
+    assert env["data"]["run"]["name"] is None and env["data"]["run"]["url"] is None
+    text = repr(env)
+    for secret in ("s3cr3t", "k3y", "sha256=abc"):
+        assert secret not in text

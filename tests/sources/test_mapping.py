@@ -61,3 +61,28 @@ def test_merge_overrides_key_by_key() -> None:
     assert merged.data["git"]["sha"].path == ["sha"]
     assert preset.data["run"]["name"].path == ["name"]  # the preset itself is untouched
     assert merge(preset, None) is preset
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        ({"type": {"value": "Run Completed"}}, "'Run Completed' is not a valid event type"),
+        (
+            {"type": {"path": "e", "map": {"a": "run.completed", "b": "BAD"}}},
+            "'BAD' is not a valid event type",
+        ),
+        ({"type": {"path": "e", "default": "x y"}}, "'x y' is not a valid event type"),
+        ({"data.run.outcome": {"path": "s", "map": {"ok": "green"}}}, "'green' is not an outcome"),
+        ({"data.test.outcome": {"value": "fine"}}, "'fine' is not an outcome"),
+    ],
+)
+def test_literal_targets_are_checked_at_load(block: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        MappingOptions.model_validate(block)
+    assert message in str(info.value)
+
+
+def test_literal_targets_that_are_fine() -> None:
+    MappingOptions.model_validate(
+        {"type": {"path": "e", "map": {"a": "run.completed", "b": None}}, "data.run.outcome": {"value": None}}
+    )
