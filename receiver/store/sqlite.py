@@ -84,6 +84,20 @@ def _delivery_row(r: Sequence[Any]) -> DeliveryRow:
     )
 
 
+def _envelope_json(envelope: dict[str, Any]) -> str:
+    """The envelope without ``raw``: raw is the parsed body, which is stored already."""
+    return json.dumps({k: v for k, v in envelope.items() if k != "raw"})
+
+
+def _envelope(text: str, body: bytes) -> dict[str, Any]:
+    envelope: dict[str, Any] = json.loads(text)
+    try:
+        envelope["raw"] = json.loads(body)
+    except ValueError:  # not JSON (or not UTF-8): the adapter kept raw as None too
+        envelope["raw"] = None
+    return envelope
+
+
 def _event_row(r: Sequence[Any]) -> EventRow:
     return EventRow(
         id=r[0],
@@ -94,7 +108,7 @@ def _event_row(r: Sequence[Any]) -> EventRow:
         received_at=r[5],
         body=bytes(r[6]),
         headers=json.loads(r[7]),
-        envelope=json.loads(r[8]),
+        envelope=_envelope(r[8], bytes(r[6])),
         normalize_error=r[9],
         parent_id=r[10],
         correlation_id=r[11],
@@ -122,10 +136,10 @@ class SqliteStore:
     async def open(self) -> None:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(self._migrate)
-        self._writer.start()
+        await self._writer.start()
 
     async def close(self) -> None:
-        await asyncio.to_thread(self._writer.stop)
+        await self._writer.stop()
         with self._readers_lock:
             for conn in self._readers:
                 conn.close()
@@ -216,7 +230,7 @@ class SqliteStore:
                 ev.body_sha256,
                 json.dumps(ev.headers),
                 ev.body,
-                json.dumps(ev.envelope),
+                _envelope_json(ev.envelope),
                 ev.normalize_error,
                 ev.parent_id,
                 ev.correlation_id,
@@ -225,11 +239,10 @@ class SqliteStore:
                 json.dumps(ev.matched_rules),
             ),
         )
-        conn.executemany(
-            "INSERT INTO event_keys (source_id, key, event_id) VALUES (?, ?, ?)",
-            [(ev.source_id, key, ev.id) for key in ev.dedupe_keys],
-        )
-        self._insert_deliveries(conn, ev.id, ev.received_at, deliveries)
+        for key in ev.dedupe_keys:
+            conn.execute("INSERT INTO event_keys (source_id, key, event_id) VALUES (?, ?, ?)", (ev.source_id, key, ev.id))
+        if deliveries:
+            self._insert_deliveries(conn, ev.id, ev.received_at, deliveries)
         return SaveResult(ev.id, False)
 
     def _insert_deliveries(
@@ -320,11 +333,11 @@ class SqliteStore:
             out = []
             for r in conn.execute(
                 f"SELECT {', '.join('d.' + c.strip() for c in _DELIVERY_COLUMNS.split(','))}, "
-                f"e.envelope, e.depth, e.source_id FROM deliveries d JOIN events e ON e.id = d.event_id "
+                f"e.envelope, e.depth, e.source_id, e.body FROM deliveries d JOIN events e ON e.id = d.event_id "
                 f"WHERE d.id IN ({marks}) ORDER BY d.next_attempt_at",
                 ids,
             ):
-                out.append(Claimed(_delivery_row(r[:19]), json.loads(r[19]), r[20], r[21]))
+                out.append(Claimed(_delivery_row(r[:19]), _envelope(r[19], bytes(r[22])), r[20], r[21]))
             return out
 
         return await self.write(op)

@@ -1,132 +1,118 @@
-"""Group commit: one thread owns the SQLite write connection.
+"""Group commit on one SQLite connection.
 
-Request handlers submit small write operations and await them. The writer drains
+Request handlers submit small write operations and await them. The committer takes
 everything queued, runs it in ONE transaction (each operation in its own savepoint,
 so one failing operation does not sink its neighbours), commits once, and only then
 resolves the waiting futures. Under concurrency many events share one fsync, which is
 what keeps throughput from collapsing with ``synchronous=FULL``.
+
+The statements run on the event-loop thread: each takes microseconds, and running
+them in a second thread would make every one of them wait for the GIL (up to the
+5 ms switch interval) while the loop is busy. Only the calls that can block —
+``BEGIN IMMEDIATE`` (another process may hold the write lock) and ``COMMIT`` (the
+fsync, the WAL checkpoint) — go to a worker thread; operations submitted meanwhile
+queue up for the next batch.
 """
 
 from __future__ import annotations
 
 import asyncio
-import queue
+import logging
 import sqlite3
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 Op = Callable[[sqlite3.Connection], Any]
 
-
-@dataclass
-class _Job:
-    op: Op
-    loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[Any]
-
-
-def _settle(fut: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if fut.done():  # the caller went away (client disconnect); the write still happened
-        return
-    if error is not None:
-        fut.set_exception(error)
-    else:
-        fut.set_result(result)
+log = logging.getLogger("hookyard.store")
 
 
 class GroupCommitWriter:
-    def __init__(self, connect: Callable[[], sqlite3.Connection], *, max_batch: int = 512) -> None:
+    def __init__(self, connect: Callable[[], sqlite3.Connection], *, max_batch: int = 1024) -> None:
         self._connect = connect
         self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._pending: list[tuple[Op, asyncio.Future[Any]]] = []
+        self._wakeup: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
         self.batches = 0
         self.ops = 0
 
-    def start(self) -> None:
-        ready = threading.Event()
-        failure: list[BaseException] = []
+    async def start(self) -> None:
+        self._conn = await asyncio.to_thread(self._connect)
+        self._wakeup = asyncio.Event()
+        self._task = asyncio.create_task(self._run(), name="hookyard-sqlite-writer")
 
-        def run() -> None:
-            try:
-                conn = self._connect()
-            except BaseException as exc:
-                failure.append(exc)
-                ready.set()
-                return
-            ready.set()
-            try:
-                self._loop(conn)
-            finally:
-                conn.close()
-
-        self._thread = threading.Thread(target=run, name="hookyard-sqlite-writer", daemon=True)
-        self._thread.start()
-        ready.wait()
-        if failure:
-            raise failure[0]
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join()
-            self._thread = None
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        while self._pending:  # everything submitted is committed before closing
+            assert self._wakeup is not None
+            self._wakeup.set()
+            await asyncio.sleep(0.001)
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
+        self._task = None
+        if self._conn is not None:
+            await asyncio.to_thread(self._conn.close)
+            self._conn = None
 
     async def submit(self, op: Op) -> Any:
-        if self._thread is None:
+        if self._task is None or self._wakeup is None:
             raise RuntimeError("store is not open")
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[Any] = loop.create_future()
-        self._queue.put(_Job(op, loop, fut))
-        # Shield: a cancelled request must not cancel the shared future; the write goes on.
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append((op, fut))
+        self._wakeup.set()
+        # Shield: a cancelled request (client gone) must not cancel the write itself.
         return await asyncio.shield(fut)
 
-    def _loop(self, conn: sqlite3.Connection) -> None:
+    async def _run(self) -> None:
+        assert self._wakeup is not None
         while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            jobs = [first]
-            stop = False
-            while len(jobs) < self._max_batch:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    stop = True
-                    break
-                jobs.append(nxt)
-            self._run_batch(conn, jobs)
-            if stop:
-                return
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._pending:
+                batch = self._pending[: self._max_batch]
+                del self._pending[: self._max_batch]
+                await self._run_batch(batch)
 
-    def _run_batch(self, conn: sqlite3.Connection, jobs: list[_Job]) -> None:
+    async def _run_batch(self, batch: list[tuple[Op, asyncio.Future[Any]]]) -> None:
+        conn = self._conn
+        assert conn is not None
         results: list[tuple[Any, BaseException | None]] = []
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            for job in jobs:
+            await asyncio.to_thread(conn.execute, "BEGIN IMMEDIATE")
+            for op, _ in batch:
                 conn.execute("SAVEPOINT op")
                 try:
-                    results.append((job.op(conn), None))
+                    results.append((op(conn), None))
                     conn.execute("RELEASE op")
                 except Exception as exc:
                     conn.execute("ROLLBACK TO op")
                     conn.execute("RELEASE op")
                     results.append((None, exc))
-            conn.execute("COMMIT")
-        except BaseException as exc:
-            try:
-                conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-            results = [(None, exc)] * len(jobs)
+            await asyncio.to_thread(conn.execute, "COMMIT")
+        except BaseException as exc:  # the whole batch failed: nobody may be told it is stored
+            if conn.in_transaction:
+                try:
+                    await asyncio.to_thread(conn.execute, "ROLLBACK")
+                except sqlite3.Error:
+                    log.exception("rollback failed")
+            results = [(None, exc)] * len(batch)
+            if isinstance(exc, asyncio.CancelledError):
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(RuntimeError("store is closing"))
+                raise
         self.batches += 1
-        self.ops += len(jobs)
-        for job, (result, error) in zip(jobs, results, strict=True):
-            try:
-                job.loop.call_soon_threadsafe(_settle, job.future, result, error)
-            except RuntimeError:  # that event loop is closed; nobody waits any more
-                pass
+        self.ops += len(batch)
+        for (_, fut), (result, error) in zip(batch, results, strict=True):
+            if fut.done():
+                continue
+            if error is not None:
+                fut.set_exception(error)
+            else:
+                fut.set_result(result)

@@ -9,7 +9,7 @@ CREATE TABLE events (
     body_sha256     TEXT NOT NULL,
     headers         TEXT NOT NULL,
     body            BLOB NOT NULL,
-    envelope        TEXT NOT NULL,
+    envelope        TEXT NOT NULL,      -- without raw: raw is the parsed body
     normalize_error TEXT,
     parent_id       TEXT,
     correlation_id  TEXT NOT NULL,
@@ -18,7 +18,6 @@ CREATE TABLE events (
     matched_rules   TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX events_received ON events (received_at);
-CREATE INDEX events_source_received ON events (source_id, received_at);
 CREATE INDEX events_body ON events (source_id, body_sha256, received_at);
 CREATE INDEX events_correlation ON events (correlation_id);
 
