@@ -5,9 +5,9 @@ rule and every action against the sink kind it names, compiles conditions, regex
 globs, ``when:`` expressions and templates, and returns a :class:`RuleSet`. All problems
 of all files are collected into one located :class:`~receiver.errors.ConfigError`.
 
-``RuleSet.match`` is pure and fast: rules are indexed by literal ``type``/``source``
-values, and the ``type``/``source`` conditions of a rule are decided once per distinct
-(type, source) pair, so most rules are never looked at for a given event.
+``RuleSet.match`` is pure and fast: ``rules_index`` finds the few rules worth looking at
+for an event (by its type, source and platform, and literal values on other paths)
+without disturbing file order.
 The format is documented in ``docs/rules.md``.
 """
 
@@ -25,7 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, Valida
 
 from receiver.errors import ConfigError, Problem
 from receiver.render import RenderError, compile_params, compile_when, render_action
-from receiver.rules_match import Cond, PathCond, compile_group
+from receiver.rules_index import RuleIndex
+from receiver.rules_match import Cond, compile_group
 from receiver.yamlfile import Located, PathKey, format_path, loads, problems_from_pydantic
 
 __all__ = [
@@ -41,7 +42,6 @@ __all__ = [
 
 RESERVED_ACTION_KEYS = ("sink", "emit")
 _EMIT = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
-_CACHE_LIMIT = 4096
 _KEY_MESSAGES = ("unknown key", "required key is missing")
 
 
@@ -78,10 +78,6 @@ class Rule:
     vars: Mapping[str, Any] = field(repr=False)
     when: str | None = None
     conditions: tuple[Cond, ...] = field(default=(), repr=False, compare=False)
-    # Derived at load for the fast path: type/source conditions (decided per (type, source)
-    # pair), the other conditions cheapest first, and the event-independent plan.
-    head: tuple[Cond, ...] = field(default=(), repr=False, compare=False)
-    tail: tuple[Cond, ...] = field(default=(), repr=False, compare=False)
     when_fn: Callable[..., Any] | None = field(default=None, repr=False, compare=False)
     planned: tuple[PlannedAction, ...] = field(default=(), repr=False, compare=False)
 
@@ -126,52 +122,13 @@ class RuleSet:
     def __init__(self, rules: Sequence[Rule], version: str) -> None:
         self.rules = tuple(rules)
         self.version = version
-        self._by_type: dict[str, list[int]] = {}
-        self._by_source: dict[str, list[int]] = {}
-        self._unindexed: list[int] = []
-        self._cache: dict[tuple[Any, Any], tuple[Rule, ...]] = {}
-        for i, rule in enumerate(self.rules):
-            self._index(i, rule)
-
-    def _index(self, i: int, rule: Rule) -> None:
-        for attr, index in (("type", self._by_type), ("source", self._by_source)):
-            for cond in rule.head:
-                lits = cond.literals() if isinstance(cond, PathCond) and cond.label == attr else None
-                if lits is not None:
-                    for lit in lits:
-                        index.setdefault(lit, []).append(i)
-                    return
-        self._unindexed.append(i)
-
-    def _candidates(self, event: Mapping[str, Any]) -> tuple[Rule, ...]:
-        """Rules whose type/source conditions hold for the event's (type, source), in order."""
-        key = (event.get("type"), event.get("source"))
-        try:
-            hit = self._cache.get(key)
-        except TypeError:  # an unhashable type/source: decide without the cache
-            return tuple(r for r in self.rules if all(c.holds(event) for c in r.head))
-        if hit is not None:
-            return hit
-        t, s = key
-        positions = set(self._unindexed)
-        positions.update(self._by_type.get(t, ()) if isinstance(t, str) else ())
-        positions.update(self._by_source.get(s, ()) if isinstance(s, str) else ())
-        probe = {"type": t, "source": s}
-        found = tuple(
-            r for r in (self.rules[i] for i in sorted(positions)) if all(c.holds(probe) for c in r.head)
-        )
-        if len(self._cache) >= _CACHE_LIMIT:
-            self._cache.clear()
-        self._cache[key] = found
-        return found
+        self._index = RuleIndex(self.rules)
 
     def match(self, event: Mapping[str, Any]) -> list[Rule]:
         """The rules that match, in order, up to and including the first with ``stop: true``."""
         out = []
-        for rule in self._candidates(event):
-            if all(c.holds(event) for c in rule.tail) and (
-                rule.when_fn is None or rule.passes_when(event) is None
-            ):
+        for rule in self._index.candidates(event):
+            if rule.when_fn is None or rule.passes_when(event) is None:
                 out.append(rule)
                 if rule.stop:
                     break
@@ -339,8 +296,6 @@ def _load_rule(
     ]
     if len(problems) > before:
         return None
-    head = tuple(c for c in conditions if isinstance(c, PathCond) and c.label in ("type", "source"))
-    tail = tuple(sorted((c for c in conditions if c not in head), key=lambda c: c.cost))
     done = tuple(a for a in actions if a is not None)
     planned = tuple(PlannedAction(spec.name, j, a.sink, a.emit, a) for j, a in enumerate(done))
     return Rule(
@@ -353,8 +308,6 @@ def _load_rule(
         vars=variables,
         when=spec.when,
         conditions=tuple(conditions),
-        head=head,
-        tail=tail,
         when_fn=when_fn,
         planned=planned,
     )

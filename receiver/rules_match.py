@@ -37,6 +37,7 @@ from receiver.rules_ops import (
     Regex,
     Test,
     fmt,
+    hash_key,
     is_number,
     resolve,
 )
@@ -90,11 +91,14 @@ class PathCond(Cond):
         self.tests = tests
         self.missing_ok = all(t.missing_ok for t in tests)
         self.cost = max(t.cost for t in tests)
+        self._single = tests[0].check if len(tests) == 1 else None
 
     def holds(self, event: Mapping[str, Any]) -> bool:
         v = resolve(event, self.parts)
         if v is MISSING:
             return self.missing_ok
+        if self._single is not None:
+            return self._single(v)
         for t in self.tests:  # noqa: SIM110 - a plain loop is measurably faster on this hot path
             if not t.check(v):
                 return False
@@ -112,16 +116,25 @@ class PathCond(Cond):
     def seen(self, event: Mapping[str, Any]) -> str:
         return f"{self.label} = {fmt(resolve(event, self.parts))}"
 
-    def literals(self) -> frozenset[str] | None:
-        """The exact strings this condition accepts, if it is a plain literal (for indexing)."""
+    def keys(self) -> frozenset[Any] | None:
+        """The hash keys (``hash_key``) of every value this condition accepts, when it is a
+        single literal equality or ``in`` (so a dict lookup can decide it); else None."""
         if len(self.tests) != 1:
             return None
         t = self.tests[0]
-        if type(t) is Eq and isinstance(t.x, str):
-            return frozenset({t.x})
-        if isinstance(t, AnyOfGlobs) and not t.globs and all(isinstance(i, str) for i in t.items):
-            return frozenset(t.items)
+        if type(t) is Eq:
+            key = hash_key(t.x)
+            return None if key is None else frozenset({key})
+        if type(t) is AnyOfGlobs and not t.globs:
+            t = t.literals
+        if type(t) is In and not t.others:
+            return t.keys
         return None
+
+    def literals(self) -> frozenset[str] | None:
+        """The exact strings this condition accepts, if it is a plain literal (for indexing)."""
+        keys = self.keys()
+        return keys if keys is not None and all(isinstance(k, str) for k in keys) else None
 
 
 class AllCond(Cond):

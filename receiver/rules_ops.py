@@ -72,7 +72,7 @@ def same(a: Any, b: Any) -> bool:
     return is_number(a) and is_number(b) and a == b
 
 
-def _key(v: Any) -> Any:
+def hash_key(v: Any) -> Any:
     """A hashable key that keeps kinds apart, or None for values compared one by one."""
     t = type(v)
     if t is str:
@@ -130,11 +130,11 @@ class In(Test):
 
     def __init__(self, items: list[Any]) -> None:
         self.items = items
-        self.keys = frozenset(k for k in map(_key, items) if k is not None)
-        self.others = [i for i in items if _key(i) is None]
+        self.keys = frozenset(k for k in map(hash_key, items) if k is not None)
+        self.others = [i for i in items if hash_key(i) is None]
 
     def check(self, v: Any) -> bool:
-        k = _key(v)
+        k = hash_key(v)
         if k is not None and k in self.keys:
             return True
         return any(same(v, o) for o in self.others)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
+import random
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -272,6 +274,7 @@ def test_match_and_explain(match: dict[str, Any], reason: str) -> None:
         ({"type": None}, False),
         ({"source": "nunu"}, False),
         ({"type": "run.completed", "source": "fusillade-staging"}, True),
+        ({"type": ["run.completed"]}, False),  # unhashable: decided without the cache
     ],
 )
 def test_attribute_cache_gives_the_same_answer_as_explain(changes: dict[str, Any], matched: bool) -> None:
@@ -410,6 +413,27 @@ def test_index_keeps_file_order_between_literal_and_glob_rules() -> None:
         "everything",
     ]
     assert [r.name for r in rules.match(event(type=None, source=None))] == ["everything"]
+
+
+def test_indexed_match_agrees_with_plain_evaluation(tmp_path: Path) -> None:
+    """The shortcuts (attribute cache, literal index, gates) never change the answer."""
+    spec = importlib.util.spec_from_file_location("rules_bench", ROOT / "bench" / "rules_bench.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rnd = random.Random(3)
+    rules = [bench.make_rule(i, rnd) for i in range(300)]
+    for r in rules:
+        r["stop"] = False  # so every rule's answer is visible in explain
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump({"rules": rules}), encoding="utf-8")
+    ruleset = load_rules([tmp_path], {"slack": bench.Params})
+    matched_total = 0
+    for i in range(400):
+        ev = bench.make_event(i, rnd)
+        expected = [e.rule for e in ruleset.explain(ev) if e.matched]
+        assert [r.name for r in ruleset.match(ev)] == expected
+        matched_total += len(expected)
+    assert matched_total > 1000  # the generator produces events that do match
 
 
 def test_plan_flattens_actions_in_order() -> None:
