@@ -14,14 +14,8 @@ in the source's ``normalize:`` block.
 from __future__ import annotations
 
 from receiver.sources.base import AdapterSpec
-from receiver.sources.mapping import (
-    OUTCOME_WORDS,
-    STATUS_TYPES,
-    MappingAdapter,
-    MappingOptions,
-    merge,
-    preset,
-)
+from receiver.sources.mapping import MappingAdapter, MappingOptions, merge, preset
+from receiver.sources.vocab import OUTCOME_WORDS, STATUS_TYPES
 
 KIND = "nunu"
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from receiver.events import build_envelope
 from receiver.sources import ADAPTERS, fields
 from receiver.sources.base import NoOptions
-from tests.sources.helpers import PAYLOADS, SCHEMA_PATH, envelope_for
+from receiver.verify.base import RawRequest
+from tests.sources.helpers import PAYLOADS, SCHEMA_PATH, envelope_for, validator
 
 KINDS = ["fusillade", "automatedfuture", "nunu", "bug0", "fume", "github", "generic"]
 
@@ -63,3 +67,26 @@ def test_any_body_gives_a_valid_envelope(kind: str, path: object) -> None:
         assert env["platform"] == kind
         if env["type"].endswith(".unknown"):
             assert env["normalize_error"]
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=5),
+    max_leaves=20,
+)
+# Bodies shaped like each platform's, with arbitrary values where the real fields are.
+SHAPED = st.fixed_dictionaries(
+    {"event": st.sampled_from(["test.completed", "test.threshold_breached", "x"]) | JSON, "data": JSON}
+) | st.fixed_dictionaries({"test_run": JSON, "test_result": JSON, "status": JSON, "runId": JSON, "ci": JSON})
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@settings(max_examples=150, deadline=None)
+@given(body=JSON | SHAPED)
+def test_adapters_never_raise(kind: str, body: object) -> None:
+    """Called directly (not through safe_normalize), no adapter raises on any JSON value."""
+    req = RawRequest(body=json.dumps(body).encode(), headers={"x-github-event": "workflow_run"})
+    n = ADAPTERS[kind].create(None).normalize(req)
+    assert n.platform == kind
+    env = build_envelope(n, event_id="evt_X", source_id="s", received_at=0)
+    assert not list(validator().iter_errors(json.loads(json.dumps(env))))

@@ -1,0 +1,58 @@
+"""Status vocabularies shared by the presets: common words for a run's state and verdict.
+
+Platforms without a documented webhook use these through their preset's ``map``; a
+source whose platform says something else overrides the rule in its ``normalize:`` block.
+"""
+
+from __future__ import annotations
+
+STATUS_TYPES = {
+    "scheduled": "run.scheduled",
+    "queued": "run.queued",
+    "pending": "run.queued",
+    "waiting": "run.queued",
+    "ready": "run.ready",
+    "starting": "run.started",
+    "started": "run.started",
+    "running": "run.started",
+    "in_progress": "run.started",
+    "paused": "run.paused",
+    "resumed": "run.resumed",
+    "completed": "run.completed",
+    "complete": "run.completed",
+    "finished": "run.completed",
+    "done": "run.completed",
+    "passed": "run.completed",
+    "success": "run.completed",
+    "succeeded": "run.completed",
+    "failed": "run.completed",
+    "failure": "run.completed",
+    "error": "run.failed",
+    "errored": "run.failed",
+    "crashed": "run.failed",
+    "timeout": "run.failed",
+    "timed_out": "run.failed",
+    "cancelled": "run.cancelled",
+    "canceled": "run.cancelled",
+    "aborted": "run.cancelled",
+    "stopped": "run.stopped",
+}
+OUTCOME_WORDS = {
+    "passed": "passed",
+    "pass": "passed",
+    "success": "passed",
+    "succeeded": "passed",
+    "failed": "failed",
+    "fail": "failed",
+    "failure": "failed",
+    "error": "errored",
+    "errored": "errored",
+    "crashed": "errored",
+    "timeout": "errored",
+    "timed_out": "errored",
+    "cancelled": "cancelled",
+    "canceled": "cancelled",
+    "aborted": "cancelled",
+    "stopped": "cancelled",
+    "skipped": "skipped",
+}
