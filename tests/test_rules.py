@@ -739,12 +739,20 @@ def load_event(name: str) -> dict[str, Any]:
     return data
 
 
-def derived(parent: dict[str, Any], type_: str, response: Any) -> dict[str, Any]:
-    """A derived event as the dispatcher builds it from an ``emit:`` action."""
+def derived(parent: dict[str, Any], type_: str, sink: str, response: Any) -> dict[str, Any]:
+    """A derived event as the dispatcher builds it from an ``emit:`` action: the answer in
+    ``data.response``, the parent's ``run`` and ``git`` sections, the sink id as source."""
     child = copy.deepcopy(parent)
-    child.update(type=type_, id="evt_child", parent_id=parent["id"], platform_event=None, raw=None)
-    child["data"]["response"] = response
+    child.update(type=type_, id="evt_child", source=sink, parent_id=parent["id"], platform_event=None)
+    child["data"] = {"response": response, **{k: v for k, v in parent["data"].items() if k in ("run", "git")}}
+    child["raw"] = response
     return child
+
+
+def run_section(**values: Any) -> dict[str, Any]:
+    """A ``data.run`` section as adapters build it: every documented key, null when unknown."""
+    keys = ("id", "name", "project", "status", "outcome", "url", "ci_url", "started_at", "finished_at")
+    return {k: None for k in (*keys, "duration_ms")} | values
 
 
 EXAMPLE_EVENTS = ["fusillade-run-completed", "comparison-regressed", "nunu-bug-reported", "github-pr-opened"]
@@ -766,6 +774,7 @@ EXAMPLES: list[tuple[str, dict[str, Any], list[tuple[str, str, str | None]]]] = 
         derived(
             load_event("fusillade-run-completed"),
             "comparison.completed",
+            "fusillade-api",
             {"regression": False, "regression_reasons": [], "current": {"p95_latency_ms": 88.0}},
         ),
         [("load-test-passed", "github", None)],
@@ -788,7 +797,7 @@ EXAMPLES: list[tuple[str, dict[str, Any], list[tuple[str, str, str | None]]]] = 
         {
             **load_event("fusillade-run-completed"),
             "type": "run.failed",
-            "data": {"run": {"status": "failed"}},
+            "data": {"run": run_section(status="failed", outcome="errored")},
         },
         [("failed-runs", "slack-perf", None), ("failed-runs", "email-qa", None)],
     ),
@@ -796,7 +805,23 @@ EXAMPLES: list[tuple[str, dict[str, Any], list[tuple[str, str, str | None]]]] = 
         "scratch-run-is-quiet",
         {
             **load_event("automatedfuture-run-failed"),
-            "data": {"run": {"name": "scratch-login", "status": "failed"}},
+            "data": {"run": {"name": "scratch-login", "status": "Completed", "outcome": "failed"}},
+        },
+        [],
+    ),
+    (
+        "sandbox-project-is-quiet",
+        {
+            **load_event("automatedfuture-run-failed"),
+            "data": {"run": {"name": "Checkout", "project": "QA Sandbox", "outcome": "failed"}},
+        },
+        [],
+    ),
+    (
+        "passed-run-is-not-a-failure",
+        {
+            **load_event("automatedfuture-run-failed"),
+            "data": {"run": {"name": "Checkout", "outcome": "passed"}},
         },
         [],
     ),
@@ -805,7 +830,7 @@ EXAMPLES: list[tuple[str, dict[str, Any], list[tuple[str, str, str | None]]]] = 
         "minor-bug",
         {
             **load_event("nunu-bug-reported"),
-            "data": {"bug": {"title": "Typo on credits screen", "severity": "low"}},
+            "data": {"bug": {"id": "b2", "title": "Typo on credits screen", "severity": None, "url": None}},
         },
         [("ai-qa-other-bug", "email-qa", None)],
     ),
@@ -908,13 +933,15 @@ def test_example_pull_request_renders_exactly() -> None:
 def test_example_failed_run_email_renders_exactly() -> None:
     failed = load_event("automatedfuture-run-failed")
     slack, email = (render_action(p, failed) for p in example_rules().plan(failed))
-    assert (
-        slack["body"] == "Status failed, 3 of 120 tests failed. https://app.automatedfuture.co/runs/run_5521"
-    )
+    assert slack == {
+        "title": "automatedfuture run failed: Checkout regression suite",
+        "body": "3 of 120 tests failed. https://ci.example.com/builds/991",
+    }
+    assert email["title"] == "[automatedfuture] Checkout regression suite failed"
     assert email["body"] == (
         "Run:       run_5521\n"
-        "Platform:  automatedfuture (run.completed)\n"
-        "Status:    failed\n"
+        "Platform:  automatedfuture (test_run.completed)\n"
+        "Outcome:   failed (status Completed)\n"
         "Duration:  12m 34s\n"
         "Received:  2026-02-06T15:00:00.900Z\n"
         "Event id:  evt_01KGT80000000000000000AF01\n"
