@@ -213,3 +213,14 @@ def normalize(config_path: Path, source_id: str, extra_headers: tuple[str, ...],
         safe_normalize(src.adapter, req), event_id=new_id("evt", now), source_id=src.id, received_at=now
     )
     click.echo(json.dumps(envelope, indent=2, sort_keys=False))
+
+
+def _register() -> None:
+    from receiver.cli_deliveries import deliveries, replay, retry
+    from receiver.cli_rules import rules
+
+    for command in (rules, deliveries, retry, replay):
+        main.add_command(command)
+
+
+_register()

@@ -79,10 +79,15 @@ class Router:
         return Plan(ruleset.version, matched, deliveries)
 
 
+def action_models(config: Any) -> dict[str, Any]:
+    """Sink id → the action params model of its kind: what rule actions are checked against."""
+    from receiver.sinks import SINKS
+
+    return {sink.id: SINKS[sink.kind].action for sink in config.sinks.values()}
+
+
 def load_rules_for(config: Any) -> RuleSet:
     """Load the config's rule files, validating actions against its sinks' kinds."""
     from receiver.rules import load_rules
-    from receiver.sinks import SINKS
 
-    action_models = {sink.id: SINKS[sink.kind].action for sink in config.sinks.values()}
-    return load_rules(config.rule_paths, action_models)
+    return load_rules(config.rule_paths, action_models(config))

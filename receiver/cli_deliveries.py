@@ -1,0 +1,147 @@
+"""``hookyard deliveries``, ``retry`` and ``replay``: read and act on the delivery log."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from receiver.config import Config
+from receiver.events import isoformat
+
+T = TypeVar("T")
+
+CONFIG = click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+                      default="config.example.yaml", show_default=True, help="The config file.")
+
+
+def with_store(config: Config, fn: Callable[[Any], Awaitable[T]]) -> T:
+    from receiver.store import open_store
+
+    async def run() -> T:
+        store = open_store(config.storage_url)
+        await store.open()
+        try:
+            return await fn(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+def delivery_dict(d: Any, attempts: list[Any]) -> dict[str, Any]:
+    return {
+        "id": d.id, "event_id": d.event_id, "rule": d.rule, "action_index": d.action_index, "sink": d.sink_id,
+        "state": d.state.value, "attempts": len(attempts), "emit": d.emit, "last_error": d.last_error,
+        "created_at": isoformat(d.created_at), "next_attempt_at": isoformat(d.next_attempt_at),
+        "replay_of": d.replay_of, "params": d.params,
+        "attempt_log": [
+            {"number": a.number, "started_at": isoformat(a.started_at), "duration_ms": round(a.duration_ms, 1),
+             "outcome": a.outcome, "status": a.status_code, "error_class": a.error_class, "reason": a.reason,
+             "response_excerpt": a.response_excerpt}
+            for a in attempts
+        ],
+    }
+
+
+@click.command()
+@CONFIG
+@click.option("--state", type=click.Choice(["queued", "in_progress", "retrying", "succeeded", "dead", "superseded"]),
+              default=None, help="Only deliveries in this state.")
+@click.option("--event", "event_id", default=None, help="Only deliveries of this event.")
+@click.option("--sink", "sink_id", default=None, help="Only deliveries to this sink.")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def deliveries(config_path: Path, state: str | None, event_id: str | None, sink_id: str | None, limit: int,
+               as_json: bool) -> None:
+    """List deliveries, newest first, with their attempts."""
+    from receiver.cli import _load
+    from receiver.store.base import DeliveryQuery
+
+    config = _load(config_path)
+
+    async def fetch(store: Any) -> list[dict[str, Any]]:
+        rows = await store.list_deliveries(DeliveryQuery(state=state, event_id=event_id, sink_id=sink_id,
+                                                         limit=limit))
+        attempts = await store.attempts_for([r.id for r in rows])
+        return [delivery_dict(r, attempts[r.id]) for r in rows]
+
+    items = with_store(config, fetch)
+    for item in items:
+        if as_json:
+            click.echo(json.dumps(item, sort_keys=True))
+            continue
+        click.echo(f"{item['id']}  {item['state']:<11} {item['sink']:<16} rule {item['rule']}[{item['action_index']}]"
+                   f"  event {item['event_id']}  attempts {item['attempts']}")
+        for a in item["attempt_log"]:
+            status = f"HTTP {a['status']}" if a["status"] else (a["error_class"] or "")
+            click.echo(f"    #{a['number']} {a['started_at']} {a['outcome']:<10} {status:<12} "
+                       f"{a['duration_ms']:>8} ms  {a['reason'] or ''}")
+        if item["state"] in ("retrying", "queued"):
+            click.echo(f"    next attempt at {item['next_attempt_at']}")
+    if not items and not as_json:
+        click.echo("no deliveries", err=True)
+
+
+@click.command()
+@CONFIG
+@click.argument("delivery_id")
+def retry(config_path: Path, delivery_id: str) -> None:
+    """Put a dead delivery back in the queue with a fresh attempt budget."""
+    from receiver.cli import _load
+
+    config = _load(config_path)
+
+    async def run(store: Any) -> str:
+        row = await store.get_delivery(delivery_id)
+        if row is None:
+            return f"no delivery {delivery_id}"
+        if not await store.requeue(delivery_id, time.time()):
+            return f"delivery {delivery_id} is {row.state.value}; only dead deliveries can be retried"
+        return ""
+
+    problem = with_store(config, run)
+    if problem:
+        click.echo(problem, err=True)
+        sys.exit(1)
+    click.echo(f"{delivery_id} queued again; the running daemon sends it within its poll interval")
+
+
+@click.command()
+@CONFIG
+@click.argument("event_id")
+def replay(config_path: Path, event_id: str) -> None:
+    """Route a stored event again under the current rules (new deliveries, linked to the original)."""
+    from receiver.cli import _load
+    from receiver.cli_rules import _ruleset
+    from receiver.routing import Router
+
+    config = _load(config_path)
+    router = Router(_ruleset(config))
+
+    async def run(store: Any) -> list[Any] | None:
+        row = await store.get_event(event_id)
+        if row is None:
+            return None
+        plan = router.plan(row.envelope, replay_of=event_id)
+        if plan.deliveries:
+            await store.add_deliveries(event_id, plan.deliveries, time.time())
+        return plan.deliveries
+
+    planned = with_store(config, run)
+    if planned is None:
+        click.echo(f"no event {event_id}", err=True)
+        sys.exit(1)
+    if not planned:
+        click.echo(f"{event_id}: no rule matches it now; nothing queued")
+        return
+    for d in planned:
+        note = f"  ({d.state.value}: {d.last_error})" if d.last_error else ""
+        click.echo(f"{d.id}  rule {d.rule}[{d.action_index}] → {d.sink_id}{note}")
+    click.echo(f"{len(planned)} deliveries queued for {event_id} (replay_of={event_id})")

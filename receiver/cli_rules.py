@@ -1,0 +1,195 @@
+"""``hookyard rules test`` and ``hookyard rules diff``: edit rules without fear."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from receiver.config import Config
+from receiver.errors import ConfigError
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> float:
+    m = _DURATION.match(text.strip())
+    if not m:
+        raise click.BadParameter(f"{text!r} is not a duration like 30m, 12h or 7d", param_hint="--since")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def _ruleset(config: Config, paths: list[Path] | None = None) -> Any:
+    from receiver.routing import action_models, load_rules_for
+    from receiver.rules import load_rules
+
+    try:
+        if paths is None:
+            return load_rules_for(config)
+        return load_rules(paths, action_models(config))
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        sys.exit(1)
+
+
+def _event_from(config: Config, payload: Path, source_id: str | None, headers: dict[str, str]) -> dict[str, Any]:
+    from receiver.events import build_envelope, new_id
+    from receiver.sources.base import safe_normalize
+    from receiver.verify.base import RawRequest
+
+    body = payload.read_bytes()
+    if source_id is not None:
+        src = config.sources.get(source_id)
+        if src is None:
+            raise click.BadParameter(f"no source {source_id!r} in {config.path}", param_hint="--source")
+        req = RawRequest(body=body, headers={k.lower(): v for k, v in headers.items()})
+        now = time.time()
+        return build_envelope(safe_normalize(src.adapter, req), event_id=new_id("evt", now), source_id=src.id,
+                              received_at=now)
+    try:
+        event = json.loads(body)
+    except ValueError as exc:
+        raise click.ClickException(f"{payload}: not JSON: {exc}") from None
+    if not isinstance(event, dict) or "specversion" not in event or "type" not in event:
+        raise click.ClickException(
+            f"{payload}: not a Hookyard event envelope; for a raw platform payload pass --source ID"
+        )
+    return event
+
+
+def rendered_actions(ruleset: Any, event: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Per matched rule, its actions rendered (or the render error), sending nothing."""
+    from receiver.render import RenderError
+    from receiver.rules import render_action
+
+    out: dict[str, list[dict[str, Any]]] = {}
+    for planned in ruleset.plan(event):
+        entry: dict[str, Any] = {"sink": planned.sink, "action_index": planned.action_index, "emit": planned.emit}
+        try:
+            entry["params"] = render_action(planned, event)
+        except RenderError as exc:
+            entry["error"] = str(exc)
+        out.setdefault(planned.rule, []).append(entry)
+    return out
+
+
+@click.group()
+def rules() -> None:
+    """Test and compare routing rules."""
+
+
+@rules.command("test")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              default="config.example.yaml", show_default=True)
+@click.option("--source", "source_id", default=None, help="EVENT is a raw payload of this source: normalize it first.")
+@click.option("--header", "extra_headers", multiple=True, help="Header 'Name: value' for --source (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.argument("event_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def rules_test(config_path: Path, source_id: str | None, extra_headers: tuple[str, ...], as_json: bool,
+               event_file: Path) -> None:
+    """For every rule: matched or not and why; for matches the rendered actions. Sends nothing."""
+    from receiver.cli import _headers, _load
+
+    config = _load(config_path)
+    ruleset = _ruleset(config)
+    event = _event_from(config, event_file, source_id, _headers(extra_headers))
+    actions = rendered_actions(ruleset, event)
+    explanations = ruleset.explain(event)
+    if as_json:
+        out = []
+        for ex in explanations:
+            item = ex.to_dict()
+            if ex.matched:
+                item["actions"] = actions.get(ex.rule, [])
+            out.append(item)
+        click.echo(json.dumps({"event": {"type": event.get("type"), "source": event.get("source"),
+                                         "subject": event.get("subject")},
+                               "rules_version": ruleset.version, "rules": out}, indent=2))
+        return
+    click.echo(f"event {event.get('type')} from {event.get('source')} (subject {event.get('subject')}); "
+               f"rules version {ruleset.version}")
+    for ex in explanations:
+        mark = "MATCH" if ex.matched else "  -  "
+        click.echo(f"{mark} {ex.rule}  ({ex.file}:{ex.line})  {ex.reason}")
+        for a in actions.get(ex.rule, []) if ex.matched else []:
+            what = json.dumps(a["params"], sort_keys=True) if "params" in a else f"RENDER ERROR: {a['error']}"
+            emit = f" emit {a['emit']}" if a["emit"] else ""
+            click.echo(f"        → {a['sink']}{emit}: {what}")
+    matched = sum(1 for ex in explanations if ex.matched)
+    click.echo(f"{matched} of {len(explanations)} rules match")
+
+
+def _routes(ruleset: Any, event: dict[str, Any]) -> set[tuple[str, int, str, str]]:
+    return {(p.rule, p.action_index, p.sink, p.emit or "") for p in ruleset.plan(event)}
+
+
+@rules.command("diff")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              default="config.example.yaml", show_default=True)
+@click.option("--rules", "new_rules", required=True, multiple=True,
+              type=click.Path(exists=True, path_type=Path), help="The proposed rule file(s) or folder(s).")
+@click.option("--since", default="7d", show_default=True, help="How far back to replay stored events (30m, 12h, 7d).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per changed event.")
+def rules_diff(config_path: Path, new_rules: tuple[Path, ...], since: str, as_json: bool) -> None:
+    """Replay stored events through the current and the proposed rules; print every routing change."""
+    from receiver.cli import _load
+    from receiver.store import open_store
+    from receiver.store.base import EventQuery
+
+    config = _load(config_path)
+    current = _ruleset(config)
+    proposed = _ruleset(config, list(new_rules))
+    cutoff = time.time() - parse_duration(since)
+
+    async def run() -> tuple[int, int]:
+        store = open_store(config.storage_url)
+        await store.open()
+        seen = changed = 0
+        try:
+            before: str | None = None
+            while True:
+                rows = await store.list_events(EventQuery(since=cutoff, before_id=before, limit=500))
+                if not rows:
+                    break
+                for row in rows:
+                    seen += 1
+                    old, new = _routes(current, row.envelope), _routes(proposed, row.envelope)
+                    if old == new:
+                        continue
+                    changed += 1
+                    _print_change(row, old, new, as_json)
+                before = rows[-1].id
+        finally:
+            await store.close()
+        return seen, changed
+
+    seen, changed = asyncio.run(run())
+    summary = (f"{seen} events since {since} replayed: {changed} would route differently "
+               f"(rules {current.version} → {proposed.version})")
+    click.echo(summary, err=as_json)
+
+
+def _print_change(row: Any, old: set[tuple[str, int, str, str]], new: set[tuple[str, int, str, str]],
+                  as_json: bool) -> None:
+    def label(r: tuple[str, int, str, str]) -> str:
+        return f"{r[0]}[{r[1]}] → {r[2]}" + (f" (emit {r[3]})" if r[3] else "")
+
+    gone, added = sorted(old - new), sorted(new - old)
+    if as_json:
+        click.echo(json.dumps({"event_id": row.id, "source": row.source_id, "type": row.type,
+                               "subject": row.subject, "removed": [label(r) for r in gone],
+                               "added": [label(r) for r in added]}))
+        return
+    click.echo(f"{row.id}  {row.source_id}  {row.type}  {row.subject or '-'}")
+    for r in gone:
+        click.echo(f"    - {label(r)}")
+    for r in added:
+        click.echo(f"    + {label(r)}")
