@@ -27,6 +27,7 @@ from receiver.delivery.dispatcher import Dispatcher
 from receiver.errors import HTTPError, PayloadTooLarge
 from receiver.ingest import Ingest
 from receiver.metrics import Metrics
+from receiver.reload import Reloader
 from receiver.routing import Router
 from receiver.store import open_store
 from receiver.store.base import Store
@@ -184,9 +185,14 @@ def create_app(
                 )
         if deliver:
             hy.dispatcher.start()
+        reloader = Reloader(hy)
+        reloader.install_sighup()
+        watcher = asyncio.create_task(reloader.watch()) if config.server.watch_files else None
         try:
             yield
         finally:
+            if watcher is not None:
+                watcher.cancel()
             await hy.dispatcher.stop()
             if own_http:
                 await http.aclose()

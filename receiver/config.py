@@ -37,6 +37,7 @@ class ServerModel(_Strict):
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
     max_body_bytes: Annotated[int, Field(gt=0)] = 1_048_576
     access_log: bool = False
+    watch_files: bool = True
 
 
 class StorageModel(_Strict):
