@@ -45,8 +45,18 @@ def wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
 
 
 def load(port: int, args: argparse.Namespace, collect: bool) -> dict:  # type: ignore[type-arg]
-    cmd = [sys.executable, str(ROOT / "bench" / "loadgen.py"), "--port", str(port), "--secret", SECRET,
-           "--connections", str(args.connections), "--duration", str(args.duration)]
+    cmd = [
+        sys.executable,
+        str(ROOT / "bench" / "loadgen.py"),
+        "--port",
+        str(port),
+        "--secret",
+        SECRET,
+        "--connections",
+        str(args.connections),
+        "--duration",
+        str(args.duration),
+    ]
     if collect:
         cmd.append("--collect-ids")
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -71,11 +81,30 @@ def main() -> None:
     for name in ("ceiling", "hookyard"):
         port = free_port()
         if name == "hookyard":
-            cmd = [sys.executable, "-m", "receiver", "serve", "--config", str(cfg), "--port", str(port),
-                   "--log-level", "warning"]
+            cmd = [
+                sys.executable,
+                "-m",
+                "receiver",
+                "serve",
+                "--config",
+                str(cfg),
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ]
         else:
-            cmd = [sys.executable, "-m", "uvicorn", "bench.ceiling_app:app", "--port", str(port),
-                   "--log-level", "warning", "--no-access-log"]
+            cmd = [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bench.ceiling_app:app",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ]
         proc = subprocess.Popen(cmd, cwd=ROOT)
         try:
             wait_up(f"http://127.0.0.1:{port}/healthz", proc)
@@ -90,13 +119,19 @@ def main() -> None:
         stored = {r[0] for r in conn.execute("SELECT id FROM events")}
     lost = [a for a in acked if a not in stored]
     ratio = results["hookyard"]["rps"] / results["ceiling"]["rps"]
-    print(f"command: .venv/bin/python bench/ingest_bench.py --duration {args.duration} "
-          f"--connections {args.connections}{' --with-rules' if args.with_rules else ''}")
+    print(
+        f"command: .venv/bin/python bench/ingest_bench.py --duration {args.duration} "
+        f"--connections {args.connections}{' --with-rules' if args.with_rules else ''}"
+    )
     for name, r in results.items():
-        print(f"{name:9} {r['rps']:9.1f} req/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms  "
-              f"requests {r['requests']}  errors {r['errors']}  status {r['status']}")
+        print(
+            f"{name:9} {r['rps']:9.1f} req/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms  "
+            f"requests {r['requests']}  errors {r['errors']}  status {r['status']}"
+        )
     print(f"ratio     {ratio:.2f}x of the ceiling (target >= 0.6x, aim 0.8x; p99 target <= 50 ms)")
-    print(f"durable   {len(acked)} acknowledged, {len(acked) - len(lost)} found in the database, {len(lost)} missing")
+    print(
+        f"durable   {len(acked)} acknowledged, {len(acked) - len(lost)} found in the database, {len(lost)} missing"
+    )
 
 
 if __name__ == "__main__":

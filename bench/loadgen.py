@@ -20,8 +20,15 @@ def build(i: int, secret: bytes, host: str, path: str, run: str) -> bytes:
         {
             "event": "test.completed",
             "timestamp": "2026-02-06T12:00:00Z",
-            "data": {"test_id": f"{run}-{i}", "name": "API Load Test", "status": "completed",
-                     "workers": 100, "duration_seconds": 60, "p95_latency_ms": 42, "error_rate": 0.001},
+            "data": {
+                "test_id": f"{run}-{i}",
+                "name": "API Load Test",
+                "status": "completed",
+                "workers": 100,
+                "duration_seconds": 60,
+                "p95_latency_ms": 42,
+                "error_rate": 0.001,
+            },
         }
     ).encode()
     ts = str(int(time.time()))
@@ -33,8 +40,14 @@ def build(i: int, secret: bytes, host: str, path: str, run: str) -> bytes:
     return head.encode() + body
 
 
-async def worker(wid: int, args: argparse.Namespace, deadline: float, lat: list[float], status: dict[int, int],
-                 acked: list[str]) -> int:
+async def worker(
+    wid: int,
+    args: argparse.Namespace,
+    deadline: float,
+    lat: list[float],
+    status: dict[int, int],
+    acked: list[str],
+) -> int:
     reader, writer = await asyncio.open_connection(args.host, args.port)
     errors = 0
     i = wid
@@ -72,20 +85,34 @@ async def main(args: argparse.Namespace) -> None:
     acked: list[str] = []
     # Warm up (connections, imports, caches) before measuring.
     warm_deadline = time.perf_counter() + args.warmup
-    await asyncio.gather(*[worker(w + 10_000_000, args, warm_deadline, [], {}, [])
-                           for w in range(args.connections)])
+    await asyncio.gather(
+        *[worker(w + 10_000_000, args, warm_deadline, [], {}, []) for w in range(args.connections)]
+    )
     t0 = time.perf_counter()
     deadline = t0 + args.duration
-    errors = await asyncio.gather(*[worker(w, args, deadline, lat, status, acked) for w in range(args.connections)])
+    errors = await asyncio.gather(
+        *[worker(w, args, deadline, lat, status, acked) for w in range(args.connections)]
+    )
     elapsed = time.perf_counter() - t0
     lat.sort()
 
     def pct(p: float) -> float:
         return round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 2) if lat else 0.0
 
-    print(json.dumps({"requests": len(lat), "errors": sum(errors), "status": status, "seconds": round(elapsed, 2),
-                      "rps": round(len(lat) / elapsed, 1), "p50_ms": pct(0.50), "p99_ms": pct(0.99),
-                      "acked_ids": acked if args.collect_ids else None}))
+    print(
+        json.dumps(
+            {
+                "requests": len(lat),
+                "errors": sum(errors),
+                "status": status,
+                "seconds": round(elapsed, 2),
+                "rps": round(len(lat) / elapsed, 1),
+                "p50_ms": pct(0.50),
+                "p99_ms": pct(0.99),
+                "acked_ids": acked if args.collect_ids else None,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -14,13 +14,12 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-
-import httpx
 
 from receiver.config import Config
 from receiver.delivery.dispatcher import Dispatcher

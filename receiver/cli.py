@@ -107,7 +107,9 @@ def serve(config_path: Path, host: str | None, port: int | None, log_level: str)
 @click.option("--type", "event_type", default=None, help="Only events of this normalized type.")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-def events(config_path: Path, source_id: str | None, event_type: str | None, limit: int, as_json: bool) -> None:
+def events(
+    config_path: Path, source_id: str | None, event_type: str | None, limit: int, as_json: bool
+) -> None:
     """List stored events, newest first."""
     from receiver.store import open_store
     from receiver.store.base import EventQuery
@@ -155,11 +157,15 @@ def events(config_path: Path, source_id: str | None, event_type: str | None, lim
 
 @main.command()
 @CONFIG_OPTION
-@click.option("--source", "source_id", required=True, help="The source whose scheme and secret sign the payload.")
+@click.option(
+    "--source", "source_id", required=True, help="The source whose scheme and secret sign the payload."
+)
 @click.option("--url", default=None, help="Where to post (default: this config's server /hooks/<source>).")
 @click.option("--header", "extra_headers", multiple=True, help="Extra header 'Name: value' (repeatable).")
 @click.argument("payload", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def send(config_path: Path, source_id: str, url: str | None, extra_headers: tuple[str, ...], payload: Path) -> None:
+def send(
+    config_path: Path, source_id: str, url: str | None, extra_headers: tuple[str, ...], payload: Path
+) -> None:
     """Sign PAYLOAD with the source's scheme and secret and post it: test your setup end to end."""
     import httpx
 
@@ -177,7 +183,9 @@ def send(config_path: Path, source_id: str, url: str | None, extra_headers: tupl
     if src.scheme != "none":
         try:
             headers.update(
-                SCHEMES[src.scheme].sign(src.verify_options, src.secrets[0], body, time.time(), delivery_id=delivery_id)
+                SCHEMES[src.scheme].sign(
+                    src.verify_options, src.secrets[0], body, time.time(), delivery_id=delivery_id
+                )
             )
         except ValueError as exc:
             raise click.ClickException(f"cannot sign for source {source_id!r}: {exc}") from None
@@ -194,7 +202,9 @@ def send(config_path: Path, source_id: str, url: str | None, extra_headers: tupl
 @main.command()
 @CONFIG_OPTION
 @click.option("--source", "source_id", required=True, help="The source whose adapter normalizes the payload.")
-@click.option("--header", "extra_headers", multiple=True, help="Header 'Name: value' (e.g. 'X-GitHub-Event: push').")
+@click.option(
+    "--header", "extra_headers", multiple=True, help="Header 'Name: value' (e.g. 'X-GitHub-Event: push')."
+)
 @click.argument("payload", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def normalize(config_path: Path, source_id: str, extra_headers: tuple[str, ...], payload: Path) -> None:
     """Print the envelope the daemon would store for PAYLOAD (no verification, nothing stored)."""

@@ -17,8 +17,14 @@ from receiver.events import isoformat
 
 T = TypeVar("T")
 
-CONFIG = click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-                      default="config.example.yaml", show_default=True, help="The config file.")
+CONFIG = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="config.example.yaml",
+    show_default=True,
+    help="The config file.",
+)
 
 
 def with_store(config: Config, fn: Callable[[Any], Awaitable[T]]) -> T:
@@ -37,14 +43,30 @@ def with_store(config: Config, fn: Callable[[Any], Awaitable[T]]) -> T:
 
 def delivery_dict(d: Any, attempts: list[Any]) -> dict[str, Any]:
     return {
-        "id": d.id, "event_id": d.event_id, "rule": d.rule, "action_index": d.action_index, "sink": d.sink_id,
-        "state": d.state.value, "attempts": len(attempts), "emit": d.emit, "last_error": d.last_error,
-        "created_at": isoformat(d.created_at), "next_attempt_at": isoformat(d.next_attempt_at),
-        "replay_of": d.replay_of, "params": d.params,
+        "id": d.id,
+        "event_id": d.event_id,
+        "rule": d.rule,
+        "action_index": d.action_index,
+        "sink": d.sink_id,
+        "state": d.state.value,
+        "attempts": len(attempts),
+        "emit": d.emit,
+        "last_error": d.last_error,
+        "created_at": isoformat(d.created_at),
+        "next_attempt_at": isoformat(d.next_attempt_at),
+        "replay_of": d.replay_of,
+        "params": d.params,
         "attempt_log": [
-            {"number": a.number, "started_at": isoformat(a.started_at), "duration_ms": round(a.duration_ms, 1),
-             "outcome": a.outcome, "status": a.status_code, "error_class": a.error_class, "reason": a.reason,
-             "response_excerpt": a.response_excerpt}
+            {
+                "number": a.number,
+                "started_at": isoformat(a.started_at),
+                "duration_ms": round(a.duration_ms, 1),
+                "outcome": a.outcome,
+                "status": a.status_code,
+                "error_class": a.error_class,
+                "reason": a.reason,
+                "response_excerpt": a.response_excerpt,
+            }
             for a in attempts
         ],
     }
@@ -52,14 +74,19 @@ def delivery_dict(d: Any, attempts: list[Any]) -> dict[str, Any]:
 
 @click.command()
 @CONFIG
-@click.option("--state", type=click.Choice(["queued", "in_progress", "retrying", "succeeded", "dead", "superseded"]),
-              default=None, help="Only deliveries in this state.")
+@click.option(
+    "--state",
+    type=click.Choice(["queued", "in_progress", "retrying", "succeeded", "dead", "superseded"]),
+    default=None,
+    help="Only deliveries in this state.",
+)
 @click.option("--event", "event_id", default=None, help="Only deliveries of this event.")
 @click.option("--sink", "sink_id", default=None, help="Only deliveries to this sink.")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-def deliveries(config_path: Path, state: str | None, event_id: str | None, sink_id: str | None, limit: int,
-               as_json: bool) -> None:
+def deliveries(
+    config_path: Path, state: str | None, event_id: str | None, sink_id: str | None, limit: int, as_json: bool
+) -> None:
     """List deliveries, newest first, with their attempts."""
     from receiver.cli import _load
     from receiver.store.base import DeliveryQuery
@@ -67,8 +94,9 @@ def deliveries(config_path: Path, state: str | None, event_id: str | None, sink_
     config = _load(config_path)
 
     async def fetch(store: Any) -> list[dict[str, Any]]:
-        rows = await store.list_deliveries(DeliveryQuery(state=state, event_id=event_id, sink_id=sink_id,
-                                                         limit=limit))
+        rows = await store.list_deliveries(
+            DeliveryQuery(state=state, event_id=event_id, sink_id=sink_id, limit=limit)
+        )
         attempts = await store.attempts_for([r.id for r in rows])
         return [delivery_dict(r, attempts[r.id]) for r in rows]
 
@@ -77,12 +105,16 @@ def deliveries(config_path: Path, state: str | None, event_id: str | None, sink_
         if as_json:
             click.echo(json.dumps(item, sort_keys=True))
             continue
-        click.echo(f"{item['id']}  {item['state']:<11} {item['sink']:<16} rule {item['rule']}[{item['action_index']}]"
-                   f"  event {item['event_id']}  attempts {item['attempts']}")
+        click.echo(
+            f"{item['id']}  {item['state']:<11} {item['sink']:<16} rule {item['rule']}[{item['action_index']}]"
+            f"  event {item['event_id']}  attempts {item['attempts']}"
+        )
         for a in item["attempt_log"]:
             status = f"HTTP {a['status']}" if a["status"] else (a["error_class"] or "")
-            click.echo(f"    #{a['number']} {a['started_at']} {a['outcome']:<10} {status:<12} "
-                       f"{a['duration_ms']:>8} ms  {a['reason'] or ''}")
+            click.echo(
+                f"    #{a['number']} {a['started_at']} {a['outcome']:<10} {status:<12} "
+                f"{a['duration_ms']:>8} ms  {a['reason'] or ''}"
+            )
         if item["state"] in ("retrying", "queued"):
             click.echo(f"    next attempt at {item['next_attempt_at']}")
     if not items and not as_json:

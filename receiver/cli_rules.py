@@ -40,7 +40,9 @@ def _ruleset(config: Config, paths: list[Path] | None = None) -> Any:
         sys.exit(1)
 
 
-def _event_from(config: Config, payload: Path, source_id: str | None, headers: dict[str, str]) -> dict[str, Any]:
+def _event_from(
+    config: Config, payload: Path, source_id: str | None, headers: dict[str, str]
+) -> dict[str, Any]:
     from receiver.events import build_envelope, new_id
     from receiver.sources.base import safe_normalize
     from receiver.verify.base import RawRequest
@@ -52,8 +54,9 @@ def _event_from(config: Config, payload: Path, source_id: str | None, headers: d
             raise click.BadParameter(f"no source {source_id!r} in {config.path}", param_hint="--source")
         req = RawRequest(body=body, headers={k.lower(): v for k, v in headers.items()})
         now = time.time()
-        return build_envelope(safe_normalize(src.adapter, req), event_id=new_id("evt", now), source_id=src.id,
-                              received_at=now)
+        return build_envelope(
+            safe_normalize(src.adapter, req), event_id=new_id("evt", now), source_id=src.id, received_at=now
+        )
     try:
         event = json.loads(body)
     except ValueError as exc:
@@ -72,7 +75,11 @@ def rendered_actions(ruleset: Any, event: dict[str, Any]) -> dict[str, list[dict
 
     out: dict[str, list[dict[str, Any]]] = {}
     for planned in ruleset.plan(event):
-        entry: dict[str, Any] = {"sink": planned.sink, "action_index": planned.action_index, "emit": planned.emit}
+        entry: dict[str, Any] = {
+            "sink": planned.sink,
+            "action_index": planned.action_index,
+            "emit": planned.emit,
+        }
         try:
             entry["params"] = render_action(planned, event)
         except RenderError as exc:
@@ -87,14 +94,24 @@ def rules() -> None:
 
 
 @rules.command("test")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              default="config.example.yaml", show_default=True)
-@click.option("--source", "source_id", default=None, help="EVENT is a raw payload of this source: normalize it first.")
-@click.option("--header", "extra_headers", multiple=True, help="Header 'Name: value' for --source (repeatable).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="config.example.yaml",
+    show_default=True,
+)
+@click.option(
+    "--source", "source_id", default=None, help="EVENT is a raw payload of this source: normalize it first."
+)
+@click.option(
+    "--header", "extra_headers", multiple=True, help="Header 'Name: value' for --source (repeatable)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.argument("event_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def rules_test(config_path: Path, source_id: str | None, extra_headers: tuple[str, ...], as_json: bool,
-               event_file: Path) -> None:
+def rules_test(
+    config_path: Path, source_id: str | None, extra_headers: tuple[str, ...], as_json: bool, event_file: Path
+) -> None:
     """For every rule: matched or not and why; for matches the rendered actions. Sends nothing."""
     from receiver.cli import _headers, _load
 
@@ -110,12 +127,25 @@ def rules_test(config_path: Path, source_id: str | None, extra_headers: tuple[st
             if ex.matched:
                 item["actions"] = actions.get(ex.rule, [])
             out.append(item)
-        click.echo(json.dumps({"event": {"type": event.get("type"), "source": event.get("source"),
-                                         "subject": event.get("subject")},
-                               "rules_version": ruleset.version, "rules": out}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "event": {
+                        "type": event.get("type"),
+                        "source": event.get("source"),
+                        "subject": event.get("subject"),
+                    },
+                    "rules_version": ruleset.version,
+                    "rules": out,
+                },
+                indent=2,
+            )
+        )
         return
-    click.echo(f"event {event.get('type')} from {event.get('source')} (subject {event.get('subject')}); "
-               f"rules version {ruleset.version}")
+    click.echo(
+        f"event {event.get('type')} from {event.get('source')} (subject {event.get('subject')}); "
+        f"rules version {ruleset.version}"
+    )
     for ex in explanations:
         mark = "MATCH" if ex.matched else "  -  "
         click.echo(f"{mark} {ex.rule}  ({ex.file}:{ex.line})  {ex.reason}")
@@ -132,11 +162,24 @@ def _routes(ruleset: Any, event: dict[str, Any]) -> set[tuple[str, int, str, str
 
 
 @rules.command("diff")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-              default="config.example.yaml", show_default=True)
-@click.option("--rules", "new_rules", required=True, multiple=True,
-              type=click.Path(exists=True, path_type=Path), help="The proposed rule file(s) or folder(s).")
-@click.option("--since", default="7d", show_default=True, help="How far back to replay stored events (30m, 12h, 7d).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="config.example.yaml",
+    show_default=True,
+)
+@click.option(
+    "--rules",
+    "new_rules",
+    required=True,
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="The proposed rule file(s) or folder(s).",
+)
+@click.option(
+    "--since", default="7d", show_default=True, help="How far back to replay stored events (30m, 12h, 7d)."
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per changed event.")
 def rules_diff(config_path: Path, new_rules: tuple[Path, ...], since: str, as_json: bool) -> None:
     """Replay stored events through the current and the proposed rules; print every routing change."""
@@ -172,21 +215,33 @@ def rules_diff(config_path: Path, new_rules: tuple[Path, ...], since: str, as_js
         return seen, changed
 
     seen, changed = asyncio.run(run())
-    summary = (f"{seen} events since {since} replayed: {changed} would route differently "
-               f"(rules {current.version} → {proposed.version})")
+    summary = (
+        f"{seen} events since {since} replayed: {changed} would route differently "
+        f"(rules {current.version} → {proposed.version})"
+    )
     click.echo(summary, err=as_json)
 
 
-def _print_change(row: Any, old: set[tuple[str, int, str, str]], new: set[tuple[str, int, str, str]],
-                  as_json: bool) -> None:
+def _print_change(
+    row: Any, old: set[tuple[str, int, str, str]], new: set[tuple[str, int, str, str]], as_json: bool
+) -> None:
     def label(r: tuple[str, int, str, str]) -> str:
         return f"{r[0]}[{r[1]}] → {r[2]}" + (f" (emit {r[3]})" if r[3] else "")
 
     gone, added = sorted(old - new), sorted(new - old)
     if as_json:
-        click.echo(json.dumps({"event_id": row.id, "source": row.source_id, "type": row.type,
-                               "subject": row.subject, "removed": [label(r) for r in gone],
-                               "added": [label(r) for r in added]}))
+        click.echo(
+            json.dumps(
+                {
+                    "event_id": row.id,
+                    "source": row.source_id,
+                    "type": row.type,
+                    "subject": row.subject,
+                    "removed": [label(r) for r in gone],
+                    "added": [label(r) for r in added],
+                }
+            )
+        )
         return
     click.echo(f"{row.id}  {row.source_id}  {row.type}  {row.subject or '-'}")
     for r in gone:

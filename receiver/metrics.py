@@ -11,11 +11,15 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self._received = Counter(
-            "hookyard_events_received", "Verified webhooks stored or deduplicated", ["source", "duplicate"],
+            "hookyard_events_received",
+            "Verified webhooks stored or deduplicated",
+            ["source", "duplicate"],
             registry=self.registry,
         )
         self._rejected = Counter(
-            "hookyard_requests_rejected", "Requests refused by verification", ["source", "code"],
+            "hookyard_requests_rejected",
+            "Requests refused by verification",
+            ["source", "code"],
             registry=self.registry,
         )
 
@@ -26,7 +30,9 @@ class Metrics:
         self._rejected.labels(source, code).inc()
 
     def rejected_count(self, source: str, code: str) -> float:
-        value = self.registry.get_sample_value("hookyard_requests_rejected_total", {"source": source, "code": code})
+        value = self.registry.get_sample_value(
+            "hookyard_requests_rejected_total", {"source": source, "code": code}
+        )
         return value or 0.0
 
     def render(self) -> bytes:

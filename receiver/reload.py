@@ -73,8 +73,13 @@ class Reloader:
         self.hy.ingest.config = config
         router.swap(ruleset)
         self.reloads += 1
-        log.info("reloaded %s: %d sources, %d rules (version %s)", config.path, len(config.sources),
-                 len(ruleset.rules), ruleset.version)
+        log.info(
+            "reloaded %s: %d sources, %d rules (version %s)",
+            config.path,
+            len(config.sources),
+            len(ruleset.rules),
+            ruleset.version,
+        )
         return True
 
     def watched_paths(self) -> list[Path]:

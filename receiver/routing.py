@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from receiver.events import new_id
-from receiver.rules import RuleSet, render_action
 from receiver.render import RenderError
+from receiver.rules import RuleSet, render_action
 from receiver.sinks.base import SendContext
 from receiver.store.base import DeliveryState, NewDelivery
 

@@ -105,7 +105,12 @@ class _Builder:
                 key = self.constructor.construct_object(key_node, deep=True)
                 if not isinstance(key, str | int | float | bool):
                     self.problems.append(
-                        Problem(self.doc.file, key_node.start_mark.line + 1, format_path(path), "keys must be scalars")
+                        Problem(
+                            self.doc.file,
+                            key_node.start_mark.line + 1,
+                            format_path(path),
+                            "keys must be scalars",
+                        )
                     )
                     continue
                 key = str(key) if not isinstance(key, str) else key
@@ -113,7 +118,9 @@ class _Builder:
                 self.doc.lines[child] = key_node.start_mark.line + 1
                 if key in out:
                     self.problems.append(
-                        Problem(self.doc.file, key_node.start_mark.line + 1, format_path(child), "duplicate key")
+                        Problem(
+                            self.doc.file, key_node.start_mark.line + 1, format_path(child), "duplicate key"
+                        )
                     )
                 out[key] = self.build(value_node, child)
             return out
@@ -177,10 +184,9 @@ def _data_path(data: Any, loc: Sequence[Any]) -> PathKey:
     cur = data
     for i, part in enumerate(loc):
         last = i == len(loc) - 1
-        if isinstance(cur, dict) and part in cur:
-            out.append(part)
-            cur = cur[part]
-        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
+        in_dict = isinstance(cur, dict) and part in cur
+        in_list = isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur)
+        if in_dict or in_list:
             out.append(part)
             cur = cur[part]
         elif last and isinstance(part, str | int):

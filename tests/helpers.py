@@ -54,7 +54,16 @@ class Daemon:
     def start(self, timeout: float = 20) -> Daemon:
         logf = self.log.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "receiver", "serve", "--config", str(self.config), "--port", str(self.port)],
+            [
+                sys.executable,
+                "-m",
+                "receiver",
+                "serve",
+                "--config",
+                str(self.config),
+                "--port",
+                str(self.port),
+            ],
             stdout=logf,
             stderr=subprocess.STDOUT,
             env=self.env,

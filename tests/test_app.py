@@ -40,8 +40,13 @@ sources:
     secrets: ["{TOKEN}"]
 """
 
-BODY = json.dumps({"event": "test.completed", "timestamp": "2026-02-06T12:00:00Z",
-                   "data": {"test_id": "550e8400", "name": "API Load Test", "status": "completed"}}).encode()
+BODY = json.dumps(
+    {
+        "event": "test.completed",
+        "timestamp": "2026-02-06T12:00:00Z",
+        "data": {"test_id": "550e8400", "name": "API Load Test", "status": "completed"},
+    }
+).encode()
 
 
 class Clock:
@@ -78,8 +83,17 @@ def stored(client: TestClient) -> list[dict]:  # type: ignore[type-arg]
     hy = client.app.state.hookyard  # type: ignore[attr-defined]
     rows = client.portal.call(hy.store.list_events, EventQuery(limit=1000))  # type: ignore[union-attr]
     del asyncio
-    return [{"id": r.id, "source": r.source_id, "type": r.type, "body": r.body, "headers": r.headers,
-             "normalize_error": r.normalize_error} for r in rows]
+    return [
+        {
+            "id": r.id,
+            "source": r.source_id,
+            "type": r.type,
+            "body": r.body,
+            "headers": r.headers,
+            "normalize_error": r.normalize_error,
+        }
+        for r in rows
+    ]
 
 
 @pytest.mark.parametrize(
@@ -175,12 +189,22 @@ def test_credentials_and_token_headers_are_not_stored(client: TestClient) -> Non
         ("PUT", "/hooks/fusillade", {"content": b"{}"}, 405, "method_not_allowed"),
         ("GET", "/nothing-here", {}, 404, "not_found"),
         ("POST", "/hooks/fusillade", {"content": b"x" * 2049}, 413, "body_too_large"),
-        ("POST", "/hooks/fusillade", {"content": b"{}", "headers": {"Content-Length": "abc"}}, 400,
-         "bad_content_length"),
+        (
+            "POST",
+            "/hooks/fusillade",
+            {"content": b"{}", "headers": {"Content-Length": "abc"}},
+            400,
+            "bad_content_length",
+        ),
     ],
 )
 def test_http_errors_are_json(
-    client: TestClient, method: str, path: str, kwargs: dict, status: int, code: str  # type: ignore[type-arg]
+    client: TestClient,
+    method: str,
+    path: str,
+    kwargs: dict,
+    status: int,
+    code: str,  # type: ignore[type-arg]
 ) -> None:
     r = client.request(method, path, **kwargs)
     assert r.status_code == status
@@ -215,7 +239,9 @@ def test_health_and_readiness(client: TestClient) -> None:
     sig=st.one_of(st.none(), st.text(max_size=200)),
     source=st.sampled_from(["fusillade", "gh", "tok", "zzz"]),
 )
-def test_nothing_a_client_sends_is_a_500(client: TestClient, body: bytes, sig: str | None, source: str) -> None:
+def test_nothing_a_client_sends_is_a_500(
+    client: TestClient, body: bytes, sig: str | None, source: str
+) -> None:
     headers = {}
     if sig is not None:
         clean = "".join(ch for ch in sig if 32 <= ord(ch) < 127)

@@ -26,8 +26,10 @@ CASES = [
     ("server:\n  port: 70000\n", ["{f}:2: server.port: Input should be less than or equal to 65535"]),
     (
         "sources:\n  - id: a\n    kind: nope\n    secrets: [x]\n",
-        ["{f}:3: sources[0].kind: unknown kind 'nope' (known: automatedfuture, bug0, fume, fusillade, generic, "
-         "github, nunu)"],
+        [
+            "{f}:3: sources[0].kind: unknown kind 'nope' (known: automatedfuture, bug0, fume, fusillade, generic, "
+            "github, nunu)"
+        ],
     ),
     (
         'sources:\n  - id: a\n    kind: fusillade\n    secrets: ["${HOOKYARD_TEST_MISSING}"]\n',
@@ -51,7 +53,9 @@ CASES = [
     ),
     (
         "sources:\n  - id: a\n    kind: fusillade\n    secret_file: missing.secret\n",
-        ["{f}:4: sources[0].secret_file: cannot read secret file '{d}/missing.secret': No such file or directory"],
+        [
+            "{f}:4: sources[0].secret_file: cannot read secret file '{d}/missing.secret': No such file or directory"
+        ],
     ),
     (
         GOOD_SOURCE + "  - id: fus\n    kind: github\n    secrets: [y]\n",
@@ -63,8 +67,10 @@ CASES = [
     ),
     (
         "sources:\n  - id: a\n    kind: generic\n    verify: {scheme: rot13}\n    secrets: [x]\n",
-        ["{f}:4: sources[0].verify.scheme: unknown scheme 'rot13' (known: github, hmac, none, slack, standard, "
-         "stripe, token)"],
+        [
+            "{f}:4: sources[0].verify.scheme: unknown scheme 'rot13' (known: github, hmac, none, slack, standard, "
+            "stripe, token)"
+        ],
     ),
     (
         "sources:\n  - id: 'bad id!'\n    kind: fusillade\n    secrets: [x]\n",
@@ -126,8 +132,10 @@ def test_env_expansion_defaults_and_secret_files(tmp_path: Path) -> None:
 
 def test_problems_never_contain_secret_values(tmp_path: Path) -> None:
     cfg = tmp_path / "config.yaml"
-    cfg.write_text("sources:\n  - id: a\n    kind: generic\n    verify: {scheme: standard}\n"
-                   "    secrets: ['not-a-whsec-secret-xyz']\n")
+    cfg.write_text(
+        "sources:\n  - id: a\n    kind: generic\n    verify: {scheme: standard}\n"
+        "    secrets: ['not-a-whsec-secret-xyz']\n"
+    )
     with pytest.raises(ConfigError) as info:
         load_config(cfg, env={})
     assert [p.path for p in info.value.problems] == ["sources[0].secrets"]

@@ -17,8 +17,13 @@ SECRET = "whsec_crash_test_secret"
 
 
 def body(i: int) -> bytes:
-    return json.dumps({"event": "test.completed", "timestamp": "2026-02-06T12:00:00Z",
-                       "data": {"test_id": f"run-{i}", "name": "crash", "status": "completed"}}).encode()
+    return json.dumps(
+        {
+            "event": "test.completed",
+            "timestamp": "2026-02-06T12:00:00Z",
+            "data": {"test_id": f"run-{i}", "name": "crash", "status": "completed"},
+        }
+    ).encode()
 
 
 def post(client: httpx.Client, url: str, i: int) -> tuple[int, str | None]:
@@ -83,8 +88,11 @@ def test_acknowledged_events_survive_kill_9(tmp_path: Path, daemons: list[Daemon
     with httpx.Client(timeout=5) as client:
         for i in some:
             b = body(i)
-            r = client.post(daemon2.url + "/hooks/fus", content=b,
-                            headers={"X-Fusillade-Signature": stripe_header(SECRET, b, int(time.time()))})
+            r = client.post(
+                daemon2.url + "/hooks/fus",
+                content=b,
+                headers={"X-Fusillade-Signature": stripe_header(SECRET, b, int(time.time()))},
+            )
             assert (r.status_code, r.json()) == (200, {"event_id": acked[i], "duplicate": True})
     with sqlite3.connect(tmp_path / "data" / "h.db") as conn:
         assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == len(stored)
@@ -98,8 +106,10 @@ def test_concurrent_acknowledgements_are_all_stored(tmp_path: Path, daemons: lis
     )
     daemon = Daemon(cfg).start()
     daemons.append(daemon)
-    with httpx.Client(timeout=10, limits=httpx.Limits(max_connections=32)) as client, \
-            ThreadPoolExecutor(32) as pool:
+    with (
+        httpx.Client(timeout=10, limits=httpx.Limits(max_connections=32)) as client,
+        ThreadPoolExecutor(32) as pool,
+    ):
         results = list(pool.map(lambda i: post(client, daemon.url + "/hooks/fus", i), range(400)))
     assert all(eid is not None for _, eid in results)
     daemon.stop()

@@ -33,16 +33,25 @@ def config(tmp_path: Path, watch: bool) -> Path:
 
 
 def send(daemon: Daemon, n: int) -> str:
-    body = json.dumps({"event": "test.completed", "data": {"test_id": f"t{n}", "name": "x", "status": "completed"}})
-    r = httpx.post(daemon.url + "/hooks/fus", content=body,
-                   headers={"X-Fusillade-Signature": stripe_header(SECRET, body.encode(), int(time.time()))})
+    body = json.dumps(
+        {"event": "test.completed", "data": {"test_id": f"t{n}", "name": "x", "status": "completed"}}
+    )
+    r = httpx.post(
+        daemon.url + "/hooks/fus",
+        content=body,
+        headers={"X-Fusillade-Signature": stripe_header(SECRET, body.encode(), int(time.time()))},
+    )
     assert r.status_code == 202, r.text
     return str(r.json()["event_id"])
 
 
 def matched(cfg: Path, event_id: str) -> list[str]:
-    out = subprocess.run([sys.executable, "-m", "receiver", "events", "--config", str(cfg), "--json", "--limit", "50"],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "receiver", "events", "--config", str(cfg), "--json", "--limit", "50"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     for line in out.splitlines():
         row = json.loads(line)
         if row["id"] == event_id:
@@ -73,7 +82,9 @@ def test_file_changes_reload_and_bad_rules_keep_the_old_ones(tmp_path: Path, dae
     assert matched(cfg, send(daemon, 2)) == ["second"]
 
     # A broken edit: the daemon keeps routing with "second" and says where the problem is.
-    (tmp_path / "rules" / "a.yaml").write_text("rules:\n  - name: third\n    match: {type: {lt: }}\n    actions: []\n")
+    (tmp_path / "rules" / "a.yaml").write_text(
+        "rules:\n  - name: third\n    match: {type: {lt: }}\n    actions: []\n"
+    )
     rules = wait_rules(daemon, lambda r: r["status"] == "stale")
     assert f"{tmp_path}/rules/a.yaml:3: rules[0].match.type" in rules["error"]
     assert httpx.get(daemon.url + "/readyz").status_code == 200  # still ready: no webhook is refused
@@ -98,7 +109,9 @@ def test_sighup_reloads_and_sink_changes_need_a_restart(tmp_path: Path, daemons:
     wait_rules(daemon, lambda r: r["version"] != v1)
     assert matched(cfg, send(daemon, 1)) == ["after-hup"]
 
-    cfg.write_text(cfg.read_text() + "sinks:\n  - id: hook\n    kind: http\n    base_url: http://127.0.0.1:9\n")
+    cfg.write_text(
+        cfg.read_text() + "sinks:\n  - id: hook\n    kind: http\n    base_url: http://127.0.0.1:9\n"
+    )
     daemon.proc.send_signal(signal.SIGHUP)
     rules = wait_rules(daemon, lambda r: r["status"] == "stale")
     assert "changes to sinks need a restart" in rules["error"]

@@ -15,7 +15,7 @@ def open_store(url: str, *, clock: Callable[[], float] = time.time) -> Store:
 
         return SqliteStore(url[len("sqlite:///") :], clock=clock)
     if url.startswith(("postgres://", "postgresql://")):
-        from receiver.store.postgres import PostgresStore  # type: ignore[import-not-found]
+        from receiver.store.postgres import PostgresStore
 
-        return PostgresStore(url, clock=clock)  # type: ignore[no-any-return]
+        return PostgresStore(url, clock=clock)
     raise ValueError("storage url must start with sqlite:/// or postgresql://")

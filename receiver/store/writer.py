@@ -17,6 +17,7 @@ queue up for the next batch.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 from collections.abc import Callable
@@ -51,10 +52,8 @@ class GroupCommitWriter:
             self._wakeup.set()
             await asyncio.sleep(0.001)
         self._task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await self._task
-        except asyncio.CancelledError:
-            pass
         self._task = None
         if self._conn is not None:
             await asyncio.to_thread(self._conn.close)
