@@ -62,7 +62,8 @@ CASES = [
         ["{f}:5: sources[1].id: duplicate source id 'fus'"],
     ),
     (
-        "sources:\n  - id: a\n    kind: generic\n    verify: {scheme: hmac, header: X-Sig, bogus: 1}\n    secrets: [x]\n",
+        "sources:\n  - id: a\n    kind: generic\n    verify: {scheme: hmac, header: X-Sig, bogus: 1}\n"
+        "    secrets: [x]\n",
         ["{f}:4: sources[0].verify.bogus: unknown key"],
     ),
     (

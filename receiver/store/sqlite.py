@@ -283,7 +283,8 @@ class SqliteStore:
         return await self._read(q)
 
     async def list_events(self, query: EventQuery) -> list[EventRow]:
-        where, args = [], []  # type: ignore[var-annotated]
+        where: list[str] = []
+        args: list[Any] = []
         if query.source:
             where.append("source_id = ?")
             args.append(query.source)
