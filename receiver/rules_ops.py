@@ -27,16 +27,29 @@ GLOB_CHARS = re.compile(r"[*?\[]")
 
 
 def resolve(event: Mapping[str, Any], parts: tuple[str, ...]) -> Any:
-    """The value at ``parts`` (dict keys, or list indexes as digits), or MISSING."""
+    """The value at ``parts`` (dict keys, or list indexes as digits), or MISSING (also for null)."""
     cur: Any = event
+    for i, part in enumerate(parts):
+        if type(cur) is dict:  # the hot path: plain dicts all the way down
+            cur = cur.get(part)
+            if cur is None:
+                return MISSING
+        else:
+            return _resolve_slow(cur, parts[i:])
+    return cur
+
+
+def _resolve_slow(cur: Any, parts: tuple[str, ...]) -> Any:
     for part in parts:
-        if type(cur) is dict or isinstance(cur, Mapping):
-            cur = cur.get(part, MISSING)
+        if isinstance(cur, Mapping):
+            cur = cur.get(part)
         elif isinstance(cur, list) and part.isdigit() and int(part) < len(cur):
             cur = cur[int(part)]
         else:
             return MISSING
-    return MISSING if cur is None else cur
+        if cur is None:
+            return MISSING
+    return cur
 
 
 def fmt(value: Any, limit: int = 80) -> str:
