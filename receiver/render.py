@@ -84,9 +84,7 @@ def make_environment() -> ImmutableSandboxedEnvironment:
     ``dict.update`` …) because one event envelope is shared by every rule that renders it.
     StrictUndefined so a typo in a path is an error rather than an empty string.
     """
-    env = ImmutableSandboxedEnvironment(
-        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
-    )
+    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
     env.filters.update(FILTERS)
     return env
 

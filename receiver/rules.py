@@ -241,9 +241,7 @@ def _rule_files(paths: Sequence[Path | str], problems: list[Problem]) -> list[tu
     return sorted(found.values(), key=lambda f: (f[0].name, f[1]))
 
 
-def _load_file(
-    doc: Located, sinks: Mapping[str, type[BaseModel]], problems: list[Problem]
-) -> list[tuple[int, Rule]]:
+def _load_file(doc: Located, sinks: Mapping[str, type[BaseModel]], problems: list[Problem]) -> list[tuple[int, Rule]]:
     """The file's valid rules with their positions; problems of the others are collected."""
     if doc.data is None:
         return []
@@ -291,8 +289,7 @@ def _load_rule(
         except TemplateSyntaxError as exc:
             report((*at, "when"), f"invalid expression: {exc.message}")
     actions = [
-        _load_action(doc, (*at, "actions", j), a, variables, sinks, problems)
-        for j, a in enumerate(spec.actions or [])
+        _load_action(doc, (*at, "actions", j), a, variables, sinks, problems) for j, a in enumerate(spec.actions or [])
     ]
     if len(problems) > before:
         return None

@@ -81,9 +81,7 @@ class RuleIndex:
                     return
         self._unindexed.append(e.pos)
 
-    def _decide_attributes(
-        self, key: tuple[Any, ...]
-    ) -> tuple[tuple[_Entry, ...], tuple[tuple[str, ...], ...]]:
+    def _decide_attributes(self, key: tuple[Any, ...]) -> tuple[tuple[_Entry, ...], tuple[tuple[str, ...], ...]]:
         """The rules whose attribute conditions hold for (type, source, platform), in order."""
         hit = self._cache.get(key)
         if hit is not None:
@@ -93,9 +91,7 @@ class RuleIndex:
         positions.update(self._literal["type"].get(t, ()) if isinstance(t, str) else ())
         positions.update(self._literal["source"].get(s, ()) if isinstance(s, str) else ())
         probe = dict(zip(ATTRS, key, strict=True))
-        found = tuple(
-            e for e in (self._entries[i] for i in sorted(positions)) if all(c.holds(probe) for c in e.head)
-        )
+        found = tuple(e for e in (self._entries[i] for i in sorted(positions)) if all(c.holds(probe) for c in e.head))
         gates = tuple(dict.fromkeys(e.gate.parts for e in found if e.gate is not None))
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()

@@ -85,9 +85,7 @@ def test_percent(ratio: Any, digits: int, expected: str) -> None:
     assert percent(ratio, digits) == expected
 
 
-@pytest.mark.parametrize(
-    ("fn", "value"), [(duration, "abc"), (duration, True), (percent, None), (percent, [1])]
-)
+@pytest.mark.parametrize(("fn", "value"), [(duration, "abc"), (duration, True), (percent, None), (percent, [1])])
 def test_number_filters_reject_non_numbers(fn: Any, value: Any) -> None:
     with pytest.raises(TypeError, match="expected a number"):
         fn(value)
@@ -204,7 +202,5 @@ def test_rendered_params_are_validated_again(state: str, reason: str | None) -> 
 def test_compile_params_reports_positions() -> None:
     compiled = compile_params({"a": "{{ x }}", "b": ["plain", "{% if %}"], "c": {"d": "{{ y }}"}, "n": 1})
     assert compiled.template_paths == [("a",), ("b", 1), ("c", "d")]
-    assert compiled.errors == [
-        (("b", 1), "invalid template: Expected an expression, got 'end of statement block'")
-    ]
+    assert compiled.errors == [(("b", 1), "invalid template: Expected an expression, got 'end of statement block'")]
     assert render_value(compiled.value, {"x": 1, "y": "z"})["c"] == {"d": "z"}

@@ -247,9 +247,7 @@ OPERATOR_CASES: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("match", "reason"), [c[1:] for c in OPERATOR_CASES], ids=[c[0] for c in OPERATOR_CASES]
-)
+@pytest.mark.parametrize(("match", "reason"), [c[1:] for c in OPERATOR_CASES], ids=[c[0] for c in OPERATOR_CASES])
 def test_match_and_explain(match: dict[str, Any], reason: str) -> None:
     rules = one_rule(match)
     matched = reason == MATCHED
@@ -339,8 +337,7 @@ def test_match_conditions_fail_before_when_is_evaluated() -> None:
 
 ORDER_FILES = {
     "b.yaml": "rules:\n  - name: b1\n    match: {type: 'run.*'}\n    stop: true\n  - name: b2\n",
-    "a.yml": "rules:\n  - name: a1\n    match: {type: run.completed}\n"
-    "  - name: a2\n    match: {source: nunu}\n",
+    "a.yml": "rules:\n  - name: a1\n    match: {type: run.completed}\n  - name: a2\n    match: {source: nunu}\n",
     "c.yaml": "rules:\n  - name: c1\n    match: {type: run.completed}\n",
     "notes.txt": "not a rule file",
     ".#a.yaml": "rules: [broken",
@@ -535,8 +532,7 @@ LOAD_ERRORS: list[tuple[str, dict[str, str], list[str]]] = [
             "      - sink: github\n        state: done\n        context: [x]\n"
         },
         [
-            "rules/r.yaml:5: rules[0].actions[0].state: "
-            "Input should be 'pending', 'success', 'failure' or 'error'",
+            "rules/r.yaml:5: rules[0].actions[0].state: Input should be 'pending', 'success', 'failure' or 'error'",
             "rules/r.yaml:6: rules[0].actions[0].context: Input should be a valid string",
         ],
     ),
@@ -865,9 +861,7 @@ def test_every_example_file_loads_and_routes_something() -> None:
 
 
 @pytest.mark.parametrize(("ev", "expected"), [c[1:] for c in EXAMPLES], ids=[c[0] for c in EXAMPLES])
-def test_example_rules_route_realistic_events(
-    ev: dict[str, Any], expected: list[tuple[str, str, str | None]]
-) -> None:
+def test_example_rules_route_realistic_events(ev: dict[str, Any], expected: list[tuple[str, str, str | None]]) -> None:
     rules = example_rules()
     plan = rules.plan(ev)
     assert [(p.rule, p.sink, p.emit) for p in plan] == expected
@@ -882,8 +876,7 @@ def test_example_flagship_chain_renders_exactly() -> None:
     assert render_action(compare, run) == {
         "request": {
             "method": "GET",
-            "path": "/api/v1/tests/7c9e6679-7425-40de-944b-e07fc1f90ae7"
-            "/compare/550e8400-e29b-41d4-a716-446655440000",
+            "path": "/api/v1/tests/7c9e6679-7425-40de-944b-e07fc1f90ae7/compare/550e8400-e29b-41d4-a716-446655440000",
         }
     }
     regressed = load_event("comparison-regressed")
