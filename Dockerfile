@@ -13,6 +13,8 @@ RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 WORKDIR /etc/hookyard
 COPY config.example.yaml /etc/hookyard/config.yaml
 COPY rules /etc/hookyard/rules
+# The example config reads one dev-only secret from a file (secret_file:); mount real ones.
+COPY secrets /etc/hookyard/secrets
 # The example config keeps its SQLite file under data/ beside the config;
 # in the image that is the hookyard user's writable volume.
 RUN mkdir -p /var/lib/hookyard/data && ln -s /var/lib/hookyard/data /etc/hookyard/data \
