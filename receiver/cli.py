@@ -14,36 +14,9 @@ from typing import Any
 import click
 
 from receiver import __version__
-from receiver.config import Config, load_config
+from receiver.cli_common import CONFIG_OPTION, load_or_exit, parse_headers
+from receiver.config import load_config
 from receiver.errors import ConfigError
-
-CONFIG_OPTION = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default="config.example.yaml",
-    show_default=True,
-    help="The config file.",
-)
-
-
-def _load(config_path: Path) -> Config:
-    try:
-        return load_config(config_path)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem), err=True)
-        sys.exit(1)
-
-
-def _headers(values: tuple[str, ...]) -> dict[str, str]:
-    out = {}
-    for value in values:
-        name, sep, rest = value.partition(":")
-        if not sep or not name.strip():
-            raise click.BadParameter(f"{value!r} is not 'Name: value'", param_hint="--header")
-        out[name.strip()] = rest.strip()
-    return out
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -97,7 +70,7 @@ def serve(config_path: Path, host: str | None, port: int | None, log_level: str)
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-    config = _load(config_path)
+    config = load_or_exit(config_path)
     run(config, host=host, port=port, log_level=log_level)
 
 
@@ -107,14 +80,12 @@ def serve(config_path: Path, host: str | None, port: int | None, log_level: str)
 @click.option("--type", "event_type", default=None, help="Only events of this normalized type.")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-def events(
-    config_path: Path, source_id: str | None, event_type: str | None, limit: int, as_json: bool
-) -> None:
+def events(config_path: Path, source_id: str | None, event_type: str | None, limit: int, as_json: bool) -> None:
     """List stored events, newest first."""
     from receiver.store import open_store
     from receiver.store.base import EventQuery
 
-    config = _load(config_path)
+    config = load_or_exit(config_path)
 
     async def fetch() -> list[Any]:
         store = open_store(config.storage_url)
@@ -148,8 +119,7 @@ def events(
         else:
             note = f"  ! {row.normalize_error}" if row.normalize_error else ""
             click.echo(
-                f"{row.id}  {isoformat(row.received_at)}  {row.source_id:<16} {row.type:<24} "
-                f"{row.subject or '-'}{note}"
+                f"{row.id}  {isoformat(row.received_at)}  {row.source_id:<16} {row.type:<24} {row.subject or '-'}{note}"
             )
     if not rows and not as_json:
         click.echo("no events", err=True)
@@ -157,21 +127,17 @@ def events(
 
 @main.command()
 @CONFIG_OPTION
-@click.option(
-    "--source", "source_id", required=True, help="The source whose scheme and secret sign the payload."
-)
+@click.option("--source", "source_id", required=True, help="The source whose scheme and secret sign the payload.")
 @click.option("--url", default=None, help="Where to post (default: this config's server /hooks/<source>).")
 @click.option("--header", "extra_headers", multiple=True, help="Extra header 'Name: value' (repeatable).")
 @click.argument("payload", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def send(
-    config_path: Path, source_id: str, url: str | None, extra_headers: tuple[str, ...], payload: Path
-) -> None:
+def send(config_path: Path, source_id: str, url: str | None, extra_headers: tuple[str, ...], payload: Path) -> None:
     """Sign PAYLOAD with the source's scheme and secret and post it: test your setup end to end."""
     import httpx
 
     from receiver.verify import SCHEMES
 
-    config = _load(config_path)
+    config = load_or_exit(config_path)
     src = config.sources.get(source_id)
     if src is None:
         raise click.BadParameter(f"no source {source_id!r} in {config_path}", param_hint="--source")
@@ -183,13 +149,11 @@ def send(
     if src.scheme != "none":
         try:
             headers.update(
-                SCHEMES[src.scheme].sign(
-                    src.verify_options, src.secrets[0], body, time.time(), delivery_id=delivery_id
-                )
+                SCHEMES[src.scheme].sign(src.verify_options, src.secrets[0], body, time.time(), delivery_id=delivery_id)
             )
         except ValueError as exc:
             raise click.ClickException(f"cannot sign for source {source_id!r}: {exc}") from None
-    headers.update(_headers(extra_headers))
+    headers.update(parse_headers(extra_headers))
     target = url or f"http://{config.server.host}:{config.server.port}/hooks/{source_id}"
     try:
         resp = httpx.post(target, content=body, headers=headers, timeout=30)
@@ -202,9 +166,7 @@ def send(
 @main.command()
 @CONFIG_OPTION
 @click.option("--source", "source_id", required=True, help="The source whose adapter normalizes the payload.")
-@click.option(
-    "--header", "extra_headers", multiple=True, help="Header 'Name: value' (e.g. 'X-GitHub-Event: push')."
-)
+@click.option("--header", "extra_headers", multiple=True, help="Header 'Name: value' (e.g. 'X-GitHub-Event: push').")
 @click.argument("payload", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def normalize(config_path: Path, source_id: str, extra_headers: tuple[str, ...], payload: Path) -> None:
     """Print the envelope the daemon would store for PAYLOAD (no verification, nothing stored)."""
@@ -212,11 +174,11 @@ def normalize(config_path: Path, source_id: str, extra_headers: tuple[str, ...],
     from receiver.sources.base import safe_normalize
     from receiver.verify.base import RawRequest
 
-    config = _load(config_path)
+    config = load_or_exit(config_path)
     src = config.sources.get(source_id)
     if src is None:
         raise click.BadParameter(f"no source {source_id!r} in {config_path}", param_hint="--source")
-    headers = {k.lower(): v for k, v in _headers(extra_headers).items()}
+    headers = {k.lower(): v for k, v in parse_headers(extra_headers).items()}
     req = RawRequest(body=payload.read_bytes(), headers=headers)
     now = time.time()
     envelope = build_envelope(

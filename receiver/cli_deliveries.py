@@ -12,19 +12,11 @@ from typing import Any, TypeVar
 
 import click
 
+from receiver.cli_common import CONFIG_OPTION, load_or_exit
 from receiver.config import Config
 from receiver.events import isoformat
 
 T = TypeVar("T")
-
-CONFIG = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default="config.example.yaml",
-    show_default=True,
-    help="The config file.",
-)
 
 
 def with_store(config: Config, fn: Callable[[Any], Awaitable[T]]) -> T:
@@ -73,7 +65,7 @@ def delivery_dict(d: Any, attempts: list[Any]) -> dict[str, Any]:
 
 
 @click.command()
-@CONFIG
+@CONFIG_OPTION
 @click.option(
     "--state",
     type=click.Choice(["queued", "in_progress", "retrying", "succeeded", "dead", "superseded"]),
@@ -88,15 +80,12 @@ def deliveries(
     config_path: Path, state: str | None, event_id: str | None, sink_id: str | None, limit: int, as_json: bool
 ) -> None:
     """List deliveries, newest first, with their attempts."""
-    from receiver.cli import _load
     from receiver.store.base import DeliveryQuery
 
-    config = _load(config_path)
+    config = load_or_exit(config_path)
 
     async def fetch(store: Any) -> list[dict[str, Any]]:
-        rows = await store.list_deliveries(
-            DeliveryQuery(state=state, event_id=event_id, sink_id=sink_id, limit=limit)
-        )
+        rows = await store.list_deliveries(DeliveryQuery(state=state, event_id=event_id, sink_id=sink_id, limit=limit))
         attempts = await store.attempts_for([r.id for r in rows])
         return [delivery_dict(r, attempts[r.id]) for r in rows]
 
@@ -122,13 +111,12 @@ def deliveries(
 
 
 @click.command()
-@CONFIG
+@CONFIG_OPTION
 @click.argument("delivery_id")
 def retry(config_path: Path, delivery_id: str) -> None:
     """Put a dead delivery back in the queue with a fresh attempt budget."""
-    from receiver.cli import _load
 
-    config = _load(config_path)
+    config = load_or_exit(config_path)
 
     async def run(store: Any) -> str:
         row = await store.get_delivery(delivery_id)
@@ -146,15 +134,14 @@ def retry(config_path: Path, delivery_id: str) -> None:
 
 
 @click.command()
-@CONFIG
+@CONFIG_OPTION
 @click.argument("event_id")
 def replay(config_path: Path, event_id: str) -> None:
     """Route a stored event again under the current rules (new deliveries, linked to the original)."""
-    from receiver.cli import _load
     from receiver.cli_rules import _ruleset
     from receiver.routing import Router
 
-    config = _load(config_path)
+    config = load_or_exit(config_path)
     router = Router(_ruleset(config))
 
     async def run(store: Any) -> list[Any] | None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from receiver.cli_common import CONFIG_OPTION, load_or_exit, parse_headers
 from receiver.config import Config
 from receiver.errors import ConfigError
 
@@ -40,9 +41,7 @@ def _ruleset(config: Config, paths: list[Path] | None = None) -> Any:
         sys.exit(1)
 
 
-def _event_from(
-    config: Config, payload: Path, source_id: str | None, headers: dict[str, str]
-) -> dict[str, Any]:
+def _event_from(config: Config, payload: Path, source_id: str | None, headers: dict[str, str]) -> dict[str, Any]:
     from receiver.events import build_envelope, new_id
     from receiver.sources.base import safe_normalize
     from receiver.verify.base import RawRequest
@@ -94,30 +93,19 @@ def rules() -> None:
 
 
 @rules.command("test")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default="config.example.yaml",
-    show_default=True,
-)
-@click.option(
-    "--source", "source_id", default=None, help="EVENT is a raw payload of this source: normalize it first."
-)
-@click.option(
-    "--header", "extra_headers", multiple=True, help="Header 'Name: value' for --source (repeatable)."
-)
+@CONFIG_OPTION
+@click.option("--source", "source_id", default=None, help="EVENT is a raw payload of this source: normalize it first.")
+@click.option("--header", "extra_headers", multiple=True, help="Header 'Name: value' for --source (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.argument("event_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def rules_test(
     config_path: Path, source_id: str | None, extra_headers: tuple[str, ...], as_json: bool, event_file: Path
 ) -> None:
     """For every rule: matched or not and why; for matches the rendered actions. Sends nothing."""
-    from receiver.cli import _headers, _load
 
-    config = _load(config_path)
+    config = load_or_exit(config_path)
     ruleset = _ruleset(config)
-    event = _event_from(config, event_file, source_id, _headers(extra_headers))
+    event = _event_from(config, event_file, source_id, parse_headers(extra_headers))
     actions = rendered_actions(ruleset, event)
     explanations = ruleset.explain(event)
     if as_json:
@@ -162,13 +150,7 @@ def _routes(ruleset: Any, event: dict[str, Any]) -> set[tuple[str, int, str, str
 
 
 @rules.command("diff")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default="config.example.yaml",
-    show_default=True,
-)
+@CONFIG_OPTION
 @click.option(
     "--rules",
     "new_rules",
@@ -177,17 +159,14 @@ def _routes(ruleset: Any, event: dict[str, Any]) -> set[tuple[str, int, str, str
     type=click.Path(exists=True, path_type=Path),
     help="The proposed rule file(s) or folder(s).",
 )
-@click.option(
-    "--since", default="7d", show_default=True, help="How far back to replay stored events (30m, 12h, 7d)."
-)
+@click.option("--since", default="7d", show_default=True, help="How far back to replay stored events (30m, 12h, 7d).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per changed event.")
 def rules_diff(config_path: Path, new_rules: tuple[Path, ...], since: str, as_json: bool) -> None:
     """Replay stored events through the current and the proposed rules; print every routing change."""
-    from receiver.cli import _load
     from receiver.store import open_store
     from receiver.store.base import EventQuery
 
-    config = _load(config_path)
+    config = load_or_exit(config_path)
     current = _ruleset(config)
     proposed = _ruleset(config, list(new_rules))
     cutoff = time.time() - parse_duration(since)

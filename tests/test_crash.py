@@ -26,6 +26,15 @@ def body(i: int) -> bytes:
     ).encode()
 
 
+def write_config(tmp_path: Path) -> Path:
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(
+        "storage: {url: 'sqlite:///data/h.db'}\nrules: []\n"
+        f"sources:\n  - id: fus\n    kind: fusillade\n    secrets: ['{SECRET}']\n"
+    )
+    return cfg
+
+
 def post(client: httpx.Client, url: str, i: int) -> tuple[int, str | None]:
     b = body(i)
     headers = {"X-Fusillade-Signature": stripe_header(SECRET, b, int(time.time()))}
@@ -37,11 +46,7 @@ def post(client: httpx.Client, url: str, i: int) -> tuple[int, str | None]:
 
 
 def test_acknowledged_events_survive_kill_9(tmp_path: Path, daemons: list[Daemon]) -> None:
-    cfg = tmp_path / "config.yaml"
-    cfg.write_text(
-        "storage: {url: 'sqlite:///data/h.db'}\nrules: []\n"
-        f"sources:\n  - id: fus\n    kind: fusillade\n    secrets: ['{SECRET}']\n"
-    )
+    cfg = write_config(tmp_path)
     daemon = Daemon(cfg).start()
     daemons.append(daemon)
     url = daemon.url + "/hooks/fus"
@@ -99,11 +104,7 @@ def test_acknowledged_events_survive_kill_9(tmp_path: Path, daemons: list[Daemon
 
 
 def test_concurrent_acknowledgements_are_all_stored(tmp_path: Path, daemons: list[Daemon]) -> None:
-    cfg = tmp_path / "config.yaml"
-    cfg.write_text(
-        "storage: {url: 'sqlite:///data/h.db'}\nrules: []\n"
-        f"sources:\n  - id: fus\n    kind: fusillade\n    secrets: ['{SECRET}']\n"
-    )
+    cfg = write_config(tmp_path)
     daemon = Daemon(cfg).start()
     daemons.append(daemon)
     with (
