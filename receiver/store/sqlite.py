@@ -157,6 +157,10 @@ class SqliteStore:
                     continue
                 conn.execute("BEGIN IMMEDIATE")
                 try:
+                    # Another process may have applied it while we waited for the write lock.
+                    if conn.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (version,)).fetchone():
+                        conn.execute("COMMIT")
+                        continue
                     for statement in sql.split(";\n"):
                         if statement.strip():
                             conn.execute(statement)
