@@ -70,6 +70,10 @@ def serve(config_path: Path, host: str | None, port: int | None, log_level: str)
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    # Client libraries log request URLs at INFO/DEBUG; a Slack webhook URL *is* a credential.
+    # Our own attempt records carry what is worth knowing, redacted.
+    for noisy in ("httpx", "httpcore", "apprise", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     config = load_or_exit(config_path)
     run(config, host=host, port=port, log_level=log_level)
 

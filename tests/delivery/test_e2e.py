@@ -320,12 +320,6 @@ def test_params_in_the_delivery_log_are_the_rendered_action(
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="httpx logs every request URL at INFO and `hookyard serve` runs at INFO, so the Slack webhook "
-    "URL (its path is the credential) reaches the daemon log; receiver/cli.py should set the httpx "
-    "logger to WARNING",
-)
 def test_daemon_log_has_no_secret(
     stack: Stack,
     fus_api: RecordingServer,
