@@ -1,0 +1,450 @@
+"""PostgreSQL backend (psycopg 3, async): the same contract as the SQLite store.
+
+Every operation runs in its own READ COMMITTED transaction on a connection from a
+small pool; PostgreSQL's own group commit shares fsyncs between concurrent commits.
+
+Race-freedom where READ COMMITTED alone is not enough:
+* Saving an event first takes transaction-scoped advisory locks on each of its
+  dedupe keys and (with a window) on its body hash, in sorted order (no deadlocks).
+  A concurrent save of the same redelivery waits on the lock and, once the first
+  commits, sees its row: each statement takes a fresh snapshot, and locks are
+  released only after the commit is visible. The unique key on ``event_keys`` stays
+  as a backstop.
+* Claiming locks due rows with ``FOR UPDATE SKIP LOCKED``, so several dispatchers
+  (in one process or many) never claim the same delivery.
+* ``finish``/``postpone`` update only while the caller still holds the lease; the
+  row lock that UPDATE takes also serializes the attempt numbering.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import errors as pgerrors
+from psycopg.pq import TransactionStatus
+
+from receiver.store.base import (
+    AttemptRow,
+    Claimed,
+    DeliveryQuery,
+    DeliveryRow,
+    DeliveryState,
+    EventQuery,
+    EventRow,
+    NewDelivery,
+    NewEvent,
+    Outcome,
+    SaveResult,
+)
+from receiver.store.migrate import migrations
+
+T = TypeVar("T")
+Conn = psycopg.AsyncConnection[tuple[Any, ...]]
+
+_EVENT_COLUMNS = (
+    "id, source_id, kind, type, subject, received_at, body, headers, envelope, normalize_error, "
+    "parent_id, correlation_id, depth, rules_version, matched_rules"
+)
+_DELIVERY_COLUMNS = (
+    "id, event_id, rule, action_index, sink_id, emit, params, state, attempts, created_at, updated_at, "
+    "next_attempt_at, lease_until, lease_owner, last_error, ordering_key, ordering_time, replay_of, budget_start"
+)
+_ATTEMPT_COLUMNS = (
+    "delivery_id, number, started_at, finished_at, duration_ms, outcome, status_code, error_class, reason, "
+    "response_excerpt"
+)
+_D_COLUMNS = ", ".join("d." + c.strip() for c in _DELIVERY_COLUMNS.split(","))
+_MIGRATION_LOCK = 0x686F6F6B79617264  # "hookyard": one migrator at a time across processes
+_RETRY_SQLSTATES = (pgerrors.SerializationFailure, pgerrors.DeadlockDetected)
+
+
+def _lock_id(*parts: str) -> int:
+    """A signed 64-bit advisory lock id for a (namespace, source, value) triple."""
+    digest = hashlib.sha256("\x00".join(parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _text(value: str | None) -> str | None:
+    """PostgreSQL text cannot hold NUL; free text from outside (subjects, responses,
+    error reasons) gets U+FFFD instead, so the row is stored rather than refused."""
+    return value.replace("\x00", "\ufffd") if value is not None and "\x00" in value else value
+
+
+def _envelope_json(envelope: dict[str, Any]) -> str:
+    """The envelope without ``raw``: raw is the parsed body, which is stored already."""
+    return json.dumps({k: v for k, v in envelope.items() if k != "raw"})
+
+
+def _envelope(stored: dict[str, Any], body: bytes) -> dict[str, Any]:
+    envelope = dict(stored)
+    try:
+        envelope["raw"] = json.loads(body)
+    except ValueError:  # not JSON (or not UTF-8): the adapter kept raw as None too
+        envelope["raw"] = None
+    return envelope
+
+
+def _event_row(r: Sequence[Any]) -> EventRow:
+    body = bytes(r[6])
+    return EventRow(
+        id=r[0], source_id=r[1], kind=r[2], type=r[3], subject=r[4], received_at=r[5], body=body,
+        headers=r[7], envelope=_envelope(r[8], body), normalize_error=r[9], parent_id=r[10],
+        correlation_id=r[11], depth=r[12], rules_version=r[13], matched_rules=r[14],
+    )  # fmt: skip
+
+
+def _delivery_row(r: Sequence[Any]) -> DeliveryRow:
+    return DeliveryRow(
+        id=r[0], event_id=r[1], rule=r[2], action_index=r[3], sink_id=r[4], emit=r[5], params=r[6],
+        state=DeliveryState(r[7]), attempts=r[8], created_at=r[9], updated_at=r[10], next_attempt_at=r[11],
+        lease_until=r[12], lease_owner=r[13], last_error=r[14], ordering_key=r[15], ordering_time=r[16],
+        replay_of=r[17], budget_start=r[18],
+    )  # fmt: skip
+
+
+class _Pool:
+    """At most ``size`` connections, opened on demand and reused. A connection that
+    breaks, or is left mid-transaction by a cancelled operation, is closed, not reused."""
+
+    def __init__(self, url: str, size: int) -> None:
+        self.url = url
+        self._idle: list[Conn] = []
+        self._slots = asyncio.Semaphore(size)
+        self._closed = False
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Conn]:
+        if self._closed:
+            raise RuntimeError("store is not open")
+        async with self._slots:
+            conn = self._idle.pop() if self._idle else await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+            try:
+                yield conn
+            finally:
+                reusable = (
+                    not self._closed
+                    and not conn.closed
+                    and not conn.broken
+                    and conn.info.transaction_status == TransactionStatus.IDLE
+                )
+                if reusable:
+                    self._idle.append(conn)
+                else:
+                    await conn.close()
+
+    async def close(self) -> None:
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await conn.close()
+
+
+class PostgresStore:
+    """The server-backed store, for several daemons or dispatchers sharing one queue."""
+
+    backend = "postgres"
+
+    def __init__(self, url: str, *, clock: Callable[[], float] = time.time, pool_size: int = 8) -> None:
+        self.url = url
+        self.clock = clock
+        self._pool_size = pool_size
+        self._pool: _Pool | None = None
+        self._inflight: set[asyncio.Task[Any]] = set()
+
+    # -- lifecycle -----------------------------------------------------------------
+    async def open(self) -> None:
+        self._pool = _Pool(self.url, self._pool_size)
+        async with self._pool.connection() as conn:
+            await self._migrate(conn)
+
+    async def close(self) -> None:
+        # Writes whose callers went away still finish before the connections close.
+        while self._inflight:
+            await asyncio.gather(*list(self._inflight), return_exceptions=True)
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    async def _migrate(self, conn: Conn) -> None:
+        # A session advisory lock: two daemons starting at once apply each migration once.
+        await conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
+        try:
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, name TEXT, applied_at DOUBLE PRECISION)"
+            )
+            cur = await conn.execute("SELECT version FROM schema_migrations")
+            done = {v for (v,) in await cur.fetchall()}
+            for version, name, sql in migrations("postgres"):
+                if version in done:
+                    continue
+                async with conn.transaction():
+                    await conn.execute(sql)  # no parameters: several statements in one go
+                    await conn.execute(
+                        "INSERT INTO schema_migrations VALUES (%s, %s, %s)", (version, name, self.clock())
+                    )
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
+
+    # -- plumbing --------------------------------------------------------------------
+    async def _tx(self, op: Callable[[Conn], Awaitable[T]]) -> T:
+        """Run ``op`` in one transaction; retried on serialization failures and deadlocks."""
+        if self._pool is None:
+            raise RuntimeError("store is not open")
+        for attempt in range(5):
+            try:
+                async with self._pool.connection() as conn, conn.transaction():
+                    return await op(conn)
+            except _RETRY_SQLSTATES:
+                if attempt == 4:
+                    raise
+                await asyncio.sleep(0.01 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    async def write(self, op: Callable[[Conn], Awaitable[T]]) -> T:
+        """Run ``op`` in a transaction; a cancelled caller (client gone) does not cancel
+        the write, and ``close`` waits for it."""
+        task = asyncio.ensure_future(self._tx(op))
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+        return await asyncio.shield(task)
+
+    async def _read(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        if self._pool is None:
+            raise RuntimeError("store is not open")
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(sql, args)
+            return await cur.fetchall()
+
+    # -- events ----------------------------------------------------------------------
+    async def ping(self) -> None:
+        async def op(conn: Conn) -> None:
+            cur = await conn.execute("SELECT current_setting('transaction_read_only')")
+            row = await cur.fetchone()
+            if row is None or row[0] != "off":
+                raise RuntimeError("the database accepts no writes (read-only or a standby)")
+
+        await self.write(op)
+
+    async def save_event(self, event: NewEvent, deliveries: Sequence[NewDelivery] = ()) -> SaveResult:
+        return await self.write(lambda conn: self._save_event(conn, event, deliveries))
+
+    async def _save_event(self, conn: Conn, ev: NewEvent, deliveries: Sequence[NewDelivery]) -> SaveResult:
+        locks = {_lock_id("key", ev.source_id, key) for key in ev.dedupe_keys}
+        if ev.dedupe_window > 0:
+            locks.add(_lock_id("body", ev.source_id, ev.body_sha256))
+        for lock in sorted(locks):  # one order everywhere: no deadlock between two savers
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
+        for key in ev.dedupe_keys:  # in order: the first known key names the original
+            cur = await conn.execute(
+                "SELECT event_id FROM event_keys WHERE source_id = %s AND key = %s", (ev.source_id, key)
+            )
+            row = await cur.fetchone()
+            if row:
+                return SaveResult(row[0], True)
+        if ev.dedupe_window > 0:
+            cur = await conn.execute(
+                "SELECT id FROM events WHERE source_id = %s AND body_sha256 = %s AND received_at >= %s "
+                "ORDER BY received_at LIMIT 1",
+                (ev.source_id, ev.body_sha256, ev.received_at - ev.dedupe_window),
+            )
+            row = await cur.fetchone()
+            if row:
+                return SaveResult(row[0], True)
+        await conn.execute(
+            "INSERT INTO events (id, source_id, kind, type, subject, received_at, body_sha256, headers, body, "
+            "envelope, normalize_error, parent_id, correlation_id, depth, rules_version, matched_rules) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                ev.id, ev.source_id, ev.kind, _text(ev.type), _text(ev.subject), ev.received_at, ev.body_sha256,
+                json.dumps(ev.headers), ev.body, _envelope_json(ev.envelope), _text(ev.normalize_error),
+                ev.parent_id, ev.correlation_id, ev.depth, ev.rules_version, json.dumps(ev.matched_rules),
+            ),
+        )  # fmt: skip
+        if ev.dedupe_keys:
+            async with conn.cursor() as cur:
+                await cur.executemany(
+                    "INSERT INTO event_keys (source_id, key, event_id) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                    [(ev.source_id, key, ev.id) for key in ev.dedupe_keys],
+                )
+        if deliveries:
+            await self._insert_deliveries(conn, ev.id, ev.received_at, deliveries)
+        return SaveResult(ev.id, False)
+
+    @staticmethod
+    async def _insert_deliveries(conn: Conn, event_id: str, now: float, deliveries: Sequence[NewDelivery]) -> None:
+        async with conn.cursor() as cur:
+            await cur.executemany(
+                "INSERT INTO deliveries (id, event_id, rule, action_index, sink_id, emit, params, state, attempts, "
+                "created_at, updated_at, next_attempt_at, last_error, ordering_key, ordering_time, budget_start, "
+                "replay_of) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [
+                    (
+                        d.id,
+                        event_id,
+                        d.rule,
+                        d.action_index,
+                        d.sink_id,
+                        d.emit,
+                        None if d.params is None else json.dumps(d.params),
+                        d.state.value,
+                        now,
+                        now,
+                        now,
+                        _text(d.last_error),
+                        d.ordering_key,
+                        now if d.ordering_key else None,
+                        now,
+                        d.replay_of,
+                    )
+                    for d in deliveries
+                ],
+            )
+
+    async def get_event(self, event_id: str) -> EventRow | None:
+        rows = await self._read(f"SELECT {_EVENT_COLUMNS} FROM events WHERE id = %s", (event_id,))
+        return _event_row(rows[0]) if rows else None
+
+    async def list_events(self, query: EventQuery) -> list[EventRow]:
+        where: list[str] = []
+        args: list[Any] = []
+        for clause, value in (
+            ("source_id = %s", query.source or None),
+            ("type = %s", query.type or None),
+            ("received_at >= %s", query.since),
+            ("id < %s", query.before_id or None),
+        ):
+            if value is not None:
+                where.append(clause)
+                args.append(value)
+        sql = f"SELECT {_EVENT_COLUMNS} FROM events"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY received_at DESC, id DESC LIMIT %s"
+        args.append(query.limit)
+        return [_event_row(r) for r in await self._read(sql, args)]
+
+    async def count_events(self) -> int:
+        rows = await self._read("SELECT COUNT(*) FROM events")
+        return int(rows[0][0])
+
+    # -- deliveries ------------------------------------------------------------------
+    async def claim_due(self, now: float, limit: int, lease_seconds: float, owner: str) -> list[Claimed]:
+        async def op(conn: Conn) -> list[Claimed]:
+            # Due work, plus work whose worker died (its lease ran out); rows another
+            # dispatcher is claiming right now are skipped, not waited for.
+            cur = await conn.execute(
+                "WITH due AS (SELECT id FROM deliveries WHERE "
+                "(state IN ('queued', 'retrying') AND next_attempt_at <= %s) "
+                "OR (state = 'in_progress' AND lease_until < %s) "
+                "ORDER BY next_attempt_at LIMIT %s FOR UPDATE SKIP LOCKED) "
+                "UPDATE deliveries d SET state = 'in_progress', lease_until = %s, lease_owner = %s, updated_at = %s "
+                "FROM due, events e WHERE d.id = due.id AND e.id = d.event_id "
+                f"RETURNING {_D_COLUMNS}, e.envelope, e.depth, e.source_id, e.body",
+                (now, now, limit, now + lease_seconds, owner, now),
+            )
+            rows = sorted(await cur.fetchall(), key=lambda r: (r[11], r[0]))
+            return [Claimed(_delivery_row(r[:19]), _envelope(r[19], bytes(r[22])), r[20], r[21]) for r in rows]
+
+        return await self.write(op)
+
+    async def postpone(self, delivery_id: str, owner: str, until: float) -> bool:
+        async def op(conn: Conn) -> bool:
+            cur = await conn.execute(
+                "UPDATE deliveries SET state = CASE WHEN attempts = 0 THEN 'queued' ELSE 'retrying' END, "
+                "next_attempt_at = %s, lease_until = NULL, lease_owner = NULL, updated_at = %s "
+                "WHERE id = %s AND lease_owner = %s AND state = 'in_progress'",
+                (until, self.clock(), delivery_id, owner),
+            )
+            return cur.rowcount == 1
+
+        return await self.write(op)
+
+    async def finish(self, delivery_id: str, owner: str, outcome: Outcome) -> bool:
+        async def op(conn: Conn) -> bool:
+            a = outcome.attempt
+            cur = await conn.execute(
+                "UPDATE deliveries SET state = %s, attempts = attempts + 1, next_attempt_at = COALESCE(%s, "
+                "next_attempt_at), last_error = %s, lease_until = NULL, lease_owner = NULL, updated_at = %s "
+                "WHERE id = %s AND lease_owner = %s AND state = 'in_progress'",
+                (outcome.state.value, outcome.next_attempt_at, _text(outcome.last_error), a.finished_at,
+                 delivery_id, owner),
+            )  # fmt: skip
+            if cur.rowcount != 1:
+                return False
+            # The UPDATE holds the row lock: no concurrent finish can number the same attempt.
+            await conn.execute(
+                f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}) SELECT %s, COUNT(*) + 1, %s, %s, %s, %s, %s, %s, %s, %s "
+                "FROM attempts WHERE delivery_id = %s",
+                (delivery_id, a.started_at, a.finished_at, a.duration_ms, a.outcome, a.status_code,
+                 _text(a.error_class), _text(a.reason), _text(a.response_excerpt), delivery_id),
+            )  # fmt: skip
+            if outcome.derived is not None:
+                event, deliveries = outcome.derived
+                await self._save_event(conn, event, deliveries)
+            return True
+
+        return await self.write(op)
+
+    async def newer_succeeded(self, ordering_key: str, ordering_time: float, delivery_id: str) -> bool:
+        rows = await self._read(
+            "SELECT 1 FROM deliveries WHERE ordering_key = %s AND state = 'succeeded' AND id != %s "
+            "AND (ordering_time > %s OR (ordering_time = %s AND id > %s)) LIMIT 1",
+            (ordering_key, delivery_id, ordering_time, ordering_time, delivery_id),
+        )
+        return bool(rows)
+
+    async def get_delivery(self, delivery_id: str) -> DeliveryRow | None:
+        rows = await self._read(f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id = %s", (delivery_id,))
+        return _delivery_row(rows[0]) if rows else None
+
+    async def list_deliveries(self, query: DeliveryQuery) -> list[DeliveryRow]:
+        where: list[str] = []
+        args: list[Any] = []
+        for column, value in (("state", query.state), ("event_id", query.event_id), ("sink_id", query.sink_id)):
+            if value is not None:
+                where.append(f"{column} = %s")
+                args.append(value)
+        sql = f"SELECT {_DELIVERY_COLUMNS} FROM deliveries"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at DESC, id DESC LIMIT %s"
+        args.append(query.limit)
+        return [_delivery_row(r) for r in await self._read(sql, args)]
+
+    async def attempts_for(self, delivery_ids: Sequence[str]) -> dict[str, list[AttemptRow]]:
+        ids = list(delivery_ids)
+        out: dict[str, list[AttemptRow]] = {i: [] for i in ids}
+        if ids:
+            rows = await self._read(
+                f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE delivery_id = ANY(%s) ORDER BY delivery_id, number",
+                (ids,),
+            )
+            for r in rows:
+                out[r[0]].append(AttemptRow(*r))
+        return out
+
+    async def requeue(self, delivery_id: str, now: float) -> bool:
+        async def op(conn: Conn) -> bool:
+            cur = await conn.execute(
+                "UPDATE deliveries SET state = 'queued', attempts = 0, next_attempt_at = %s, budget_start = %s, "
+                "updated_at = %s, lease_until = NULL, lease_owner = NULL WHERE id = %s AND state = 'dead'",
+                (now, now, now, delivery_id),
+            )
+            return cur.rowcount == 1
+
+        return await self.write(op)
+
+    async def add_deliveries(self, event_id: str, deliveries: Sequence[NewDelivery], now: float) -> None:
+        await self.write(lambda conn: self._insert_deliveries(conn, event_id, now, deliveries))
+
+    async def delivery_counts(self) -> dict[str, int]:
+        rows = await self._read("SELECT state, COUNT(*) FROM deliveries GROUP BY state")
+        return {s: int(n) for s, n in rows}

@@ -1,0 +1,91 @@
+"""Fixtures for the store contract suite: every test runs once per backend.
+
+The PostgreSQL server is real (``tests/pg.py``), started once per session; each test
+gets an empty database. When the server binaries are missing the PostgreSQL half of
+the suite fails loudly instead of being skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
+
+from receiver.store import open_store
+from receiver.store.base import DeliveryStore, Store
+from tests.pg import PostgresMissing, PostgresServer
+
+
+class FullStore(Store, DeliveryStore, Protocol):
+    """What both backends implement."""
+
+
+class FakeClock:
+    """A clock tests move by hand."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Backend:
+    """One backend on one fresh database; ``run`` opens a store, runs a coroutine, closes it."""
+
+    name: str
+    url: str
+    clock: FakeClock = field(default_factory=FakeClock)
+
+    def store(self) -> FullStore:
+        store: Any = open_store(self.url, clock=self.clock)
+        return store
+
+    def run(self, body: Callable[[FullStore], Awaitable[None]]) -> None:
+        async def main() -> None:
+            store = self.store()
+            await store.open()
+            try:
+                await body(store)
+            finally:
+                await store.close()
+
+        asyncio.run(main())
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    try:
+        server = PostgresServer()
+    except PostgresMissing as exc:
+        missing = str(exc)
+    else:
+        missing = ""
+    if missing:  # fail outside the except block: one clear message, no chained traceback
+        pytest.fail(missing, pytrace=False)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_database(pg_server: PostgresServer) -> str:
+    return pg_server.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    if request.param == "sqlite":
+        return Backend("sqlite", f"sqlite:///{tmp_path / 'hookyard.db'}")
+    # One database for the session, emptied before each test (faster than a new database each time).
+    server: PostgresServer = request.getfixturevalue("pg_server")
+    url: str = request.getfixturevalue("pg_database")
+    server.reset(url)
+    return Backend("postgres", url)
