@@ -203,6 +203,10 @@ def create_app(
         Route("/readyz", hy.readyz, methods=["GET"]),
         Route("/metrics", hy.metrics_endpoint, methods=["GET"]),
     ]
+    if config.web_enabled:
+        from receiver.web import routes as web_routes
+
+        routes += web_routes(hy)
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

@@ -51,6 +51,14 @@ class DeliveryModel(_Strict):
     max_chain_depth: Annotated[int, Field(ge=0, le=50)] = 5
 
 
+class WebModel(_Strict):
+    """The delivery-log page and JSON API (``/ui``, ``/api``)."""
+
+    enabled: bool = True
+    # Bearer token for /ui and /api. Without one they answer loopback clients only.
+    token: str | None = None
+
+
 class SourceModel(_Strict):
     id: Annotated[str, Field(pattern=ID_PATTERN)]
     kind: str
@@ -78,6 +86,7 @@ class ConfigModel(_Strict):
     sources: list[SourceModel] = []
     sinks: list[SinkModel] = []
     delivery: DeliveryModel = DeliveryModel()
+    web: WebModel = WebModel()
 
 
 @dataclass(frozen=True)
@@ -116,6 +125,8 @@ class Config:
     sources: dict[str, Source]
     sinks: dict[str, Sink]
     delivery: DeliveryModel
+    web_enabled: bool = True
+    web_token: Secret | None = field(default=None, repr=False)
 
     @property
     def base_dir(self) -> Path:
@@ -170,6 +181,8 @@ def _compile(cfg_path: Path, doc: yamlfile.Located, model: ConfigModel) -> Confi
         sources=sources,
         sinks=sinks,
         delivery=model.delivery,
+        web_enabled=model.web.enabled,
+        web_token=Secret(model.web.token) if model.web.token else None,
     )
 
 
