@@ -14,7 +14,6 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
@@ -28,6 +27,7 @@ from receiver.ingest import Ingest
 from receiver.metrics import Metrics
 from receiver.reload import Reloader
 from receiver.routing import Router
+from receiver.sinks.client import HttpClient
 from receiver.store import open_store
 from receiver.store.base import Store
 from receiver.verify.base import RawRequest
@@ -37,7 +37,7 @@ log = logging.getLogger("hookyard.app")
 _STARLETTE_CODES = {404: "not_found", 405: "method_not_allowed"}
 
 
-def build_sinks(config: Config, http: httpx.AsyncClient) -> dict[str, Any]:
+def build_sinks(config: Config, http: HttpClient) -> dict[str, Any]:
     """Live sink objects for every configured sink (config was validated at load)."""
     from receiver.sinks import SINKS
 
@@ -76,7 +76,7 @@ class Hookyard:
         store: Store,
         router: Router,
         clock: Callable[[], float],
-        http: httpx.AsyncClient,
+        http: HttpClient,
     ) -> None:
         self.config = config
         self.store = store
@@ -160,15 +160,14 @@ def create_app(
     store: Store | None = None,
     clock: Callable[[], float] | None = None,
     router: Router | None = None,
-    http: httpx.AsyncClient | None = None,
+    http: HttpClient | None = None,
     deliver: bool = True,
 ) -> Starlette:
     clock = clock or time.time
     store = store or open_store(config.storage_url, clock=clock)
     router = router or Router(None)
     own_http = http is None
-    # Redirects are never followed: a webhook destination that redirects is misconfigured.
-    http = http or httpx.AsyncClient(follow_redirects=False, timeout=30)
+    http = http or HttpClient()
     hy = Hookyard(config, store, router, clock, http)
 
     @contextlib.asynccontextmanager

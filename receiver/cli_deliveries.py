@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-import httpx
 
 from receiver.cli_common import CONFIG_OPTION, load_or_exit
 from receiver.config import Config
@@ -139,14 +138,15 @@ def retry(config_path: Path, delivery_id: str) -> None:
 @click.argument("event_id")
 def replay(config_path: Path, event_id: str) -> None:
     """Route a stored event again under the current rules (new deliveries, linked to the original)."""
-    from receiver.cli_rules import _ruleset
     from receiver.app import build_sinks
+    from receiver.cli_rules import _ruleset
     from receiver.routing import Router
+    from receiver.sinks.client import HttpClient
 
     config = load_or_exit(config_path)
     router = Router(_ruleset(config))
     # Live sinks give replayed github_status deliveries their ordering key (no I/O here).
-    router.sinks = build_sinks(config, httpx.AsyncClient())
+    router.sinks = build_sinks(config, HttpClient())
 
     async def run(store: Any) -> list[Any] | None:
         row = await store.get_event(event_id)

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
 from urllib.parse import SplitResult, parse_qsl, quote, urlsplit, urlunsplit
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from receiver import __version__
 from receiver.errors import DeliveryError
 from receiver.secret import Secret
+from receiver.sinks.client import HttpClient
 
 M = TypeVar("M", bound=BaseModel)
 USER_AGENT = f"hookyard/{__version__}"
@@ -108,7 +108,7 @@ class SinkSpec:
     kind: str
     config: type[BaseModel]
     action: type[BaseModel]
-    create: Callable[[str, Any, httpx.AsyncClient], Sink]
+    create: Callable[[str, Any, HttpClient], Sink]
 
 
 class Redactor:

@@ -28,6 +28,7 @@ from receiver.sinks.base import (
     parse_action,
     redact_url,
 )
+from receiver.sinks.client import HttpClient, Response
 
 DESCRIPTION_LIMIT = 140
 _REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
@@ -75,7 +76,7 @@ class GitHubStatusSink:
     def __init__(
         self,
         sink_id: str,
-        client: httpx.AsyncClient,
+        client: HttpClient,
         *,
         token: Secret,
         api_url: str,
@@ -147,7 +148,7 @@ class GitHubStatusSink:
         return f"<GitHubStatusSink {self.id!r} {self.describe()}>"
 
 
-def _rate_limited(resp: httpx.Response, exc: DeliveryError) -> DeliveryError:
+def _rate_limited(resp: Response, exc: DeliveryError) -> DeliveryError:
     """GitHub signals rate limits with 403 too: make those retryable, waiting until the reset."""
     if resp.status_code not in (403, 429):
         return exc
@@ -162,7 +163,7 @@ def _rate_limited(resp: httpx.Response, exc: DeliveryError) -> DeliveryError:
     return exc
 
 
-def create(sink_id: str, config: GitHubStatusConfig, client: httpx.AsyncClient) -> GitHubStatusSink:
+def create(sink_id: str, config: GitHubStatusConfig, client: HttpClient) -> GitHubStatusSink:
     return GitHubStatusSink(
         sink_id,
         client,

@@ -27,6 +27,7 @@ from receiver.sinks.base import (
     parse_action,
     redact_url,
 )
+from receiver.sinks.client import HttpClient
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
 
@@ -74,7 +75,7 @@ class HttpSink:
     def __init__(
         self,
         sink_id: str,
-        client: httpx.AsyncClient,
+        client: HttpClient,
         *,
         base_url: str | None,
         headers: Mapping[str, Secret],
@@ -136,7 +137,7 @@ class HttpSink:
         return f"<{type(self).__name__} {self.id!r} {self.describe()}>"
 
 
-def create(sink_id: str, config: HttpConfig, client: httpx.AsyncClient) -> HttpSink:
+def create(sink_id: str, config: HttpConfig, client: HttpClient) -> HttpSink:
     return HttpSink(
         sink_id,
         client,

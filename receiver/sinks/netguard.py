@@ -136,15 +136,15 @@ async def guard_url(url: httpx.URL, *, allow_private: bool = False) -> Checked:
     return await check_host(url.host, port, allow_private=allow_private)
 
 
-def pin(url: httpx.URL, checked: Checked) -> tuple[httpx.URL, dict[str, str], dict[str, str]]:
-    """The URL rewritten to the checked IP, plus the ``Host`` header and request extensions to keep.
+def pin(url: httpx.URL, checked: Checked) -> tuple[httpx.URL, dict[str, str], str | None]:
+    """The URL rewritten to the checked IP, plus the ``Host`` header and the TLS server name.
 
     The TLS handshake still names (and verifies the certificate of) the original host.
     """
     if checked.ip is None:
-        return url, {}, {}
+        return url, {}, None
     host_header = url.netloc.decode("ascii")
     if "@" in host_header:
         host_header = host_header.rpartition("@")[2]
-    extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
-    return url.copy_with(host=str(checked.ip)), {"Host": host_header}, extensions
+    server_hostname = url.host if url.scheme == "https" else None
+    return url.copy_with(host=str(checked.ip)), {"Host": host_header}, server_hostname

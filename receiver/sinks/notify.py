@@ -27,6 +27,7 @@ from receiver.errors import DeliveryError
 from receiver.sinks import slack
 from receiver.sinks.base import ActionModel, DeliveryOptions, Redactor, SendContext, SendResult, SinkSpec
 from receiver.sinks.base import parse_action as _parse
+from receiver.sinks.client import HttpClient
 
 _HTTP_ERROR = re.compile(r"error=(\d{3})\b")
 _FORMATS = {"text": apprise.NotifyFormat.TEXT, "markdown": apprise.NotifyFormat.MARKDOWN}
@@ -129,7 +130,7 @@ class _Failure:
 class AppriseSink:
     kind = "apprise"
 
-    def __init__(self, sink_id: str, client: httpx.AsyncClient, config: AppriseConfig) -> None:
+    def __init__(self, sink_id: str, client: HttpClient, config: AppriseConfig) -> None:
         self.id = sink_id
         self._client = client
         self._targets = targets(config)
@@ -209,7 +210,7 @@ def _combine(failures: list[_Failure], total: int) -> DeliveryError:
     )
 
 
-def create(sink_id: str, config: AppriseConfig, client: httpx.AsyncClient) -> AppriseSink:
+def create(sink_id: str, config: AppriseConfig, client: HttpClient) -> AppriseSink:
     return AppriseSink(sink_id, client, config)
 
 

@@ -18,6 +18,7 @@ from receiver.delivery.policy import classify, is_success, parse_retry_after
 from receiver.errors import DeliveryError
 from receiver.sinks import netguard
 from receiver.sinks.base import USER_AGENT, Redactor, SendResult, excerpt, redact_headers, redact_url
+from receiver.sinks.client import HttpClient, Response, Timeout, TransportError
 
 
 @dataclass
@@ -34,7 +35,7 @@ class Outgoing:
         return f"<Outgoing {self.method} {redact_url(self.url)}>"
 
 
-def _parse_json(resp: httpx.Response) -> Any:
+def _parse_json(resp: Response) -> Any:
     if not resp.content:
         return None
     try:
@@ -49,14 +50,14 @@ def _short(text: str) -> str:
 
 
 async def call(
-    client: httpx.AsyncClient,
+    client: HttpClient,
     out: Outgoing,
     *,
     timeout: float,
     allow_private: bool,
     redactor: Redactor,
     idempotency_key: str | None = None,
-) -> httpx.Response:
+) -> Response:
     """Send ``out`` to a guarded, pinned address; transport failures become DeliveryError."""
     try:
         url = httpx.URL(out.url)
@@ -66,7 +67,7 @@ async def call(
         reason = f"invalid URL {redact_url(out.url)}: {type(exc).__name__}"
         raise DeliveryError(reason, retryable=False) from exc
     checked = await netguard.guard_url(url, allow_private=allow_private)
-    pinned, host_header, extensions = netguard.pin(url, checked)
+    pinned, host_header, server_hostname = netguard.pin(url, checked)
     headers = {"User-Agent": USER_AGENT, **out.headers, **host_header}
     if idempotency_key is not None:
         headers["Idempotency-Key"] = idempotency_key
@@ -74,22 +75,21 @@ async def call(
     try:
         return await client.request(
             out.method,
-            pinned,
+            str(pinned),
             headers=headers,
             json=out.json,
             timeout=timeout,
-            follow_redirects=False,
-            extensions=extensions,
+            server_hostname=server_hostname,
         )
-    except httpx.TimeoutException as exc:
+    except Timeout as exc:
         raise DeliveryError(f"{where}: timed out after {timeout:g}s", retryable=True) from exc
-    except httpx.HTTPError as exc:
-        detail = redactor(str(exc)) or type(exc).__name__
-        raise DeliveryError(f"{where}: {type(exc).__name__}: {detail}", retryable=True) from exc
+    except TransportError as exc:
+        detail = redactor(str(exc))
+        raise DeliveryError(f"{where}: {detail}", retryable=True) from exc
 
 
 def judge(
-    resp: httpx.Response,
+    resp: Response,
     redactor: Redactor,
     *,
     ok: Callable[[int], bool] = is_success,

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import httpx
 from pydantic import ConfigDict, Field, model_validator
 
 from receiver.secret import Secret
 from receiver.sinks.base import ActionModel, DeliveryOptions, SendContext, SinkSpec
+from receiver.sinks.client import HttpClient
 from receiver.sinks.http import HttpSink, RequestSpec
 from receiver.sinks.outbound import Outgoing
 
@@ -179,9 +179,7 @@ def _automatedfuture(a: AutomatedFutureAction, ctx: SendContext) -> RequestSpec:
     if a.report_result is not None:
         return RequestSpec(method="POST", path="/result/", json=a.report_result.model_dump(exclude_none=True))
     assert a.complete_run is not None
-    return RequestSpec(
-        method="POST", path=f"/run/{seg(a.complete_run.test_run_id)}", json={"status": "Completed"}
-    )
+    return RequestSpec(method="POST", path=f"/run/{seg(a.complete_run.test_run_id)}", json={"status": "Completed"})
 
 
 # --- the table -------------------------------------------------------------------------
@@ -227,7 +225,7 @@ PRESETS: dict[str, Preset] = {
 class PresetSink(HttpSink):
     """An ``http`` sink whose actions may also be the preset's shortcuts."""
 
-    def __init__(self, preset: Preset, sink_id: str, client: httpx.AsyncClient, config: PresetConfig) -> None:
+    def __init__(self, preset: Preset, sink_id: str, client: HttpClient, config: PresetConfig) -> None:
         key = Secret(preset.auth_format.format(key=config.api_key))
         base_url = config.base_url or preset.base_url
         super().__init__(
@@ -248,13 +246,11 @@ class PresetSink(HttpSink):
         return self.from_spec(spec)
 
 
-def _creator(preset: Preset) -> Callable[[str, Any, httpx.AsyncClient], PresetSink]:
-    def create(sink_id: str, config: PresetConfig, client: httpx.AsyncClient) -> PresetSink:
+def _creator(preset: Preset) -> Callable[[str, Any, HttpClient], PresetSink]:
+    def create(sink_id: str, config: PresetConfig, client: HttpClient) -> PresetSink:
         return PresetSink(preset, sink_id, client, config)
 
     return create
 
 
-SPECS = [
-    SinkSpec(kind=p.kind, config=p.config, action=p.action, create=_creator(p)) for p in PRESETS.values()
-]
+SPECS = [SinkSpec(kind=p.kind, config=p.config, action=p.action, create=_creator(p)) for p in PRESETS.values()]

@@ -11,12 +11,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import httpx
 from apprise.plugins.slack import NotifySlack
 
 from receiver.delivery.policy import classify, parse_retry_after
 from receiver.errors import DeliveryError
 from receiver.sinks.base import USER_AGENT, Redactor, excerpt
+from receiver.sinks.client import HttpClient, Timeout, TransportError
 
 TEXT_LIMIT = 4000  # Slack cuts at 40,000; past a few thousand a chat message is unreadable anyway
 DEFAULT_BASE = "https://hooks.slack.com/services"
@@ -56,7 +56,7 @@ def message(title: str | None, body: str) -> str:
 
 
 async def post(
-    client: httpx.AsyncClient,
+    client: HttpClient,
     hook: SlackHook,
     text: str,
     *,
@@ -74,17 +74,13 @@ async def post(
     if hook.channel:
         payload["channel"] = hook.channel  # legacy hooks honour it, app hooks ignore it
     try:
-        resp = await client.post(
-            hook.url(base),
-            json=payload,
-            headers={"User-Agent": USER_AGENT},
-            timeout=timeout,
-            follow_redirects=False,
+        resp = await client.request(
+            "POST", hook.url(base), json=payload, headers={"User-Agent": USER_AGENT}, timeout=timeout
         )
-    except httpx.TimeoutException as exc:
+    except Timeout as exc:
         raise DeliveryError(f"slack {where}: timed out after {timeout:g}s", retryable=True) from exc
-    except httpx.HTTPError as exc:
-        raise DeliveryError(f"slack {where}: {type(exc).__name__}", retryable=True) from exc
+    except TransportError as exc:
+        raise DeliveryError(f"slack {where}: {str(exc).split(':')[0]}", retryable=True) from exc
     code = " ".join(resp.text.split())[:100] if resp.content else ""
     if resp.status_code == 200 and code == "ok":
         return 200

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
-import httpx
 import pytest
 
+from receiver.sinks.client import HttpClient
 from tests.servers import RecordingServer, SmtpSink
 
 
@@ -26,7 +26,10 @@ def smtp() -> Iterator[SmtpSink]:
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    # trust_env off: a proxy from the environment must not carry loopback test traffic away.
-    async with httpx.AsyncClient(trust_env=False) as c:
+async def client() -> AsyncIterator[HttpClient]:
+    # The daemon's own client: proxies from the environment are ignored, no cookies kept.
+    c = HttpClient()
+    try:
         yield c
+    finally:
+        await c.aclose()

@@ -3,12 +3,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import httpx
 import pytest
 
 from receiver.errors import DeliveryError
 from receiver.sinks import SINKS
 from receiver.sinks.base import OrderedSink, SendContext
+from receiver.sinks.client import HttpClient
 from receiver.sinks.github_status import GitHubStatusSink
 from tests.servers import Received, RecordingServer, Reply
 
@@ -42,9 +42,7 @@ def fake_github(got: Received) -> Reply:
             422,
             {
                 "message": "Validation Failed",
-                "errors": [
-                    {"field": "description", "message": "description is too long (maximum is 140 characters)"}
-                ],
+                "errors": [{"field": "description", "message": "description is too long (maximum is 140 characters)"}],
             },
         )
     return Reply(201, {"id": 1, "state": body["state"], "context": body.get("context")})
@@ -56,13 +54,13 @@ def github() -> Any:
         yield srv
 
 
-def make(client: httpx.AsyncClient, api_url: str, token: str = TOKEN, **extra: Any) -> Any:
+def make(client: HttpClient, api_url: str, token: str = TOKEN, **extra: Any) -> Any:
     spec = SINKS["github_status"]
     config = spec.config.model_validate({"token": token, "api_url": api_url, "allow_private": True, **extra})
     return spec.create("gh", config, client)
 
 
-async def test_posts_status_for_the_event_commit(github: RecordingServer, client: httpx.AsyncClient) -> None:
+async def test_posts_status_for_the_event_commit(github: RecordingServer, client: HttpClient) -> None:
     sink = make(client, f"{github.url}/api/v3/")
     result = await sink.send(
         {"state": "success", "description": "load test passed", "target_url": "https://ci.example/1"}, CTX
@@ -78,22 +76,16 @@ async def test_posts_status_for_the_event_commit(github: RecordingServer, client
     }
 
 
-async def test_long_description_is_cut_to_140_characters(
-    github: RecordingServer, client: httpx.AsyncClient
-) -> None:
+async def test_long_description_is_cut_to_140_characters(github: RecordingServer, client: HttpClient) -> None:
     sink = make(client, f"{github.url}/api/v3")
-    result = await sink.send(
-        {"state": "failure", "description": "p95 regressed " * 30, "context": "perf"}, CTX
-    )
+    result = await sink.send({"state": "failure", "description": "p95 regressed " * 30, "context": "perf"}, CTX)
     assert result.status == 201
     sent = github.received[0].json
     assert len(sent["description"]) == 140 and sent["description"].endswith("…")
     assert sent["context"] == "perf"
 
 
-async def test_action_repo_and_sha_override_the_event(
-    github: RecordingServer, client: httpx.AsyncClient
-) -> None:
+async def test_action_repo_and_sha_override_the_event(github: RecordingServer, client: HttpClient) -> None:
     other = "a" * 40
     await make(client, f"{github.url}/api/v3").send({"state": "pending", "repo": "o/r", "sha": other}, CTX)
     assert github.received[0].path == f"/api/v3/repos/o/r/statuses/{other}"
@@ -108,7 +100,7 @@ async def test_action_repo_and_sha_override_the_event(
 )
 async def test_auth_and_path_failures_are_permanent(
     github: RecordingServer,
-    client: httpx.AsyncClient,
+    client: HttpClient,
     token: str,
     path_prefix: str,
     status: int,
@@ -132,7 +124,7 @@ async def test_auth_and_path_failures_are_permanent(
     ],
 )
 async def test_server_errors_and_rate_limits_are_retryable(
-    server: RecordingServer, client: httpx.AsyncClient, reply: Reply, retry_after: float | None
+    server: RecordingServer, client: HttpClient, reply: Reply, retry_after: float | None
 ) -> None:
     server.script(reply)
     with pytest.raises(DeliveryError) as info:
@@ -141,14 +133,14 @@ async def test_server_errors_and_rate_limits_are_retryable(
     assert info.value.retry_after == retry_after
 
 
-async def test_plain_403_is_permanent(server: RecordingServer, client: httpx.AsyncClient) -> None:
+async def test_plain_403_is_permanent(server: RecordingServer, client: HttpClient) -> None:
     server.script(Reply(403, {"message": "Resource not accessible by integration"}))
     with pytest.raises(DeliveryError) as info:
         await make(client, server.url).send({"state": "success"}, CTX)
     assert not info.value.retryable
 
 
-async def test_timeout_is_retryable(server: RecordingServer, client: httpx.AsyncClient) -> None:
+async def test_timeout_is_retryable(server: RecordingServer, client: HttpClient) -> None:
     server.script(Reply(201, {}, delay=1.0))
     sink = make(client, server.url, timeout_seconds=0.2)
     with pytest.raises(DeliveryError) as info:
@@ -169,7 +161,7 @@ async def test_timeout_is_retryable(server: RecordingServer, client: httpx.Async
 )
 async def test_nothing_to_report_on_is_permanent_and_sends_nothing(
     server: RecordingServer,
-    client: httpx.AsyncClient,
+    client: HttpClient,
     event: dict[str, Any],
     params: dict[str, Any],
     why: str,
@@ -180,7 +172,7 @@ async def test_nothing_to_report_on_is_permanent_and_sends_nothing(
     assert server.received == []
 
 
-async def test_ordering_key_and_privacy(client: httpx.AsyncClient) -> None:
+async def test_ordering_key_and_privacy(client: HttpClient) -> None:
     sink = make(client, "https://github.example.com/api/v3")
     assert isinstance(sink, OrderedSink) and isinstance(sink, GitHubStatusSink)
     assert sink.ordering_key({"state": "pending", "context": "Perf"}, CTX) == ("acme/shop", SHA, "perf")
@@ -189,9 +181,7 @@ async def test_ordering_key_and_privacy(client: httpx.AsyncClient) -> None:
         assert TOKEN not in text
 
 
-async def test_refuses_private_api_url_unless_allowed(
-    github: RecordingServer, client: httpx.AsyncClient
-) -> None:
+async def test_refuses_private_api_url_unless_allowed(github: RecordingServer, client: HttpClient) -> None:
     with pytest.raises(DeliveryError, match="loopback"):
         await make(client, f"{github.url}/api/v3", allow_private=False).send({"state": "success"}, CTX)
     assert github.received == []

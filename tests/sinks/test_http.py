@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 
 from receiver.errors import DeliveryError
 from receiver.sinks import SINKS
 from receiver.sinks.base import SendContext
+from receiver.sinks.client import HttpClient
 from tests.servers import RecordingServer, Reply, free_port
 
 pytestmark = pytest.mark.anyio
@@ -16,7 +16,7 @@ TOKEN = "sk_live_verysecret123"
 CTX = SendContext(delivery_id="dlv_01HZZTEST", attempt=1, event={"id": "evt_1", "data": {}})
 
 
-def make(client: httpx.AsyncClient, base_url: str | None, **extra: Any) -> Any:
+def make(client: HttpClient, base_url: str | None, **extra: Any) -> Any:
     spec = SINKS["http"]
     config = spec.config.model_validate(
         {
@@ -34,7 +34,7 @@ def request(**req: Any) -> dict[str, Any]:
 
 
 async def test_idempotency_key_is_stable_across_attempts_and_json_answer_is_kept(
-    server: RecordingServer, client: httpx.AsyncClient
+    server: RecordingServer, client: HttpClient
 ) -> None:
     server.script(Reply(503, "busy"), Reply(200, {"test_id": "t_9", "ok": True}, headers={"X-Trace": "abc"}))
     sink = make(client, server.url)
@@ -68,7 +68,7 @@ async def test_idempotency_key_is_stable_across_attempts_and_json_answer_is_kept
 )
 async def test_failures_are_classified(
     server: RecordingServer,
-    client: httpx.AsyncClient,
+    client: HttpClient,
     reply: Reply,
     retryable: bool,
     retry_after: float | None,
@@ -83,7 +83,7 @@ async def test_failures_are_classified(
     assert len(server.received) == 1  # redirects are never followed
 
 
-async def test_timeout_is_retryable(server: RecordingServer, client: httpx.AsyncClient) -> None:
+async def test_timeout_is_retryable(server: RecordingServer, client: HttpClient) -> None:
     server.script(Reply(200, {}, delay=1.0))
     sink = make(client, server.url, timeout_seconds=0.2)
     with pytest.raises(DeliveryError) as info:
@@ -91,16 +91,14 @@ async def test_timeout_is_retryable(server: RecordingServer, client: httpx.Async
     assert info.value.retryable and "timed out" in info.value.reason
 
 
-async def test_connection_refused_is_retryable(client: httpx.AsyncClient) -> None:
+async def test_connection_refused_is_retryable(client: HttpClient) -> None:
     sink = make(client, f"http://127.0.0.1:{free_port()}")
     with pytest.raises(DeliveryError) as info:
         await sink.send(request(path="/x"), CTX)
     assert info.value.retryable
 
 
-async def test_echoed_secret_is_redacted_from_reason_and_excerpt(
-    server: RecordingServer, client: httpx.AsyncClient
-) -> None:
+async def test_echoed_secret_is_redacted_from_reason_and_excerpt(server: RecordingServer, client: HttpClient) -> None:
     server.script(Reply(401, f"invalid token Bearer {TOKEN}"))
     sink = make(client, server.url)
     with pytest.raises(DeliveryError) as info:
@@ -113,9 +111,7 @@ async def test_echoed_secret_is_redacted_from_reason_and_excerpt(
     assert "Authorization" in sink.describe()
 
 
-async def test_private_destination_refused_without_allow_private(
-    server: RecordingServer, client: httpx.AsyncClient
-) -> None:
+async def test_private_destination_refused_without_allow_private(server: RecordingServer, client: HttpClient) -> None:
     sink = make(client, server.url, allow_private=False)
     with pytest.raises(DeliveryError) as info:
         await sink.send(request(path="/x"), CTX)
@@ -123,9 +119,7 @@ async def test_private_destination_refused_without_allow_private(
     assert server.received == []
 
 
-async def test_absolute_url_off_the_base_origin_is_refused(
-    server: RecordingServer, client: httpx.AsyncClient
-) -> None:
+async def test_absolute_url_off_the_base_origin_is_refused(server: RecordingServer, client: HttpClient) -> None:
     sink = make(client, server.url)
     with pytest.raises(DeliveryError, match="origin") as info:
         await sink.send(request(url="http://127.0.0.2:9/steal"), CTX)
@@ -134,9 +128,7 @@ async def test_absolute_url_off_the_base_origin_is_refused(
     assert same.status == 200 and server.received[0].path == "/same"
 
 
-async def test_without_base_url_any_absolute_url_works(
-    server: RecordingServer, client: httpx.AsyncClient
-) -> None:
+async def test_without_base_url_any_absolute_url_works(server: RecordingServer, client: HttpClient) -> None:
     sink = make(client, None)
     await sink.send(request(method="PUT", url=f"{server.url}/a/b", headers={"X-Extra": "1"}), CTX)
     got = server.received[0]
@@ -154,7 +146,7 @@ async def test_without_base_url_any_absolute_url_works(
         {},
     ],
 )
-async def test_bad_action_params_are_permanent(client: httpx.AsyncClient, params: dict[str, Any]) -> None:
+async def test_bad_action_params_are_permanent(client: HttpClient, params: dict[str, Any]) -> None:
     with pytest.raises(DeliveryError) as info:
         await make(client, "http://127.0.0.1:9").send(params, CTX)
     assert not info.value.retryable and "invalid action params" in info.value.reason

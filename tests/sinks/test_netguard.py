@@ -113,12 +113,12 @@ def test_pin_sends_to_the_checked_ip_but_keeps_host_and_sni(
     url: str, ip: str, pinned: str, host: str, sni: bool
 ) -> None:
     checked = netguard.Checked("api.example.com", ipaddress.ip_address(ip))
-    new_url, headers, extensions = netguard.pin(httpx.URL(url), checked)
+    new_url, headers, server_hostname = netguard.pin(httpx.URL(url), checked)
     assert str(new_url) == pinned
     assert headers == {"Host": host}
-    assert extensions == ({"sni_hostname": "api.example.com"} if sni else {})
+    assert server_hostname == ("api.example.com" if sni else None)
 
 
 def test_pin_leaves_unpinned_urls_alone() -> None:
     url = httpx.URL("http://127.0.0.1:5/x")
-    assert netguard.pin(url, netguard.Checked("127.0.0.1", None)) == (url, {}, {})
+    assert netguard.pin(url, netguard.Checked("127.0.0.1", None)) == (url, {}, None)

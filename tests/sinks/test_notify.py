@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 from pydantic import ValidationError
 
 from receiver.errors import DeliveryError
 from receiver.sinks import SINKS
 from receiver.sinks.base import DeliveryOptions, SendContext
+from receiver.sinks.client import HttpClient
 from tests.servers import RecordingServer, Reply, SmtpSink, free_port
 
 pytestmark = pytest.mark.anyio
@@ -20,12 +20,12 @@ SLACK_URL = f"slack://T0AAAA/B0BBBB/{SLACK_SECRET}/#ci-alerts"
 CTX = SendContext("dlv_n1", 1, {"id": "evt_1"})
 
 
-def make(client: httpx.AsyncClient, urls: list[Any], **extra: Any) -> Any:
+def make(client: HttpClient, urls: list[Any], **extra: Any) -> Any:
     spec = SINKS["apprise"]
     return spec.create("notify", spec.config.model_validate({"urls": urls, **extra}), client)
 
 
-def slack_sink(client: httpx.AsyncClient, server: RecordingServer, url: str = SLACK_URL) -> Any:
+def slack_sink(client: HttpClient, server: RecordingServer, url: str = SLACK_URL) -> Any:
     return make(client, [url], slack_base_url=f"{server.url}/services")
 
 
@@ -33,9 +33,7 @@ def slack_sink(client: httpx.AsyncClient, server: RecordingServer, url: str = SL
     "url",
     [SLACK_URL, f"https://hooks.slack.com/services/T0AAAA/B0BBBB/{SLACK_SECRET}"],
 )
-async def test_slack_webhook_is_posted_directly(
-    server: RecordingServer, client: httpx.AsyncClient, url: str
-) -> None:
+async def test_slack_webhook_is_posted_directly(server: RecordingServer, client: HttpClient, url: str) -> None:
     server.script(Reply(200, "ok"))
     result = await slack_sink(client, server, url).send({"title": "Load test", "body": "p95 ok"}, CTX)
     assert result.response_excerpt == "notified 1 service(s)"
@@ -58,7 +56,7 @@ async def test_slack_webhook_is_posted_directly(
 )
 async def test_slack_failures(
     server: RecordingServer,
-    client: httpx.AsyncClient,
+    client: HttpClient,
     reply: Reply,
     retryable: bool,
     retry_after: float | None,
@@ -77,7 +75,7 @@ async def test_slack_failures(
         assert SLACK_SECRET not in text
 
 
-async def test_slack_text_is_bounded(server: RecordingServer, client: httpx.AsyncClient) -> None:
+async def test_slack_text_is_bounded(server: RecordingServer, client: HttpClient) -> None:
     server.script(Reply(200, "ok"))
     await slack_sink(client, server).send({"body": "x" * 10_000}, CTX)
     assert len(server.received[0].json["text"]) == 4000
@@ -98,7 +96,7 @@ def test_slack_default_rate(urls: list[str], given: float | None, expected: floa
     assert isinstance(config, DeliveryOptions) and config.rate_per_second == expected
 
 
-async def test_email_is_delivered_through_smtp(smtp: SmtpSink, client: httpx.AsyncClient) -> None:
+async def test_email_is_delivered_through_smtp(smtp: SmtpSink, client: HttpClient) -> None:
     url = f"mailto://127.0.0.1:{smtp.port}?mode=insecure&from=ci@example.com&to=dev@example.com&name=CI%20Bot"
     sink = make(client, [url])
     await sink.send({"title": "Run 42 failed", "body": "3 of 120 tests failed"}, CTX)
@@ -113,7 +111,7 @@ async def test_email_is_delivered_through_smtp(smtp: SmtpSink, client: httpx.Asy
     assert any(isinstance(b, bytes) and b"3 of 120 tests failed" in b for b in payloads)
 
 
-async def test_email_to_closed_port_is_retryable(client: httpx.AsyncClient) -> None:
+async def test_email_to_closed_port_is_retryable(client: HttpClient) -> None:
     url = f"mailto://127.0.0.1:{free_port()}?mode=insecure&from=ci@example.com&to=dev@example.com"
     with pytest.raises(DeliveryError) as info:
         await make(client, [url], timeout_seconds=5).send({"body": "x"}, CTX)
@@ -121,7 +119,7 @@ async def test_email_to_closed_port_is_retryable(client: httpx.AsyncClient) -> N
     assert "mailto://127.0.0.1" in info.value.reason
 
 
-async def test_json_url_posts_to_the_local_server(server: RecordingServer, client: httpx.AsyncClient) -> None:
+async def test_json_url_posts_to_the_local_server(server: RecordingServer, client: HttpClient) -> None:
     sink = make(client, [f"json://127.0.0.1:{server.port}/notify"])
     await sink.send({"title": "T", "body": "hello body", "format": "markdown"}, CTX)
     got = server.received[0]
@@ -131,7 +129,7 @@ async def test_json_url_posts_to_the_local_server(server: RecordingServer, clien
 
 @pytest.mark.parametrize(("status", "retryable"), [(400, False), (404, False), (503, True), (429, True)])
 async def test_json_url_failures_use_the_logged_status(
-    server: RecordingServer, client: httpx.AsyncClient, status: int, retryable: bool
+    server: RecordingServer, client: HttpClient, status: int, retryable: bool
 ) -> None:
     server.script(Reply(status, "nope"))
     with pytest.raises(DeliveryError) as info:
@@ -141,9 +139,7 @@ async def test_json_url_failures_use_the_logged_status(
     assert f"error={status}" in info.value.reason
 
 
-async def test_partial_failure_names_the_failed_service(
-    server: RecordingServer, client: httpx.AsyncClient
-) -> None:
+async def test_partial_failure_names_the_failed_service(server: RecordingServer, client: HttpClient) -> None:
     server.responder = lambda got: Reply(500, "down") if got.path == "/bad" else Reply(200, {})
     sink = make(client, [f"json://127.0.0.1:{server.port}/good", f"json://127.0.0.1:{server.port}/bad"])
     with pytest.raises(DeliveryError) as info:
@@ -153,7 +149,7 @@ async def test_partial_failure_names_the_failed_service(
     assert "/bad" in info.value.reason and "/good" not in info.value.reason
 
 
-async def test_tags_select_urls(server: RecordingServer, client: httpx.AsyncClient) -> None:
+async def test_tags_select_urls(server: RecordingServer, client: HttpClient) -> None:
     urls = [
         {"url": f"json://127.0.0.1:{server.port}/ops", "tag": "ops, oncall"},
         {"url": f"json://127.0.0.1:{server.port}/qa", "tag": ["qa"]},
@@ -167,7 +163,7 @@ async def test_tags_select_urls(server: RecordingServer, client: httpx.AsyncClie
     assert sorted(r.path for r in server.received) == ["/audit", "/ops", "/qa"]
 
 
-async def test_no_matching_tag_is_permanent(server: RecordingServer, client: httpx.AsyncClient) -> None:
+async def test_no_matching_tag_is_permanent(server: RecordingServer, client: HttpClient) -> None:
     sink = make(client, [{"url": f"json://127.0.0.1:{server.port}/ops", "tag": "ops"}])
     with pytest.raises(DeliveryError, match="no URL") as info:
         await sink.send({"body": "b", "tag": "nobody"}, CTX)
@@ -175,7 +171,7 @@ async def test_no_matching_tag_is_permanent(server: RecordingServer, client: htt
     assert server.received == []
 
 
-async def test_credentials_in_urls_stay_private(server: RecordingServer, client: httpx.AsyncClient) -> None:
+async def test_credentials_in_urls_stay_private(server: RecordingServer, client: HttpClient) -> None:
     password = "hunter2secretpw"
     server.script(Reply(401, f"bad password {password}"))
     sink = make(client, [f"json://bob:{password}@127.0.0.1:{server.port}/n", SLACK_URL])
@@ -200,7 +196,7 @@ def test_unparseable_url_is_a_config_error_without_echoing_it() -> None:
     "params",
     [{}, {"body": "b", "format": "rtf"}, {"body": "b", "extra": 1}],
 )
-async def test_bad_action_params_are_permanent(client: httpx.AsyncClient, params: dict[str, Any]) -> None:
+async def test_bad_action_params_are_permanent(client: HttpClient, params: dict[str, Any]) -> None:
     with pytest.raises(DeliveryError) as info:
         await make(client, ["json://127.0.0.1:9/x"]).send(params, CTX)
     assert not info.value.retryable

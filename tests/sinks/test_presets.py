@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 from pydantic import ValidationError
 
 from receiver.errors import DeliveryError
 from receiver.sinks import SINKS
 from receiver.sinks.base import SendContext
+from receiver.sinks.client import HttpClient
 from receiver.sinks.presets import PRESETS, PresetSink
 from tests.servers import RecordingServer, Reply
 
@@ -19,11 +19,9 @@ EVENT = {"id": "evt_1", "data": {"git": {"repo": "acme/shop", "sha": "abc123def4
 CTX = SendContext("dlv_preset_1", 1, EVENT)
 
 
-def make(kind: str, client: httpx.AsyncClient, base_url: str, prefix: str = "") -> Any:
+def make(kind: str, client: HttpClient, base_url: str, prefix: str = "") -> Any:
     spec = SINKS[kind]
-    config = spec.config.model_validate(
-        {"api_key": KEY, "base_url": base_url + prefix, "allow_private": True}
-    )
+    config = spec.config.model_validate({"api_key": KEY, "base_url": base_url + prefix, "allow_private": True})
     return spec.create(f"{kind}-1", config, client)
 
 
@@ -148,7 +146,7 @@ def make(kind: str, client: httpx.AsyncClient, base_url: str, prefix: str = "") 
 )
 async def test_preset_builds_the_documented_call(
     server: RecordingServer,
-    client: httpx.AsyncClient,
+    client: HttpClient,
     kind: str,
     prefix: str,
     params: dict[str, Any],
@@ -170,14 +168,10 @@ async def test_preset_builds_the_documented_call(
     assert KEY not in sink.describe() and KEY not in repr(sink)
 
 
-async def test_fusillade_compare_answer_is_kept_for_emit(
-    server: RecordingServer, client: httpx.AsyncClient
-) -> None:
+async def test_fusillade_compare_answer_is_kept_for_emit(server: RecordingServer, client: HttpClient) -> None:
     answer = {"regression": True, "regression_reasons": ["p95 latency increased 14.8%"]}
     server.script(Reply(200, answer))
-    result = await make("fusillade", client, server.url).send(
-        {"compare": {"test_id": "a", "baseline_id": "b"}}, CTX
-    )
+    result = await make("fusillade", client, server.url).send({"compare": {"test_id": "a", "baseline_id": "b"}}, CTX)
     assert result.body == answer
 
 
@@ -190,7 +184,7 @@ async def test_fusillade_compare_answer_is_kept_for_emit(
         ("automatedfuture", "https://api.automatedfuture.co/v1/test"),
     ],
 )
-async def test_default_base_urls(kind: str, base: str, client: httpx.AsyncClient) -> None:
+async def test_default_base_urls(kind: str, base: str, client: HttpClient) -> None:
     spec = SINKS[kind]
     sink = spec.create("x", spec.config.model_validate({"api_key": KEY}), client)
     assert isinstance(sink, PresetSink) and sink.base_url == base
@@ -212,7 +206,7 @@ def test_nunu_requires_base_url() -> None:
     ],
 )
 async def test_bad_shortcut_params_are_permanent(
-    server: RecordingServer, client: httpx.AsyncClient, kind: str, params: dict[str, Any]
+    server: RecordingServer, client: HttpClient, kind: str, params: dict[str, Any]
 ) -> None:
     with pytest.raises(DeliveryError) as info:
         await make(kind, client, server.url).send(params, CTX)
@@ -220,16 +214,14 @@ async def test_bad_shortcut_params_are_permanent(
     assert server.received == []
 
 
-async def test_raw_request_cannot_carry_the_key_to_another_host(
-    server: RecordingServer, client: httpx.AsyncClient
-) -> None:
+async def test_raw_request_cannot_carry_the_key_to_another_host(server: RecordingServer, client: HttpClient) -> None:
     sink = make("fusillade", client, server.url)
     with pytest.raises(DeliveryError, match="origin"):
         await sink.send({"request": {"url": "http://127.0.0.2:1/collect"}}, CTX)
     assert server.received == []
 
 
-async def test_echoed_key_is_redacted(server: RecordingServer, client: httpx.AsyncClient) -> None:
+async def test_echoed_key_is_redacted(server: RecordingServer, client: HttpClient) -> None:
     server.script(Reply(401, {"error": f"invalid key {KEY}"}))
     with pytest.raises(DeliveryError) as info:
         await make("bug0", client, server.url).send({"run_tests": {"projectId": "p"}}, CTX)
