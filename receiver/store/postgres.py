@@ -109,22 +109,45 @@ def _delivery_row(r: Sequence[Any]) -> DeliveryRow:
     )  # fmt: skip
 
 
+def _delivery_args(d: NewDelivery, event_id: str, now: float) -> tuple[Any, ...]:
+    params = None if d.params is None else json.dumps(d.params)
+    return (
+        d.id, event_id, d.rule, d.action_index, d.sink_id, d.emit, params, d.state.value, now, now, now,
+        _text(d.last_error), d.ordering_key, now if d.ordering_key else None, now, d.replay_of,
+    )  # fmt: skip
+
+
 class _Pool:
     """At most ``size`` connections, opened on demand and reused. A connection that
-    breaks, or is left mid-transaction by a cancelled operation, is closed, not reused."""
+    breaks, or is left mid-transaction by a cancelled operation, is closed, not reused.
+    One that sat idle longer than ``probe_after`` seconds is probed first, so a server
+    restart while the daemon was quiet does not fail the next request."""
 
-    def __init__(self, url: str, size: int) -> None:
+    def __init__(self, url: str, size: int, probe_after: float) -> None:
         self.url = url
-        self._idle: list[Conn] = []
+        self.probe_after = probe_after
+        self._idle: list[tuple[Conn, float]] = []  # (connection, monotonic time it was returned)
         self._slots = asyncio.Semaphore(size)
         self._closed = False
+
+    async def _take(self) -> Conn:
+        while self._idle:
+            conn, since = self._idle.pop()
+            if time.monotonic() - since < self.probe_after:
+                return conn
+            try:
+                await conn.execute("SELECT 1")
+                return conn
+            except psycopg.Error:
+                await conn.close()
+        return await psycopg.AsyncConnection.connect(self.url, autocommit=True)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Conn]:
         if self._closed:
             raise RuntimeError("store is not open")
         async with self._slots:
-            conn = self._idle.pop() if self._idle else await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+            conn = await self._take()
             try:
                 yield conn
             finally:
@@ -135,14 +158,14 @@ class _Pool:
                     and conn.info.transaction_status == TransactionStatus.IDLE
                 )
                 if reusable:
-                    self._idle.append(conn)
+                    self._idle.append((conn, time.monotonic()))
                 else:
                     await conn.close()
 
     async def close(self) -> None:
         self._closed = True
         idle, self._idle = self._idle, []
-        for conn in idle:
+        for conn, _ in idle:
             await conn.close()
 
 
@@ -151,16 +174,19 @@ class PostgresStore:
 
     backend = "postgres"
 
-    def __init__(self, url: str, *, clock: Callable[[], float] = time.time, pool_size: int = 8) -> None:
+    def __init__(
+        self, url: str, *, clock: Callable[[], float] = time.time, pool_size: int = 8, probe_after: float = 5.0
+    ) -> None:
         self.url = url
         self.clock = clock
         self._pool_size = pool_size
+        self._probe_after = probe_after
         self._pool: _Pool | None = None
         self._inflight: set[asyncio.Task[Any]] = set()
 
     # -- lifecycle -----------------------------------------------------------------
     async def open(self) -> None:
-        self._pool = _Pool(self.url, self._pool_size)
+        self._pool = _Pool(self.url, self._pool_size, self._probe_after)
         async with self._pool.connection() as conn:
             await self._migrate(conn)
 
@@ -240,8 +266,10 @@ class PostgresStore:
         locks = {_lock_id("key", ev.source_id, key) for key in ev.dedupe_keys}
         if ev.dedupe_window > 0:
             locks.add(_lock_id("body", ev.source_id, ev.body_sha256))
-        for lock in sorted(locks):  # one order everywhere: no deadlock between two savers
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
+        if locks:  # unnest yields the sorted ids in order: one lock order everywhere, so no deadlocks
+            await conn.execute(
+                "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k", (sorted(locks),)
+            )
         for key in ev.dedupe_keys:  # in order: the first known key names the original
             cur = await conn.execute(
                 "SELECT event_id FROM event_keys WHERE source_id = %s AND key = %s", (ev.source_id, key)
@@ -285,27 +313,7 @@ class PostgresStore:
                 "INSERT INTO deliveries (id, event_id, rule, action_index, sink_id, emit, params, state, attempts, "
                 "created_at, updated_at, next_attempt_at, last_error, ordering_key, ordering_time, budget_start, "
                 "replay_of) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s, %s, %s, %s, %s, %s, %s)",
-                [
-                    (
-                        d.id,
-                        event_id,
-                        d.rule,
-                        d.action_index,
-                        d.sink_id,
-                        d.emit,
-                        None if d.params is None else json.dumps(d.params),
-                        d.state.value,
-                        now,
-                        now,
-                        now,
-                        _text(d.last_error),
-                        d.ordering_key,
-                        now if d.ordering_key else None,
-                        now,
-                        d.replay_of,
-                    )
-                    for d in deliveries
-                ],
+                [_delivery_args(d, event_id, now) for d in deliveries],
             )
 
     async def get_event(self, event_id: str) -> EventRow | None:
