@@ -18,6 +18,7 @@ success, so a chain step is never lost or doubled.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -89,10 +90,8 @@ class Dispatcher:
         self._stopping = True
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
             self._task = None
         if self._inflight:
             # Let attempts under way finish and be recorded; the rest keep their lease
@@ -116,10 +115,8 @@ class Dispatcher:
                 task.add_done_callback(self._done)
             if not claimed or len(claimed) >= free:
                 self._wake.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self.settings.poll_interval_seconds)
-                except TimeoutError:
-                    pass
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)

@@ -253,7 +253,9 @@ class SqliteStore:
             ),
         )
         for key in ev.dedupe_keys:
-            conn.execute("INSERT INTO event_keys (source_id, key, event_id) VALUES (?, ?, ?)", (ev.source_id, key, ev.id))
+            conn.execute(
+                "INSERT INTO event_keys (source_id, key, event_id) VALUES (?, ?, ?)", (ev.source_id, key, ev.id)
+            )
         if deliveries:
             self._insert_deliveries(conn, ev.id, ev.received_at, deliveries)
         return SaveResult(ev.id, False)

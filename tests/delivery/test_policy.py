@@ -86,9 +86,7 @@ def test_backoff_full_jitter_stays_in_bounds(attempt: int, ceiling: float) -> No
     ("attempt", "base", "cap", "expected"),
     [(1, 2.0, 3600, 2.0), (2, 2.0, 3600, 4.0), (4, 1.0, 3600, 8.0), (20, 2.0, 600, 600.0), (1, 0.1, 10, 1.0)],
 )
-def test_backoff_without_jitter_is_exponential(
-    attempt: int, base: float, cap: float, expected: float
-) -> None:
+def test_backoff_without_jitter_is_exponential(attempt: int, base: float, cap: float, expected: float) -> None:
     assert backoff(attempt, base, cap, jitter=False) == expected
 
 
