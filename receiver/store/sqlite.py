@@ -136,7 +136,7 @@ class SqliteStore:
     def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time) -> None:
         self.path = str(path)
         self.clock = clock
-        self._writer = GroupCommitWriter(lambda: _connect(self.path))
+        self._writer = GroupCommitWriter(lambda: _connect(self.path), checkpoint=self._checkpoint)
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
@@ -180,6 +180,14 @@ class SqliteStore:
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise
+        finally:
+            conn.close()
+
+    def _checkpoint(self) -> None:
+        """Copy the WAL into the database file (in a worker thread, off the event loop)."""
+        conn = _connect(self.path)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         finally:
             conn.close()
 

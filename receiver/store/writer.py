@@ -1,4 +1,4 @@
-"""Group commit on one SQLite connection.
+"""Group commit on one SQLite connection, driven from the event loop.
 
 Request handlers submit small write operations and await them. The committer takes
 everything queued, runs it in ONE transaction (each operation in its own savepoint,
@@ -6,12 +6,16 @@ so one failing operation does not sink its neighbours), commits once, and only t
 resolves the waiting futures. Under concurrency many events share one fsync, which is
 what keeps throughput from collapsing with ``synchronous=FULL``.
 
-The statements run on the event-loop thread: each takes microseconds, and running
-them in a second thread would make every one of them wait for the GIL (up to the
-5 ms switch interval) while the loop is busy. Only the calls that can block —
-``BEGIN IMMEDIATE`` (another process may hold the write lock) and ``COMMIT`` (the
-fsync, the WAL checkpoint) — go to a worker thread; operations submitted meanwhile
-queue up for the next batch.
+Everything runs on the event-loop thread. A second thread would make every call wait
+for the GIL (up to the 5 ms switch interval) whenever the loop is busy, which cost
+more than the work itself. What could block the loop is handled instead:
+
+- ``BEGIN IMMEDIATE`` waits for the write lock only when another process holds it
+  (a CLI command, a second daemon). The writer connection has ``busy_timeout=0`` and
+  retries with ``asyncio.sleep``, so the loop keeps serving meanwhile.
+- ``COMMIT`` does one fsync per batch (under a millisecond on this machine's disk).
+- WAL checkpoints, the one slow part of a commit, are switched off on this connection
+  and run by a separate task in a worker thread on its own connection.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -27,40 +32,59 @@ Op = Callable[[sqlite3.Connection], Any]
 
 log = logging.getLogger("hookyard.store")
 
+LOCK_WAIT_SECONDS = 30.0
+CHECKPOINT_EVERY_SECONDS = 1.0
+
 
 class GroupCommitWriter:
-    def __init__(self, connect: Callable[[], sqlite3.Connection], *, max_batch: int = 1024) -> None:
+    def __init__(
+        self,
+        connect: Callable[[], sqlite3.Connection],
+        *,
+        max_batch: int = 1024,
+        checkpoint: Callable[[], None] | None = None,
+    ) -> None:
         self._connect = connect
         self._max_batch = max_batch
+        self._checkpoint = checkpoint
         self._conn: sqlite3.Connection | None = None
         self._pending: list[tuple[Op, asyncio.Future[Any]]] = []
         self._wakeup: asyncio.Event | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._dirty = False
         self.batches = 0
         self.ops = 0
 
     async def start(self) -> None:
-        self._conn = await asyncio.to_thread(self._connect)
+        conn = await asyncio.to_thread(self._connect)
+        conn.execute("PRAGMA busy_timeout=0")
+        conn.execute("PRAGMA wal_autocheckpoint=0")
+        self._conn = conn
         self._wakeup = asyncio.Event()
-        self._task = asyncio.create_task(self._run(), name="hookyard-sqlite-writer")
+        self._tasks = [asyncio.create_task(self._run(), name="hookyard-sqlite-writer")]
+        if self._checkpoint is not None:
+            self._tasks.append(asyncio.create_task(self._checkpoints(), name="hookyard-sqlite-checkpoint"))
 
     async def stop(self) -> None:
-        if self._task is None:
+        if not self._tasks:
             return
         while self._pending:  # everything submitted is committed before closing
             assert self._wakeup is not None
             self._wakeup.set()
             await asyncio.sleep(0.001)
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        if self._checkpoint is not None and self._dirty:
+            await asyncio.to_thread(self._checkpoint)
         if self._conn is not None:
-            await asyncio.to_thread(self._conn.close)
+            self._conn.close()
             self._conn = None
 
     async def submit(self, op: Op) -> Any:
-        if self._task is None or self._wakeup is None:
+        if not self._tasks or self._wakeup is None:
             raise RuntimeError("store is not open")
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending.append((op, fut))
@@ -74,16 +98,34 @@ class GroupCommitWriter:
             await self._wakeup.wait()
             self._wakeup.clear()
             while self._pending:
+                await self._begin()
+                # Everything that arrived while waiting for the lock joins this batch.
                 batch = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
-                await self._run_batch(batch)
+                self._run_batch(batch)
 
-    async def _run_batch(self, batch: list[tuple[Op, asyncio.Future[Any]]]) -> None:
+    async def _begin(self) -> None:
+        conn = self._conn
+        assert conn is not None
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        delay = 0.001
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+    def _run_batch(self, batch: list[tuple[Op, asyncio.Future[Any]]]) -> None:
         conn = self._conn
         assert conn is not None
         results: list[tuple[Any, BaseException | None]] = []
         try:
-            await asyncio.to_thread(conn.execute, "BEGIN IMMEDIATE")
             for op, _ in batch:
                 conn.execute("SAVEPOINT op")
                 try:
@@ -93,19 +135,15 @@ class GroupCommitWriter:
                     conn.execute("ROLLBACK TO op")
                     conn.execute("RELEASE op")
                     results.append((None, exc))
-            await asyncio.to_thread(conn.execute, "COMMIT")
-        except BaseException as exc:  # the whole batch failed: nobody may be told it is stored
+            conn.execute("COMMIT")
+            self._dirty = True
+        except Exception as exc:  # the whole batch failed: nobody may be told it is stored
             if conn.in_transaction:
                 try:
-                    await asyncio.to_thread(conn.execute, "ROLLBACK")
+                    conn.execute("ROLLBACK")
                 except sqlite3.Error:
                     log.exception("rollback failed")
             results = [(None, exc)] * len(batch)
-            if isinstance(exc, asyncio.CancelledError):
-                for _, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(RuntimeError("store is closing"))
-                raise
         self.batches += 1
         self.ops += len(batch)
         for (_, fut), (result, error) in zip(batch, results, strict=True):
@@ -115,3 +153,15 @@ class GroupCommitWriter:
                 fut.set_exception(error)
             else:
                 fut.set_result(result)
+
+    async def _checkpoints(self) -> None:
+        assert self._checkpoint is not None
+        while True:
+            await asyncio.sleep(CHECKPOINT_EVERY_SECONDS)
+            if self._dirty:
+                self._dirty = False
+                try:
+                    await asyncio.to_thread(self._checkpoint)
+                except sqlite3.Error:
+                    log.exception("WAL checkpoint failed; retrying later")
+                    self._dirty = True
