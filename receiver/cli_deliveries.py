@@ -14,7 +14,7 @@ import click
 
 from receiver.cli_common import CONFIG_OPTION, load_or_exit
 from receiver.config import Config
-from receiver.events import isoformat
+from receiver.web.present import delivery_dict
 
 T = TypeVar("T")
 
@@ -31,37 +31,6 @@ def with_store(config: Config, fn: Callable[[Any], Awaitable[T]]) -> T:
             await store.close()
 
     return asyncio.run(run())
-
-
-def delivery_dict(d: Any, attempts: list[Any]) -> dict[str, Any]:
-    return {
-        "id": d.id,
-        "event_id": d.event_id,
-        "rule": d.rule,
-        "action_index": d.action_index,
-        "sink": d.sink_id,
-        "state": d.state.value,
-        "attempts": len(attempts),
-        "emit": d.emit,
-        "last_error": d.last_error,
-        "created_at": isoformat(d.created_at),
-        "next_attempt_at": isoformat(d.next_attempt_at),
-        "replay_of": d.replay_of,
-        "params": d.params,
-        "attempt_log": [
-            {
-                "number": a.number,
-                "started_at": isoformat(a.started_at),
-                "duration_ms": round(a.duration_ms, 1),
-                "outcome": a.outcome,
-                "status": a.status_code,
-                "error_class": a.error_class,
-                "reason": a.reason,
-                "response_excerpt": a.response_excerpt,
-            }
-            for a in attempts
-        ],
-    }
 
 
 @click.command()

@@ -178,7 +178,8 @@ class Views:
     # -- actions (forms) ---------------------------------------------------------------------
     async def _form(self, request: Request, purpose: str = "ui") -> dict[str, str]:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if content_type != "application/x-www-form-urlencoded":
+        # No content type at all is an empty form: it fails the CSRF check below like any other.
+        if content_type not in ("application/x-www-form-urlencoded", ""):
             raise HTTPError("expected a form (application/x-www-form-urlencoded)", code="bad_form", status=415)
         body = b""
         async for chunk in request.stream():
