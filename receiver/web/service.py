@@ -166,6 +166,7 @@ class DeliveryLog:
         if f.text is None:
             rows = await store.list_events(query)
             return EventPage(rows, rows[-1].id if len(rows) == f.limit else None, len(rows))
+        # A pasted event id finds that event whatever the other filters say.
         exact = await store.get_event(f.text) if _ID.match(f.text) else None
         if exact is not None and f.before is None:
             return EventPage([exact], None, 1)

@@ -201,3 +201,37 @@ def test_the_stylesheet_is_public(token_bench: Bench, tmp_path: Path) -> None:
     assert ".badge" in r.text
     assert token_bench.client.get("/ui/static/../config.yaml").status_code == 404
     assert token_bench.client.get("/ui/static/nothing.css").status_code == 404
+
+
+def test_no_secret_in_any_page_or_answer(token_bench: Bench) -> None:
+    """Source secrets, sink credentials and the web token never show, whatever is asked."""
+    failed = token_bench.post_event("test.failed", "run-s")
+    completed = token_bench.post_event("test.completed", "run-t")
+    auth = {"Authorization": f"Bearer {WEB_TOKEN}"}
+    (dlv,) = [d["id"] for d in token_bench.get(f"/api/events/{failed}", headers=auth).json()["deliveries"]]
+    token_bench.kill(dlv)
+    paths = [
+        "/api/events",
+        "/api/events?q=run",
+        f"/api/events/{failed}",
+        f"/api/events/{completed}",
+        "/api/deliveries",
+        f"/api/deliveries/{dlv}",
+        "/api/stats",
+        "/ui",
+        f"/ui/events/{failed}",
+        f"/ui/events/{completed}",
+        "/ui/deliveries",
+        "/ui/deliveries?state=dead",
+        "/ui/login",
+        "/ui/events/evt_nope",
+    ]
+    answers = [token_bench.get(p, headers=auth) for p in paths]
+    assert [r.status_code for r in answers] == [200] * (len(paths) - 1) + [404]
+    answers.append(token_bench.post(f"/api/deliveries/{dlv}/retry", headers=auth))
+    answers.append(token_bench.post(f"/api/events/{failed}/replay", headers=auth))
+    answers.append(token_bench.get("/ui", headers={"Authorization": "Bearer wrong"}))
+    assert [r.status_code for r in answers[-3:]] == [200, 202, 401]
+    texts = [r.text for r in answers] + [repr(dict(r.headers)) for r in answers]
+    assert any("x-fusillade-signature" in t for t in texts)  # the stored headers were shown
+    assert_no_secret(texts, SECRETS)
