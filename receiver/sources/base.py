@@ -8,13 +8,13 @@ raises). Each kind registers an :class:`AdapterSpec` in ``receiver.sources.ADAPT
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from receiver import jsonutil
 from receiver.events import Normalized
 from receiver.verify.base import RawRequest
 
@@ -50,7 +50,7 @@ class AdapterSpec:
 def parse_json(req: RawRequest) -> tuple[Any, str | None]:
     """The JSON body, or (None, reason) when it is not JSON."""
     try:
-        return json.loads(req.body), None
+        return jsonutil.loads(req.body), None
     except UnicodeDecodeError:
         return None, "body is not UTF-8 text"
     except ValueError as exc:

@@ -9,7 +9,6 @@ Reads use their own connections in worker threads; WAL lets them run beside writ
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import threading
 import time
@@ -17,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from receiver import jsonutil
 from receiver.store.base import (
     AttemptRow,
     Claimed,
@@ -77,7 +77,7 @@ def _delivery_row(r: Sequence[Any]) -> DeliveryRow:
         action_index=r[3],
         sink_id=r[4],
         emit=r[5],
-        params=None if r[6] is None else json.loads(r[6]),
+        params=None if r[6] is None else jsonutil.loads(r[6]),
         state=DeliveryState(r[7]),
         attempts=r[8],
         created_at=r[9],
@@ -95,13 +95,13 @@ def _delivery_row(r: Sequence[Any]) -> DeliveryRow:
 
 def _envelope_json(envelope: dict[str, Any]) -> str:
     """The envelope without ``raw``: raw is the parsed body, which is stored already."""
-    return json.dumps({k: v for k, v in envelope.items() if k != "raw"})
+    return jsonutil.dumps({k: v for k, v in envelope.items() if k != "raw"})
 
 
 def _envelope(text: str, body: bytes) -> dict[str, Any]:
-    envelope: dict[str, Any] = json.loads(text)
+    envelope: dict[str, Any] = jsonutil.loads(text)
     try:
-        envelope["raw"] = json.loads(body)
+        envelope["raw"] = jsonutil.loads(body)
     except ValueError:  # not JSON (or not UTF-8): the adapter kept raw as None too
         envelope["raw"] = None
     return envelope
@@ -116,14 +116,14 @@ def _event_row(r: Sequence[Any]) -> EventRow:
         subject=r[4],
         received_at=r[5],
         body=bytes(r[6]),
-        headers=json.loads(r[7]),
+        headers=jsonutil.loads(r[7]),
         envelope=_envelope(r[8], bytes(r[6])),
         normalize_error=r[9],
         parent_id=r[10],
         correlation_id=r[11],
         depth=r[12],
         rules_version=r[13],
-        matched_rules=json.loads(r[14]),
+        matched_rules=jsonutil.loads(r[14]),
     )
 
 
@@ -249,7 +249,7 @@ class SqliteStore:
                 ev.subject,
                 ev.received_at,
                 ev.body_sha256,
-                json.dumps(ev.headers),
+                jsonutil.dumps(ev.headers),
                 ev.body,
                 _envelope_json(ev.envelope),
                 ev.normalize_error,
@@ -257,7 +257,7 @@ class SqliteStore:
                 ev.correlation_id,
                 ev.depth,
                 ev.rules_version,
-                json.dumps(ev.matched_rules),
+                jsonutil.dumps(ev.matched_rules),
             ),
         )
         for key in ev.dedupe_keys:
@@ -283,7 +283,7 @@ class SqliteStore:
                     d.action_index,
                     d.sink_id,
                     d.emit,
-                    None if d.params is None else json.dumps(d.params),
+                    None if d.params is None else jsonutil.dumps(d.params),
                     d.state.value,
                     now,
                     now,

@@ -89,8 +89,9 @@ class GroupCommitWriter:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending.append((op, fut))
         self._wakeup.set()
-        # Shield: a cancelled request (client gone) must not cancel the write itself.
-        return await asyncio.shield(fut)
+        # A cancelled request (client gone) cancels only this future; the queued write still
+        # runs, and the writer skips futures that are already done.
+        return await fut
 
     async def _run(self) -> None:
         assert self._wakeup is not None
