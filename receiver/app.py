@@ -100,12 +100,13 @@ class Hookyard:
     async def hook(self, request: Request) -> Response:
         src = self.ingest.source(request.path_params["source_id"])
         body = await read_body(request, self.config.server.max_body_bytes)
+        scope = request.scope  # straight from the scope: Request.url would parse the Host header
         req = RawRequest(
             body=body,
             headers=dict(request.headers.items()),
-            method=request.method,
-            path=request.url.path,
-            query=request.url.query,
+            method=scope["method"],
+            path=scope["path"],
+            query=scope["query_string"].decode("latin-1"),
         )
         result = await self.ingest.receive(src, req)
         return JSONResponse(

@@ -173,9 +173,7 @@ class SqliteStore:
                     for statement in sql.split(";\n"):
                         if statement.strip():
                             conn.execute(statement)
-                    conn.execute(
-                        "INSERT INTO schema_migrations VALUES (?, ?, ?)", (version, name, self.clock())
-                    )
+                    conn.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", (version, name, self.clock()))
                     conn.execute("COMMIT")
                 except BaseException:
                     conn.execute("ROLLBACK")
@@ -220,23 +218,29 @@ class SqliteStore:
     async def save_event(self, event: NewEvent, deliveries: Sequence[NewDelivery] = ()) -> SaveResult:
         return await self.write(lambda conn: self._save_event(conn, event, deliveries))
 
-    def _save_event(
-        self, conn: sqlite3.Connection, ev: NewEvent, deliveries: Sequence[NewDelivery]
-    ) -> SaveResult:
-        for key in ev.dedupe_keys:
-            row = conn.execute(
-                "SELECT event_id FROM event_keys WHERE source_id = ? AND key = ?", (ev.source_id, key)
-            ).fetchone()
-            if row:
-                return SaveResult(row[0], True)
-        if ev.dedupe_window > 0:
-            row = conn.execute(
-                "SELECT id FROM events WHERE source_id = ? AND body_sha256 = ? AND received_at >= ? "
-                "ORDER BY received_at LIMIT 1",
-                (ev.source_id, ev.body_sha256, ev.received_at - ev.dedupe_window),
-            ).fetchone()
-            if row:
-                return SaveResult(row[0], True)
+    def _save_event(self, conn: sqlite3.Connection, ev: NewEvent, deliveries: Sequence[NewDelivery]) -> SaveResult:
+        # Claim every redelivery key in one statement; on the common path (all new) that is
+        # the whole dedupe cost. The body hash is a key too, valid for ``dedupe_window``.
+        body_key = f"body:{ev.body_sha256}" if ev.dedupe_window > 0 else None
+        keys = [*ev.dedupe_keys, *([body_key] if body_key else [])]
+        if keys:
+            values = ",".join(["(?, ?, ?)"] * len(keys))
+            args = [x for key in keys for x in (ev.source_id, key, ev.id)]
+            claimed = conn.execute(f"INSERT OR IGNORE INTO event_keys (source_id, key, event_id) VALUES {values}", args)
+            if claimed.rowcount != len(keys):
+                original = self._original(conn, ev, body_key)
+                if original is not None:
+                    marks = ",".join("?" * len(keys))
+                    conn.execute(
+                        f"DELETE FROM event_keys WHERE source_id = ? AND key IN ({marks}) AND event_id = ?",
+                        (ev.source_id, *keys, ev.id),
+                    )
+                    return SaveResult(original, True)
+                # Only the body key was taken, by an event older than the window: it moves on.
+                conn.execute(
+                    "UPDATE event_keys SET event_id = ? WHERE source_id = ? AND key = ?",
+                    (ev.id, ev.source_id, body_key),
+                )
         conn.execute(
             "INSERT INTO events (id, source_id, kind, type, subject, received_at, body_sha256, headers, body, "
             "envelope, normalize_error, parent_id, correlation_id, depth, rules_version, matched_rules) "
@@ -260,13 +264,28 @@ class SqliteStore:
                 jsonutil.dumps(ev.matched_rules),
             ),
         )
-        for key in ev.dedupe_keys:
-            conn.execute(
-                "INSERT INTO event_keys (source_id, key, event_id) VALUES (?, ?, ?)", (ev.source_id, key, ev.id)
-            )
         if deliveries:
             self._insert_deliveries(conn, ev.id, ev.received_at, deliveries)
         return SaveResult(ev.id, False)
+
+    def _original(self, conn: sqlite3.Connection, ev: NewEvent, body_key: str | None) -> str | None:
+        """The event this one redelivers: by an exact key, or by body within the window."""
+        for key in ev.dedupe_keys:
+            row = conn.execute(
+                "SELECT event_id FROM event_keys WHERE source_id = ? AND key = ? AND event_id != ?",
+                (ev.source_id, key, ev.id),
+            ).fetchone()
+            if row:
+                return str(row[0])
+        if body_key is not None:
+            row = conn.execute(
+                "SELECT e.id FROM event_keys k JOIN events e ON e.id = k.event_id "
+                "WHERE k.source_id = ? AND k.key = ? AND k.event_id != ? AND e.received_at >= ?",
+                (ev.source_id, body_key, ev.id, ev.received_at - ev.dedupe_window),
+            ).fetchone()
+            if row:
+                return str(row[0])
+        return None
 
     def _insert_deliveries(
         self, conn: sqlite3.Connection, event_id: str, now: float, deliveries: Sequence[NewDelivery]
@@ -392,8 +411,18 @@ class SqliteStore:
             number = conn.execute("SELECT COUNT(*) + 1 FROM attempts WHERE delivery_id = ?", (delivery_id,))
             conn.execute(
                 f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (delivery_id, number.fetchone()[0], a.started_at, a.finished_at, a.duration_ms, a.outcome,
-                 a.status_code, a.error_class, a.reason, a.response_excerpt),
+                (
+                    delivery_id,
+                    number.fetchone()[0],
+                    a.started_at,
+                    a.finished_at,
+                    a.duration_ms,
+                    a.outcome,
+                    a.status_code,
+                    a.error_class,
+                    a.reason,
+                    a.response_excerpt,
+                ),
             )
             if outcome.derived is not None:
                 event, deliveries = outcome.derived

@@ -1,10 +1,12 @@
 """Group commit on one SQLite connection, driven from the event loop.
 
 Request handlers submit small write operations and await them. The committer takes
-everything queued, runs it in ONE transaction (each operation in its own savepoint,
-so one failing operation does not sink its neighbours), commits once, and only then
-resolves the waiting futures. Under concurrency many events share one fsync, which is
-what keeps throughput from collapsing with ``synchronous=FULL``.
+everything queued, runs it in ONE transaction, commits once, and only then resolves
+the waiting futures. If any operation fails, the batch is rolled back and each
+operation runs again in a transaction of its own, so one failing operation never
+sinks its neighbours (and per-operation savepoints are not paid on the common path).
+Under concurrency many events share one fsync, which is what keeps throughput from
+collapsing with ``synchronous=FULL``.
 
 Everything runs on the event-loop thread. A second thread would make every call wait
 for the GIL (up to the 5 ms switch interval) whenever the loop is busy, which cost
@@ -103,7 +105,8 @@ class GroupCommitWriter:
                 # Everything that arrived while waiting for the lock joins this batch.
                 batch = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
-                self._run_batch(batch)
+                if not self._run_batch(batch):
+                    await self._run_singly(batch)
 
     async def _begin(self) -> None:
         conn = self._conn
@@ -122,29 +125,51 @@ class GroupCommitWriter:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.05)
 
-    def _run_batch(self, batch: list[tuple[Op, asyncio.Future[Any]]]) -> None:
+    def _run_batch(self, batch: list[tuple[Op, asyncio.Future[Any]]]) -> bool:
+        """Run the batch in the open transaction and commit. False (rolled back, nothing
+        settled) when an operation failed: the caller then runs each one on its own."""
         conn = self._conn
         assert conn is not None
-        results: list[tuple[Any, BaseException | None]] = []
+        results: list[Any] = []
         try:
             for op, _ in batch:
-                conn.execute("SAVEPOINT op")
-                try:
-                    results.append((op(conn), None))
-                    conn.execute("RELEASE op")
-                except Exception as exc:
-                    conn.execute("ROLLBACK TO op")
-                    conn.execute("RELEASE op")
-                    results.append((None, exc))
+                results.append(op(conn))
             conn.execute("COMMIT")
-            self._dirty = True
-        except Exception as exc:  # the whole batch failed: nobody may be told it is stored
-            if conn.in_transaction:
-                try:
-                    conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    log.exception("rollback failed")
-            results = [(None, exc)] * len(batch)
+        except Exception:
+            self._rollback()
+            return False
+        self._dirty = True
+        self._settle(batch, [(r, None) for r in results])
+        return True
+
+    async def _run_singly(self, batch: list[tuple[Op, asyncio.Future[Any]]]) -> None:
+        """The slow path after a failed batch: one transaction per operation, so only the
+        failing one fails (and its partial writes are rolled back)."""
+        conn = self._conn
+        assert conn is not None
+        for item in batch:
+            await self._begin()
+            try:
+                result = item[0](conn)
+                conn.execute("COMMIT")
+            except Exception as exc:
+                self._rollback()
+                self._settle([item], [(None, exc)])
+            else:
+                self._dirty = True
+                self._settle([item], [(result, None)])
+
+    def _rollback(self) -> None:
+        conn = self._conn
+        if conn is not None and conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                log.exception("rollback failed")
+
+    def _settle(
+        self, batch: list[tuple[Op, asyncio.Future[Any]]], results: list[tuple[Any, BaseException | None]]
+    ) -> None:
         self.batches += 1
         self.ops += len(batch)
         for (_, fut), (result, error) in zip(batch, results, strict=True):

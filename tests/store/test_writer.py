@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import threading
@@ -49,3 +50,33 @@ def test_a_held_write_lock_delays_the_ack_but_never_blocks_the_loop(tmp_path: Pa
     assert isinstance(answer["at"], float) and answer["at"] >= released
     with sqlite3.connect(tmp_path / "h.db") as conn:
         assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 1
+
+
+def test_a_failing_operation_does_not_sink_its_batch(tmp_path: Path) -> None:
+    asyncio.run(_failing_operation(tmp_path))
+
+
+async def _failing_operation(tmp_path: Path) -> None:
+    from receiver.store.sqlite import SqliteStore
+
+    store = SqliteStore(tmp_path / "w.db")
+    await store.open()
+    try:
+        await store.write(lambda c: c.execute("CREATE TABLE t (x INTEGER PRIMARY KEY, note TEXT)"))
+
+        def good(x: int):  # type: ignore[no-untyped-def]
+            return lambda c: c.execute("INSERT INTO t VALUES (?, 'ok')", (x,)).rowcount
+
+        def bad(c: sqlite3.Connection) -> None:
+            c.execute("INSERT INTO t VALUES (100, 'partial')")  # written, then the op fails
+            c.execute("INSERT INTO t VALUES (1, 'clash')")  # primary key taken by good(1)
+
+        results = await asyncio.gather(
+            store.write(good(1)), store.write(bad), store.write(good(2)), return_exceptions=True
+        )
+        assert results[0] == 1 and results[2] == 1
+        assert isinstance(results[1], sqlite3.IntegrityError)
+        rows = await store.write(lambda c: c.execute("SELECT x, note FROM t ORDER BY x").fetchall())
+        assert rows == [(1, "ok"), (2, "ok")]  # the failing op's partial row is gone
+    finally:
+        await store.close()

@@ -18,10 +18,10 @@ CREATE TABLE events (
     matched_rules   TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX events_received ON events (received_at);
-CREATE INDEX events_body ON events (source_id, body_sha256, received_at);
 CREATE INDEX events_correlation ON events (correlation_id);
 
--- One row per redelivery key (provider delivery id, signature header, emit origin).
+-- One row per redelivery key: provider delivery id, signature header, emit origin, and
+-- body:<sha256> (a redelivery only within the source's window; see sqlite.py).
 CREATE TABLE event_keys (
     source_id TEXT NOT NULL,
     key       TEXT NOT NULL,
