@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import uvicorn
 
 from receiver.app import create_app
@@ -21,4 +23,11 @@ def run(config: Config, *, host: str | None = None, port: int | None = None, log
         # Bound the time a slow client may hold a connection open.
         timeout_keep_alive=30,
     )
+    # Everything loaded so far lives as long as the process: keep the cyclic GC from
+    # walking it on every full collection (those walks are latency spikes under load).
+    gc.collect()
+    gc.freeze()
+    # Each request allocates many short-lived objects; collecting young objects every
+    # 700 allocations (the default) costs more than the few cycles it ever finds.
+    gc.set_threshold(50_000, 20, 20)
     uvicorn.Server(uv).run()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
 from typing import Annotated, Literal
@@ -36,7 +35,7 @@ def require_secrets(scheme: str, secrets: Sequence[Secret]) -> list[Secret]:
 
 
 def mac(algorithm: str, key: bytes, message: bytes) -> bytes:
-    return hmac.new(key, message, getattr(hashlib, algorithm)).digest()
+    return hmac.digest(key, message, algorithm)  # one-shot, OpenSSL: no Python-level HMAC object
 
 
 def any_match(candidates: Iterable[bytes], expected: Iterable[bytes]) -> bool:
