@@ -356,15 +356,25 @@ class SqliteStore:
     # -- deliveries ------------------------------------------------------------------
     async def claim_due(self, now: float, limit: int, lease_seconds: float, owner: str) -> list[Claimed]:
         def op(conn: sqlite3.Connection) -> list[Claimed]:
-            # Due work, plus work whose worker died (its lease ran out).
-            rows = conn.execute(
-                "SELECT d.id FROM deliveries d WHERE "
-                "(d.state IN ('queued', 'retrying') AND d.next_attempt_at <= ?) "
-                "OR (d.state = 'in_progress' AND d.lease_until < ?) "
-                "ORDER BY d.next_attempt_at LIMIT ?",
-                (now, now, limit),
-            ).fetchall()
-            ids = [r[0] for r in rows]
+            # Work whose worker died (its lease ran out) first, then due work; each query
+            # walks only its partial index.
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM deliveries WHERE state = 'in_progress' AND lease_until < ? LIMIT ?",
+                    (now, limit),
+                )
+            ]
+            if len(ids) < limit:
+                ids += [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT id FROM deliveries INDEXED BY deliveries_due "
+                        "WHERE state IN ('queued', 'retrying') AND next_attempt_at <= ? "
+                        "ORDER BY next_attempt_at LIMIT ?",
+                        (now, limit - len(ids)),
+                    )
+                ]
             if not ids:
                 return []
             marks = ",".join("?" * len(ids))

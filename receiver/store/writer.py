@@ -8,16 +8,17 @@ sinks its neighbours (and per-operation savepoints are not paid on the common pa
 Under concurrency many events share one fsync, which is what keeps throughput from
 collapsing with ``synchronous=FULL``.
 
-Everything runs on the event-loop thread. A second thread would make every call wait
-for the GIL (up to the 5 ms switch interval) whenever the loop is busy, which cost
-more than the work itself. What could block the loop is handled instead:
+The statements run on the event-loop thread: each takes microseconds, and running them
+in a second thread would make every one wait for the GIL (up to the 5 ms switch
+interval) whenever the loop is busy. What could block the loop is kept off it:
 
 - ``BEGIN IMMEDIATE`` waits for the write lock only when another process holds it
   (a CLI command, a second daemon). The writer connection has ``busy_timeout=0`` and
   retries with ``asyncio.sleep``, so the loop keeps serving meanwhile.
-- ``COMMIT`` does one fsync per batch (under a millisecond on this machine's disk).
-- WAL checkpoints, the one slow part of a commit, are switched off on this connection
-  and run by a separate task in a worker thread on its own connection.
+- ``COMMIT`` (the fsync) runs in a worker thread: one thread hop per batch, and the
+  loop keeps handling requests, whose writes queue up for the next batch.
+- WAL checkpoints are switched off on this connection and run by a separate task in a
+  worker thread on its own connection.
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ class GroupCommitWriter:
                 # Everything that arrived while waiting for the lock joins this batch.
                 batch = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
-                if not self._run_batch(batch):
+                if not await self._run_batch(batch):
                     await self._run_singly(batch)
 
     async def _begin(self) -> None:
@@ -125,7 +126,7 @@ class GroupCommitWriter:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.05)
 
-    def _run_batch(self, batch: list[tuple[Op, asyncio.Future[Any]]]) -> bool:
+    async def _run_batch(self, batch: list[tuple[Op, asyncio.Future[Any]]]) -> bool:
         """Run the batch in the open transaction and commit. False (rolled back, nothing
         settled) when an operation failed: the caller then runs each one on its own."""
         conn = self._conn
@@ -134,7 +135,12 @@ class GroupCommitWriter:
         try:
             for op, _ in batch:
                 results.append(op(conn))
-            conn.execute("COMMIT")
+        except Exception:
+            self._rollback()
+            return False
+        try:
+            # The fsync runs off the loop; the loop keeps serving (new writes queue up).
+            await asyncio.to_thread(conn.execute, "COMMIT")
         except Exception:
             self._rollback()
             return False

@@ -51,7 +51,9 @@ CREATE TABLE deliveries (
     budget_start    REAL NOT NULL,
     replay_of       TEXT
 );
-CREATE INDEX deliveries_due ON deliveries (state, next_attempt_at);
+-- Claiming looks only at claimable rows, however many finished ones pile up.
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE state IN ('queued', 'retrying');
+CREATE INDEX deliveries_state ON deliveries (state, created_at);
 CREATE INDEX deliveries_event ON deliveries (event_id);
 CREATE INDEX deliveries_ordering ON deliveries (ordering_key, state);
 
