@@ -35,7 +35,6 @@ from receiver.store.base import (
     Claimed,
     DeliveryQuery,
     DeliveryRow,
-    DeliveryState,
     EventQuery,
     EventRow,
     NewDelivery,
@@ -44,25 +43,27 @@ from receiver.store.base import (
     SaveResult,
 )
 from receiver.store.migrate import migrations
+from receiver.store.rows import (
+    ATTEMPT_COLUMNS,
+    DELIVERY_COLUMNS,
+    EVENT_COLUMNS,
+    delivery_row,
+    envelope_json,
+    event_row,
+    with_raw,
+)
 
 T = TypeVar("T")
 Conn = psycopg.AsyncConnection[tuple[Any, ...]]
 
-_EVENT_COLUMNS = (
-    "id, source_id, kind, type, subject, received_at, body, headers, envelope, normalize_error, "
-    "parent_id, correlation_id, depth, rules_version, matched_rules"
-)
-_DELIVERY_COLUMNS = (
-    "id, event_id, rule, action_index, sink_id, emit, params, state, attempts, created_at, updated_at, "
-    "next_attempt_at, lease_until, lease_owner, last_error, ordering_key, ordering_time, replay_of, budget_start"
-)
-_ATTEMPT_COLUMNS = (
-    "delivery_id, number, started_at, finished_at, duration_ms, outcome, status_code, error_class, reason, "
-    "response_excerpt"
-)
-_D_COLUMNS = ", ".join("d." + c.strip() for c in _DELIVERY_COLUMNS.split(","))
+_D_COLUMNS = ", ".join("d." + c.strip() for c in DELIVERY_COLUMNS.split(","))
 _MIGRATION_LOCK = 0x686F6F6B79617264  # "hookyard": one migrator at a time across processes
 _RETRY_SQLSTATES = (pgerrors.SerializationFailure, pgerrors.DeadlockDetected)
+
+
+def _parsed(value: Any) -> Any:
+    """psycopg already decodes json columns."""
+    return value
 
 
 def _lock_id(*parts: str) -> int:
@@ -75,38 +76,6 @@ def _text(value: str | None) -> str | None:
     """PostgreSQL text cannot hold NUL; free text from outside (subjects, responses,
     error reasons) gets U+FFFD instead, so the row is stored rather than refused."""
     return value.replace("\x00", "\ufffd") if value is not None and "\x00" in value else value
-
-
-def _envelope_json(envelope: dict[str, Any]) -> str:
-    """The envelope without ``raw``: raw is the parsed body, which is stored already."""
-    return json.dumps({k: v for k, v in envelope.items() if k != "raw"})
-
-
-def _envelope(stored: dict[str, Any], body: bytes) -> dict[str, Any]:
-    envelope = dict(stored)
-    try:
-        envelope["raw"] = json.loads(body)
-    except ValueError:  # not JSON (or not UTF-8): the adapter kept raw as None too
-        envelope["raw"] = None
-    return envelope
-
-
-def _event_row(r: Sequence[Any]) -> EventRow:
-    body = bytes(r[6])
-    return EventRow(
-        id=r[0], source_id=r[1], kind=r[2], type=r[3], subject=r[4], received_at=r[5], body=body,
-        headers=r[7], envelope=_envelope(r[8], body), normalize_error=r[9], parent_id=r[10],
-        correlation_id=r[11], depth=r[12], rules_version=r[13], matched_rules=r[14],
-    )  # fmt: skip
-
-
-def _delivery_row(r: Sequence[Any]) -> DeliveryRow:
-    return DeliveryRow(
-        id=r[0], event_id=r[1], rule=r[2], action_index=r[3], sink_id=r[4], emit=r[5], params=r[6],
-        state=DeliveryState(r[7]), attempts=r[8], created_at=r[9], updated_at=r[10], next_attempt_at=r[11],
-        lease_until=r[12], lease_owner=r[13], last_error=r[14], ordering_key=r[15], ordering_time=r[16],
-        replay_of=r[17], budget_start=r[18],
-    )  # fmt: skip
 
 
 def _delivery_args(d: NewDelivery, event_id: str, now: float) -> tuple[Any, ...]:
@@ -292,7 +261,7 @@ class PostgresStore:
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 ev.id, ev.source_id, ev.kind, _text(ev.type), _text(ev.subject), ev.received_at, ev.body_sha256,
-                json.dumps(ev.headers), ev.body, _envelope_json(ev.envelope), _text(ev.normalize_error),
+                json.dumps(ev.headers), ev.body, envelope_json(ev.envelope), _text(ev.normalize_error),
                 ev.parent_id, ev.correlation_id, ev.depth, ev.rules_version, json.dumps(ev.matched_rules),
             ),
         )  # fmt: skip
@@ -317,8 +286,8 @@ class PostgresStore:
             )
 
     async def get_event(self, event_id: str) -> EventRow | None:
-        rows = await self._read(f"SELECT {_EVENT_COLUMNS} FROM events WHERE id = %s", (event_id,))
-        return _event_row(rows[0]) if rows else None
+        rows = await self._read(f"SELECT {EVENT_COLUMNS} FROM events WHERE id = %s", (event_id,))
+        return event_row(rows[0], _parsed) if rows else None
 
     async def list_events(self, query: EventQuery) -> list[EventRow]:
         where: list[str] = []
@@ -332,12 +301,12 @@ class PostgresStore:
             if value is not None:
                 where.append(clause)
                 args.append(value)
-        sql = f"SELECT {_EVENT_COLUMNS} FROM events"
+        sql = f"SELECT {EVENT_COLUMNS} FROM events"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY received_at DESC, id DESC LIMIT %s"
         args.append(query.limit)
-        return [_event_row(r) for r in await self._read(sql, args)]
+        return [event_row(r, _parsed) for r in await self._read(sql, args)]
 
     async def count_events(self) -> int:
         rows = await self._read("SELECT COUNT(*) FROM events")
@@ -359,7 +328,7 @@ class PostgresStore:
                 (now, now, limit, now + lease_seconds, owner, now),
             )
             rows = sorted(await cur.fetchall(), key=lambda r: (r[11], r[0]))
-            return [Claimed(_delivery_row(r[:19]), _envelope(r[19], bytes(r[22])), r[20], r[21]) for r in rows]
+            return [Claimed(delivery_row(r[:19], _parsed), with_raw(r[19], bytes(r[22])), r[20], r[21]) for r in rows]
 
         return await self.write(op)
 
@@ -389,7 +358,7 @@ class PostgresStore:
                 return False
             # The UPDATE holds the row lock: no concurrent finish can number the same attempt.
             await conn.execute(
-                f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}) SELECT %s, COUNT(*) + 1, %s, %s, %s, %s, %s, %s, %s, %s "
+                f"INSERT INTO attempts ({ATTEMPT_COLUMNS}) SELECT %s, COUNT(*) + 1, %s, %s, %s, %s, %s, %s, %s, %s "
                 "FROM attempts WHERE delivery_id = %s",
                 (delivery_id, a.started_at, a.finished_at, a.duration_ms, a.outcome, a.status_code,
                  _text(a.error_class), _text(a.reason), _text(a.response_excerpt), delivery_id),
@@ -410,8 +379,8 @@ class PostgresStore:
         return bool(rows)
 
     async def get_delivery(self, delivery_id: str) -> DeliveryRow | None:
-        rows = await self._read(f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id = %s", (delivery_id,))
-        return _delivery_row(rows[0]) if rows else None
+        rows = await self._read(f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = %s", (delivery_id,))
+        return delivery_row(rows[0], _parsed) if rows else None
 
     async def list_deliveries(self, query: DeliveryQuery) -> list[DeliveryRow]:
         where: list[str] = []
@@ -420,19 +389,19 @@ class PostgresStore:
             if value is not None:
                 where.append(f"{column} = %s")
                 args.append(value)
-        sql = f"SELECT {_DELIVERY_COLUMNS} FROM deliveries"
+        sql = f"SELECT {DELIVERY_COLUMNS} FROM deliveries"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created_at DESC, id DESC LIMIT %s"
         args.append(query.limit)
-        return [_delivery_row(r) for r in await self._read(sql, args)]
+        return [delivery_row(r, _parsed) for r in await self._read(sql, args)]
 
     async def attempts_for(self, delivery_ids: Sequence[str]) -> dict[str, list[AttemptRow]]:
         ids = list(delivery_ids)
         out: dict[str, list[AttemptRow]] = {i: [] for i in ids}
         if ids:
             rows = await self._read(
-                f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE delivery_id = ANY(%s) ORDER BY delivery_id, number",
+                f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE delivery_id = ANY(%s) ORDER BY delivery_id, number",
                 (ids,),
             )
             for r in rows:

@@ -22,7 +22,6 @@ from receiver.store.base import (
     Claimed,
     DeliveryQuery,
     DeliveryRow,
-    DeliveryState,
     EventQuery,
     EventRow,
     NewDelivery,
@@ -31,14 +30,18 @@ from receiver.store.base import (
     SaveResult,
 )
 from receiver.store.migrate import migrations
+from receiver.store.rows import (
+    ATTEMPT_COLUMNS,
+    DELIVERY_COLUMNS,
+    EVENT_COLUMNS,
+    delivery_row,
+    envelope_json,
+    event_row,
+    with_raw,
+)
 from receiver.store.writer import GroupCommitWriter
 
 T = TypeVar("T")
-
-_EVENT_COLUMNS = (
-    "id, source_id, kind, type, subject, received_at, body, headers, envelope, normalize_error, "
-    "parent_id, correlation_id, depth, rules_version, matched_rules"
-)
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -57,74 +60,6 @@ def _connect(path: str) -> sqlite3.Connection:
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=30000")
     return conn
-
-
-_DELIVERY_COLUMNS = (
-    "id, event_id, rule, action_index, sink_id, emit, params, state, attempts, created_at, updated_at, "
-    "next_attempt_at, lease_until, lease_owner, last_error, ordering_key, ordering_time, replay_of, budget_start"
-)
-_ATTEMPT_COLUMNS = (
-    "delivery_id, number, started_at, finished_at, duration_ms, outcome, status_code, error_class, reason, "
-    "response_excerpt"
-)
-
-
-def _delivery_row(r: Sequence[Any]) -> DeliveryRow:
-    return DeliveryRow(
-        id=r[0],
-        event_id=r[1],
-        rule=r[2],
-        action_index=r[3],
-        sink_id=r[4],
-        emit=r[5],
-        params=None if r[6] is None else jsonutil.loads(r[6]),
-        state=DeliveryState(r[7]),
-        attempts=r[8],
-        created_at=r[9],
-        updated_at=r[10],
-        next_attempt_at=r[11],
-        lease_until=r[12],
-        lease_owner=r[13],
-        last_error=r[14],
-        ordering_key=r[15],
-        ordering_time=r[16],
-        replay_of=r[17],
-        budget_start=r[18],
-    )
-
-
-def _envelope_json(envelope: dict[str, Any]) -> str:
-    """The envelope without ``raw``: raw is the parsed body, which is stored already."""
-    return jsonutil.dumps({k: v for k, v in envelope.items() if k != "raw"})
-
-
-def _envelope(text: str, body: bytes) -> dict[str, Any]:
-    envelope: dict[str, Any] = jsonutil.loads(text)
-    try:
-        envelope["raw"] = jsonutil.loads(body)
-    except ValueError:  # not JSON (or not UTF-8): the adapter kept raw as None too
-        envelope["raw"] = None
-    return envelope
-
-
-def _event_row(r: Sequence[Any]) -> EventRow:
-    return EventRow(
-        id=r[0],
-        source_id=r[1],
-        kind=r[2],
-        type=r[3],
-        subject=r[4],
-        received_at=r[5],
-        body=bytes(r[6]),
-        headers=jsonutil.loads(r[7]),
-        envelope=_envelope(r[8], bytes(r[6])),
-        normalize_error=r[9],
-        parent_id=r[10],
-        correlation_id=r[11],
-        depth=r[12],
-        rules_version=r[13],
-        matched_rules=jsonutil.loads(r[14]),
-    )
 
 
 class SqliteStore:
@@ -255,7 +190,7 @@ class SqliteStore:
                 ev.body_sha256,
                 jsonutil.dumps(ev.headers),
                 ev.body,
-                _envelope_json(ev.envelope),
+                envelope_json(ev.envelope),
                 ev.normalize_error,
                 ev.parent_id,
                 ev.correlation_id,
@@ -319,8 +254,8 @@ class SqliteStore:
 
     async def get_event(self, event_id: str) -> EventRow | None:
         def q(conn: sqlite3.Connection) -> EventRow | None:
-            r = conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events WHERE id = ?", (event_id,)).fetchone()
-            return _event_row(r) if r else None
+            r = conn.execute(f"SELECT {EVENT_COLUMNS} FROM events WHERE id = ?", (event_id,)).fetchone()
+            return event_row(r, jsonutil.loads) if r else None
 
         return await self._read(q)
 
@@ -339,14 +274,14 @@ class SqliteStore:
         if query.before_id:
             where.append("id < ?")
             args.append(query.before_id)
-        sql = f"SELECT {_EVENT_COLUMNS} FROM events"
+        sql = f"SELECT {EVENT_COLUMNS} FROM events"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY received_at DESC, id DESC LIMIT ?"
         args.append(query.limit)
 
         def q(conn: sqlite3.Connection) -> list[EventRow]:
-            return [_event_row(r) for r in conn.execute(sql, args)]
+            return [event_row(r, jsonutil.loads) for r in conn.execute(sql, args)]
 
         return await self._read(q)
 
@@ -385,12 +320,19 @@ class SqliteStore:
             )
             out = []
             for r in conn.execute(
-                f"SELECT {', '.join('d.' + c.strip() for c in _DELIVERY_COLUMNS.split(','))}, "
+                f"SELECT {', '.join('d.' + c.strip() for c in DELIVERY_COLUMNS.split(','))}, "
                 f"e.envelope, e.depth, e.source_id, e.body FROM deliveries d JOIN events e ON e.id = d.event_id "
                 f"WHERE d.id IN ({marks}) ORDER BY d.next_attempt_at",
                 ids,
             ):
-                out.append(Claimed(_delivery_row(r[:19]), _envelope(r[19], bytes(r[22])), r[20], r[21]))
+                out.append(
+                    Claimed(
+                        delivery_row(r[:19], jsonutil.loads),
+                        with_raw(jsonutil.loads(r[19]), bytes(r[22])),
+                        r[20],
+                        r[21],
+                    )
+                )
             return out
 
         return await self.write(op)
@@ -420,7 +362,7 @@ class SqliteStore:
                 return False
             number = conn.execute("SELECT COUNT(*) + 1 FROM attempts WHERE delivery_id = ?", (delivery_id,))
             conn.execute(
-                f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO attempts ({ATTEMPT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     delivery_id,
                     number.fetchone()[0],
@@ -454,8 +396,8 @@ class SqliteStore:
 
     async def get_delivery(self, delivery_id: str) -> DeliveryRow | None:
         def q(conn: sqlite3.Connection) -> DeliveryRow | None:
-            r = conn.execute(f"SELECT {_DELIVERY_COLUMNS} FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
-            return _delivery_row(r) if r else None
+            r = conn.execute(f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
+            return delivery_row(r, jsonutil.loads) if r else None
 
         return await self._read(q)
 
@@ -466,12 +408,12 @@ class SqliteStore:
             if value is not None:
                 where.append(f"{column} = ?")
                 args.append(value)
-        sql = f"SELECT {_DELIVERY_COLUMNS} FROM deliveries"
+        sql = f"SELECT {DELIVERY_COLUMNS} FROM deliveries"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
         args.append(query.limit)
-        return await self._read(lambda conn: [_delivery_row(r) for r in conn.execute(sql, args)])
+        return await self._read(lambda conn: [delivery_row(r, jsonutil.loads) for r in conn.execute(sql, args)])
 
     async def attempts_for(self, delivery_ids: Sequence[str]) -> dict[str, list[AttemptRow]]:
         ids = list(delivery_ids)
@@ -482,7 +424,7 @@ class SqliteStore:
                 chunk = ids[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 for r in conn.execute(
-                    f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE delivery_id IN ({marks}) ORDER BY number", chunk
+                    f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE delivery_id IN ({marks}) ORDER BY number", chunk
                 ):
                     out[r[0]].append(AttemptRow(*r))
             return out
