@@ -16,11 +16,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
-import hmac
 import json
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -28,16 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
+from common import free_port, fusillade_request, wait_up
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "whsec_bench_secret"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --- the destination: a raw asyncio HTTP/1.1 server ----------------------------------------------
@@ -79,31 +70,6 @@ async def destination(port: int, out: Path) -> None:
 # --- the sender: N signed webhooks over keep-alive connections -----------------------------------
 
 
-def request(i: int, port: int, run: str) -> bytes:
-    body = json.dumps(
-        {
-            "event": "test.completed",
-            "timestamp": "2026-02-06T12:00:00Z",
-            "data": {
-                "test_id": f"{run}-{i}",
-                "name": "API Load Test",
-                "status": "completed",
-                "workers": 100,
-                "duration_seconds": 60,
-                "p95_latency_ms": 42,
-                "error_rate": 0.001,
-            },
-        }
-    ).encode()
-    ts = str(int(time.time()))
-    mac = hmac.new(SECRET.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
-    head = (
-        f"POST /hooks/fusillade HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-        f"X-Fusillade-Signature: t={ts},v1={mac}\r\nContent-Length: {len(body)}\r\n\r\n"
-    )
-    return head.encode() + body
-
-
 async def send(port: int, events: int, connections: int) -> None:
     run = str(int(time.time() * 1000))
     statuses: dict[int, int] = {}
@@ -112,7 +78,7 @@ async def send(port: int, events: int, connections: int) -> None:
     async def worker(w: int) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         for i in range(w, events, connections):
-            writer.write(request(i, port, run))
+            writer.write(fusillade_request(i, SECRET.encode(), f"127.0.0.1:{port}", "/hooks/fusillade", run))
             head = await reader.readuntil(b"\r\n\r\n")
             code = int(head[9:12])
             length = next(int(x[15:]) for x in head.split(b"\r\n") if x[:15].lower() == b"content-length:")
@@ -125,18 +91,6 @@ async def send(port: int, events: int, connections: int) -> None:
 
 
 # --- the driver -----------------------------------------------------------------------------------
-
-
-def wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
-    for _ in range(400):
-        if proc.poll() is not None:
-            raise SystemExit(f"daemon exited: {proc.returncode}")
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    raise SystemExit("daemon did not start")
 
 
 def pct(values: list[float], p: float) -> float:

@@ -12,36 +12,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import httpx
+from common import free_port, wait_up
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "whsec_bench_secret"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
-    for _ in range(400):
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited: {proc.returncode}")
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    raise SystemExit("server did not start")
 
 
 def load(port: int, args: argparse.Namespace, collect: bool) -> dict:  # type: ignore[type-arg]
@@ -129,9 +109,7 @@ def main() -> None:
             f"requests {r['requests']}  errors {r['errors']}  status {r['status']}"
         )
     print(f"ratio     {ratio:.2f}x of the ceiling (target >= 0.6x, aim 0.8x; p99 target <= 50 ms)")
-    print(
-        f"durable   {len(acked)} acknowledged, {len(acked) - len(lost)} found in the database, {len(lost)} missing"
-    )
+    print(f"durable   {len(acked)} acknowledged, {len(acked) - len(lost)} found in the database, {len(lost)} missing")
 
 
 if __name__ == "__main__":

@@ -9,35 +9,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
-import hmac
 import json
 import time
 
-
-def build(i: int, secret: bytes, host: str, path: str, run: str) -> bytes:
-    body = json.dumps(
-        {
-            "event": "test.completed",
-            "timestamp": "2026-02-06T12:00:00Z",
-            "data": {
-                "test_id": f"{run}-{i}",
-                "name": "API Load Test",
-                "status": "completed",
-                "workers": 100,
-                "duration_seconds": 60,
-                "p95_latency_ms": 42,
-                "error_rate": 0.001,
-            },
-        }
-    ).encode()
-    ts = str(int(time.time()))
-    mac = hmac.new(secret, ts.encode() + b"." + body, hashlib.sha256).hexdigest()
-    head = (
-        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-        f"X-Fusillade-Signature: t={ts},v1={mac}\r\nContent-Length: {len(body)}\r\n\r\n"
-    )
-    return head.encode() + body
+from common import fusillade_request
 
 
 async def worker(
@@ -54,7 +29,7 @@ async def worker(
     secret = args.secret.encode()
     path = args.path
     while time.perf_counter() < deadline:
-        req = build(i, secret, args.host, path, args.run)
+        req = fusillade_request(i, secret, args.host, path, args.run)
         i += args.connections
         t0 = time.perf_counter()
         writer.write(req)
@@ -85,14 +60,10 @@ async def main(args: argparse.Namespace) -> None:
     acked: list[str] = []
     # Warm up (connections, imports, caches) before measuring.
     warm_deadline = time.perf_counter() + args.warmup
-    await asyncio.gather(
-        *[worker(w + 10_000_000, args, warm_deadline, [], {}, []) for w in range(args.connections)]
-    )
+    await asyncio.gather(*[worker(w + 10_000_000, args, warm_deadline, [], {}, []) for w in range(args.connections)])
     t0 = time.perf_counter()
     deadline = t0 + args.duration
-    errors = await asyncio.gather(
-        *[worker(w, args, deadline, lat, status, acked) for w in range(args.connections)]
-    )
+    errors = await asyncio.gather(*[worker(w, args, deadline, lat, status, acked) for w in range(args.connections)])
     elapsed = time.perf_counter() - t0
     lat.sort()
 

@@ -1,0 +1,50 @@
+"""What the benchmark scripts share: free ports, waiting for a server, signed requests."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import socket
+import subprocess
+import time
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
+    """Until ``url`` answers anything; exits if the server process dies first."""
+    for _ in range(400):
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited: {proc.returncode}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise SystemExit("server did not start")
+
+
+def fusillade_request(i: int, secret: bytes, host: str, path: str, run: str) -> bytes:
+    """A raw HTTP/1.1 request: a unique ``test.completed`` body signed now, as Fusillade signs."""
+    body = json.dumps(
+        {
+            "event": "test.completed",
+            "timestamp": "2026-02-06T12:00:00Z",
+            "data": {"test_id": f"{run}-{i}", "name": "API Load Test", "status": "completed",
+                     "workers": 100, "duration_seconds": 60, "p95_latency_ms": 42, "error_rate": 0.001},
+        }
+    ).encode()  # fmt: skip
+    ts = str(int(time.time()))
+    mac = hmac.new(secret, ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"X-Fusillade-Signature: t={ts},v1={mac}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
