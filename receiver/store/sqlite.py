@@ -18,27 +18,19 @@ from typing import Any, TypeVar
 
 from receiver import jsonutil
 from receiver.store.base import (
-    AttemptRow,
-    Claimed,
-    DeliveryQuery,
-    DeliveryRow,
     EventQuery,
     EventRow,
     NewDelivery,
     NewEvent,
-    Outcome,
     SaveResult,
 )
 from receiver.store.migrate import migrations
 from receiver.store.rows import (
-    ATTEMPT_COLUMNS,
-    DELIVERY_COLUMNS,
     EVENT_COLUMNS,
-    delivery_row,
     envelope_json,
     event_row,
-    with_raw,
 )
+from receiver.store.sqlite_queue import SqliteQueue, insert_deliveries
 from receiver.store.writer import GroupCommitWriter
 
 T = TypeVar("T")
@@ -62,7 +54,7 @@ def _connect(path: str) -> sqlite3.Connection:
     return conn
 
 
-class SqliteStore:
+class SqliteStore(SqliteQueue):
     """The embedded default store. ``path`` is a file path (``:memory:`` is refused:
     the writer and readers need one shared file)."""
 
@@ -200,7 +192,7 @@ class SqliteStore:
             ),
         )
         if deliveries:
-            self._insert_deliveries(conn, ev.id, ev.received_at, deliveries)
+            insert_deliveries(conn, ev.id, ev.received_at, deliveries)
         return SaveResult(ev.id, False)
 
     def _original(self, conn: sqlite3.Connection, ev: NewEvent, body_key: str | None) -> str | None:
@@ -221,36 +213,6 @@ class SqliteStore:
             if row:
                 return str(row[0])
         return None
-
-    def _insert_deliveries(
-        self, conn: sqlite3.Connection, event_id: str, now: float, deliveries: Sequence[NewDelivery]
-    ) -> None:
-        conn.executemany(
-            "INSERT INTO deliveries (id, event_id, rule, action_index, sink_id, emit, params, state, attempts, "
-            "created_at, updated_at, next_attempt_at, last_error, ordering_key, ordering_time, budget_start, "
-            "replay_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    d.id,
-                    event_id,
-                    d.rule,
-                    d.action_index,
-                    d.sink_id,
-                    d.emit,
-                    None if d.params is None else jsonutil.dumps(d.params),
-                    d.state.value,
-                    now,
-                    now,
-                    now,
-                    d.last_error,
-                    d.ordering_key,
-                    now if d.ordering_key else None,
-                    now,
-                    d.replay_of,
-                )
-                for d in deliveries
-            ],
-        )
 
     async def get_event(self, event_id: str) -> EventRow | None:
         def q(conn: sqlite3.Connection) -> EventRow | None:
@@ -287,166 +249,3 @@ class SqliteStore:
 
     async def count_events(self) -> int:
         return await self._read(lambda conn: int(conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]))
-
-    # -- deliveries ------------------------------------------------------------------
-    async def claim_due(self, now: float, limit: int, lease_seconds: float, owner: str) -> list[Claimed]:
-        def op(conn: sqlite3.Connection) -> list[Claimed]:
-            # Work whose worker died (its lease ran out) first, then due work; each query
-            # walks only its partial index.
-            ids = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT id FROM deliveries WHERE state = 'in_progress' AND lease_until < ? LIMIT ?",
-                    (now, limit),
-                )
-            ]
-            if len(ids) < limit:
-                ids += [
-                    r[0]
-                    for r in conn.execute(
-                        "SELECT id FROM deliveries INDEXED BY deliveries_due "
-                        "WHERE state IN ('queued', 'retrying') AND next_attempt_at <= ? "
-                        "ORDER BY next_attempt_at LIMIT ?",
-                        (now, limit - len(ids)),
-                    )
-                ]
-            if not ids:
-                return []
-            marks = ",".join("?" * len(ids))
-            conn.execute(
-                f"UPDATE deliveries SET state = 'in_progress', lease_until = ?, lease_owner = ?, updated_at = ? "
-                f"WHERE id IN ({marks})",
-                (now + lease_seconds, owner, now, *ids),
-            )
-            out = []
-            for r in conn.execute(
-                f"SELECT {', '.join('d.' + c.strip() for c in DELIVERY_COLUMNS.split(','))}, "
-                f"e.envelope, e.depth, e.source_id, e.body FROM deliveries d JOIN events e ON e.id = d.event_id "
-                f"WHERE d.id IN ({marks}) ORDER BY d.next_attempt_at",
-                ids,
-            ):
-                out.append(
-                    Claimed(
-                        delivery_row(r[:19], jsonutil.loads),
-                        with_raw(jsonutil.loads(r[19]), bytes(r[22])),
-                        r[20],
-                        r[21],
-                    )
-                )
-            return out
-
-        return await self.write(op)
-
-    async def postpone(self, delivery_id: str, owner: str, until: float) -> bool:
-        def op(conn: sqlite3.Connection) -> bool:
-            cur = conn.execute(
-                "UPDATE deliveries SET state = CASE WHEN attempts = 0 THEN 'queued' ELSE 'retrying' END, "
-                "next_attempt_at = ?, lease_until = NULL, lease_owner = NULL, updated_at = ? "
-                "WHERE id = ? AND lease_owner = ? AND state = 'in_progress'",
-                (until, self.clock(), delivery_id, owner),
-            )
-            return cur.rowcount == 1
-
-        return await self.write(op)
-
-    async def finish(self, delivery_id: str, owner: str, outcome: Outcome) -> bool:
-        def op(conn: sqlite3.Connection) -> bool:
-            a = outcome.attempt
-            cur = conn.execute(
-                "UPDATE deliveries SET state = ?, attempts = attempts + 1, next_attempt_at = COALESCE(?, "
-                "next_attempt_at), last_error = ?, lease_until = NULL, lease_owner = NULL, updated_at = ? "
-                "WHERE id = ? AND lease_owner = ? AND state = 'in_progress'",
-                (outcome.state.value, outcome.next_attempt_at, outcome.last_error, a.finished_at, delivery_id, owner),
-            )
-            if cur.rowcount != 1:
-                return False
-            number = conn.execute("SELECT COUNT(*) + 1 FROM attempts WHERE delivery_id = ?", (delivery_id,))
-            conn.execute(
-                f"INSERT INTO attempts ({ATTEMPT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    delivery_id,
-                    number.fetchone()[0],
-                    a.started_at,
-                    a.finished_at,
-                    a.duration_ms,
-                    a.outcome,
-                    a.status_code,
-                    a.error_class,
-                    a.reason,
-                    a.response_excerpt,
-                ),
-            )
-            if outcome.derived is not None:
-                event, deliveries = outcome.derived
-                self._save_event(conn, event, deliveries)
-            return True
-
-        return await self.write(op)
-
-    async def newer_succeeded(self, ordering_key: str, ordering_time: float, delivery_id: str) -> bool:
-        def q(conn: sqlite3.Connection) -> bool:
-            row = conn.execute(
-                "SELECT 1 FROM deliveries WHERE ordering_key = ? AND state = 'succeeded' AND id != ? "
-                "AND (ordering_time > ? OR (ordering_time = ? AND id > ?)) LIMIT 1",
-                (ordering_key, delivery_id, ordering_time, ordering_time, delivery_id),
-            ).fetchone()
-            return row is not None
-
-        return await self._read(q)
-
-    async def get_delivery(self, delivery_id: str) -> DeliveryRow | None:
-        def q(conn: sqlite3.Connection) -> DeliveryRow | None:
-            r = conn.execute(f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
-            return delivery_row(r, jsonutil.loads) if r else None
-
-        return await self._read(q)
-
-    async def list_deliveries(self, query: DeliveryQuery) -> list[DeliveryRow]:
-        where: list[str] = []
-        args: list[Any] = []
-        for column, value in (("state", query.state), ("event_id", query.event_id), ("sink_id", query.sink_id)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                args.append(value)
-        sql = f"SELECT {DELIVERY_COLUMNS} FROM deliveries"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
-        args.append(query.limit)
-        return await self._read(lambda conn: [delivery_row(r, jsonutil.loads) for r in conn.execute(sql, args)])
-
-    async def attempts_for(self, delivery_ids: Sequence[str]) -> dict[str, list[AttemptRow]]:
-        ids = list(delivery_ids)
-
-        def q(conn: sqlite3.Connection) -> dict[str, list[AttemptRow]]:
-            out: dict[str, list[AttemptRow]] = {i: [] for i in ids}
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                for r in conn.execute(
-                    f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE delivery_id IN ({marks}) ORDER BY number", chunk
-                ):
-                    out[r[0]].append(AttemptRow(*r))
-            return out
-
-        return await self._read(q)
-
-    async def requeue(self, delivery_id: str, now: float) -> bool:
-        def op(conn: sqlite3.Connection) -> bool:
-            cur = conn.execute(
-                "UPDATE deliveries SET state = 'queued', attempts = 0, next_attempt_at = ?, budget_start = ?, "
-                "updated_at = ?, lease_until = NULL, lease_owner = NULL WHERE id = ? AND state = 'dead'",
-                (now, now, now, delivery_id),
-            )
-            return cur.rowcount == 1
-
-        return await self.write(op)
-
-    async def add_deliveries(self, event_id: str, deliveries: Sequence[NewDelivery], now: float) -> None:
-        await self.write(lambda conn: self._insert_deliveries(conn, event_id, now, deliveries))
-
-    async def delivery_counts(self) -> dict[str, int]:
-        def q(conn: sqlite3.Connection) -> dict[str, int]:
-            return {s: n for s, n in conn.execute("SELECT state, COUNT(*) FROM deliveries GROUP BY state")}
-
-        return await self._read(q)
