@@ -25,8 +25,8 @@ from typing import Any
 from receiver.events import Normalized
 from receiver.sources import fields
 from receiver.sources.base import AdapterSpec, unknown
-from receiver.sources.mapping import Mapper, MappingOptions, overlay
-from receiver.sources.payload import as_dict, has_any, load_json, pick
+from receiver.sources.mapping import CodeAdapter, MappingOptions
+from receiver.sources.payload import as_dict, has_any, pick
 from receiver.verify.base import RawRequest
 
 KIND = "automatedfuture"
@@ -49,19 +49,10 @@ COUNT_KEYS = {
 }
 
 
-class AutomatedFutureAdapter:
+class AutomatedFutureAdapter(CodeAdapter):
     kind = KIND
 
-    def __init__(self, options: MappingOptions | None) -> None:
-        self.mapper = Mapper(options) if options is not None else None
-
-    def normalize(self, req: RawRequest) -> Normalized:
-        payload, failed = load_json(KIND, req)
-        if failed is not None:
-            return failed
-        return overlay(self.mapper, payload, req, self._normalize(payload))
-
-    def _normalize(self, payload: Any) -> Normalized:
+    def from_payload(self, payload: Any, req: RawRequest) -> Normalized:
         if not isinstance(payload, dict):
             return unknown(KIND, f"expected a JSON object, got {type(payload).__name__}", payload)
         result = as_dict(pick(payload, "test_result"))
@@ -124,9 +115,7 @@ def _run(obj: dict[str, Any], payload: Any) -> Normalized:
     return _event(kind, obj, data, payload, found)
 
 
-def _event(
-    kind: str, obj: dict[str, Any], data: dict[str, Any], payload: Any, problems: list[str]
-) -> Normalized:
+def _event(kind: str, obj: dict[str, Any], data: dict[str, Any], payload: Any, problems: list[str]) -> Normalized:
     when = pick(obj, "finished_at") or pick(obj, "started_at") or pick(obj, "created_at")
     try:
         time = fields.coerce("time", when)

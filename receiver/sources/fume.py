@@ -18,9 +18,7 @@ from receiver.sources.vocab import OUTCOME_WORDS, STATUS_TYPES
 
 KIND = "fume"
 
-BUILD_URL = (
-    "obj.ci.buildUrl if (obj.ci is defined and obj.ci.buildUrl is defined and obj.ci.buildUrl) else ''"
-)
+BUILD_URL = "obj.ci.buildUrl if (obj.ci is defined and obj.ci.buildUrl is defined and obj.ci.buildUrl) else ''"
 REPO = (
     f"{{% set u = ({BUILD_URL})|string %}}{{% set parts = u.split('/') %}}"
     "{% if u.startswith('https://github.com/') and parts|length > 4 %}{{ parts[3] }}/{{ parts[4] }}"

@@ -20,8 +20,8 @@ from typing import Any
 from receiver.events import Normalized
 from receiver.sources import fields
 from receiver.sources.base import AdapterSpec, unknown
-from receiver.sources.mapping import Mapper, MappingOptions, overlay
-from receiver.sources.payload import as_dict, load_json, pick
+from receiver.sources.mapping import CodeAdapter, MappingOptions
+from receiver.sources.payload import as_dict, pick
 from receiver.verify.base import RawRequest
 
 KIND = "fusillade"
@@ -43,19 +43,10 @@ TERMINAL = {"run.completed", "run.failed", "run.cancelled", "run.stopped"}
 METRIC_KEYS = ("p95_latency_ms", "avg_latency_ms", "error_rate", "rps", "total_requests", "workers")
 
 
-class FusilladeAdapter:
+class FusilladeAdapter(CodeAdapter):
     kind = KIND
 
-    def __init__(self, options: MappingOptions | None) -> None:
-        self.mapper = Mapper(options) if options is not None else None
-
-    def normalize(self, req: RawRequest) -> Normalized:
-        payload, failed = load_json(KIND, req)
-        if failed is not None:
-            return failed
-        return overlay(self.mapper, payload, req, self._normalize(payload))
-
-    def _normalize(self, payload: Any) -> Normalized:
+    def from_payload(self, payload: Any, req: RawRequest) -> Normalized:
         if not isinstance(payload, dict):
             return unknown(KIND, f"expected a JSON object, got {type(payload).__name__}", payload)
         event = payload.get("event")

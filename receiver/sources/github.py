@@ -16,8 +16,8 @@ from typing import Any
 from receiver.events import Normalized
 from receiver.sources import fields
 from receiver.sources.base import AdapterSpec, unknown
-from receiver.sources.mapping import Mapper, MappingOptions, overlay
-from receiver.sources.payload import as_dict, load_json
+from receiver.sources.mapping import CodeAdapter, MappingOptions
+from receiver.sources.payload import as_dict
 from receiver.verify.base import RawRequest
 
 KIND = "github"
@@ -47,9 +47,7 @@ def _first_pr(prs: Any) -> Any:
 
 def _push(p: dict[str, Any], repo: Any) -> Parsed:
     ref = p.get("ref")
-    branch = (
-        ref.removeprefix("refs/heads/") if isinstance(ref, str) and ref.startswith("refs/heads/") else None
-    )
+    branch = ref.removeprefix("refs/heads/") if isinstance(ref, str) and ref.startswith("refs/heads/") else None
     git = {"repo": repo, "sha": p.get("after"), "branch": branch}
     return "git.push", p.get("after"), _d(p, "head_commit", "timestamp"), {"git": git}
 
@@ -133,20 +131,15 @@ HANDLERS: dict[str, Callable[[dict[str, Any], Any], Parsed]] = {
 }
 
 
-class GitHubAdapter:
+class GitHubAdapter(CodeAdapter):
     kind = KIND
 
-    def __init__(self, options: MappingOptions | None) -> None:
-        self.mapper = Mapper(options) if options is not None else None
+    def unparsable(self, failed: Normalized, req: RawRequest) -> Normalized:
+        failed.platform_event = req.header("X-GitHub-Event")
+        return failed
 
-    def normalize(self, req: RawRequest) -> Normalized:
-        payload, failed = load_json(KIND, req)
-        if failed is not None:
-            failed.platform_event = req.header("X-GitHub-Event")
-            return failed
-        return overlay(self.mapper, payload, req, self._normalize(payload, req.header("X-GitHub-Event")))
-
-    def _normalize(self, payload: Any, event: str | None) -> Normalized:
+    def from_payload(self, payload: Any, req: RawRequest) -> Normalized:
+        event = req.header("X-GitHub-Event")
         if not event:
             return unknown(KIND, "no X-GitHub-Event header", payload)
         handler = HANDLERS.get(event)

@@ -330,9 +330,7 @@ class MappingAdapter:
         if failed is not None:
             return failed
         reason = None if self.mapper.has_type else "the normalize mapping has no type rule"
-        base = Normalized(
-            type=f"{self.kind}.unknown", platform=self.kind, raw=payload, normalize_error=reason
-        )
+        base = Normalized(type=f"{self.kind}.unknown", platform=self.kind, raw=payload, normalize_error=reason)
         return self.mapper.apply(payload, template_headers(req), base)
 
 
@@ -341,6 +339,29 @@ def overlay(mapper: Mapper | None, payload: Any, req: RawRequest, n: Normalized)
     if mapper is None:
         return n
     return mapper.apply(payload, template_headers(req), n)
+
+
+class CodeAdapter:
+    """An adapter written in code (a platform whose payloads need branching), whose result a
+    source's own ``normalize:`` block may still override. Subclasses set ``kind`` and write
+    ``from_payload``; a body that is not JSON becomes ``<kind>.unknown`` here."""
+
+    kind: str
+
+    def __init__(self, options: MappingOptions | None) -> None:
+        self.mapper = Mapper(options) if options is not None else None
+
+    def normalize(self, req: RawRequest) -> Normalized:
+        payload, failed = load_json(self.kind, req)
+        if failed is not None:
+            return self.unparsable(failed, req)
+        return overlay(self.mapper, payload, req, self.from_payload(payload, req))
+
+    def from_payload(self, payload: Any, req: RawRequest) -> Normalized:
+        raise NotImplementedError
+
+    def unparsable(self, failed: Normalized, req: RawRequest) -> Normalized:
+        return failed
 
 
 # Header names that carry credentials: templates must not be able to copy them into events.
