@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from receiver.sources.base import AdapterSpec
 from receiver.sources.mapping import MappingAdapter, MappingOptions, merge, preset
-from receiver.sources.vocab import OUTCOME_WORDS, STATUS_TYPES
+from receiver.sources.vocab import OUTCOME_WORDS, STATUS_TYPES, TIME_PATHS
 
 KIND = "bug0"
 
@@ -36,17 +36,7 @@ PRESET = preset(
         "type": {"path": ["status", "state"], "map": STATUS_TYPES},
         "platform_event": ["event", "eventType", "event_type", "status", "state"],
         "subject": ["executionId", "execution_id", "id"],
-        "time": [
-            "timestamp",
-            "updatedAt",
-            "updated_at",
-            "finishedAt",
-            "finished_at",
-            "startedAt",
-            "started_at",
-            "createdAt",
-            "created_at",
-        ],
+        "time": TIME_PATHS,
         "data.run.id": ["executionId", "execution_id", "id"],
         "data.run.name": ["name", "label"],
         "data.run.project": ["projectId", "project_id"],

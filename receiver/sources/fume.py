@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from receiver.sources.base import AdapterSpec
 from receiver.sources.mapping import MappingAdapter, MappingOptions, merge, preset
-from receiver.sources.vocab import OUTCOME_WORDS, STATUS_TYPES
+from receiver.sources.vocab import OUTCOME_WORDS, STATUS_TYPES, TIME_PATHS
 
 KIND = "fume"
 
@@ -36,17 +36,7 @@ PRESET = preset(
         "type": {"path": ["status", "state"], "map": STATUS_TYPES},
         "platform_event": ["event", "eventType", "event_type", "status", "state"],
         "subject": ["runId", "run_id", "id"],
-        "time": [
-            "timestamp",
-            "updatedAt",
-            "updated_at",
-            "finishedAt",
-            "finished_at",
-            "startedAt",
-            "started_at",
-            "createdAt",
-            "created_at",
-        ],
+        "time": TIME_PATHS,
         "data.run.id": ["runId", "run_id", "id"],
         "data.run.name": ["name", "title"],
         "data.run.project": ["projectId", "project_id"],

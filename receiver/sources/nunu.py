@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from receiver.sources.base import AdapterSpec
 from receiver.sources.mapping import MappingAdapter, MappingOptions, merge, preset
-from receiver.sources.vocab import OUTCOME_WORDS, STATUS_TYPES
+from receiver.sources.vocab import OUTCOME_WORDS, STATUS_TYPES, TIME_PATHS
 
 KIND = "nunu"
 
@@ -32,19 +32,8 @@ PRESET = preset(
             "template": f"{{{{ 'bug' if ({IS_BUG}) else (obj.status if obj.status is defined else '') }}}}"
         },
         "subject": ["runId", "run_id", "bug.runId", "bug.run_id", "id"],
-        "time": [
-            "timestamp",
-            "bug.createdAt",
-            "bug.created_at",
-            "updatedAt",
-            "updated_at",
-            "finishedAt",
-            "finished_at",
-            "startedAt",
-            "started_at",
-            "createdAt",
-            "created_at",
-        ],
+        # A bug report's own creation time comes first.
+        "time": ["timestamp", "bug.createdAt", "bug.created_at", *TIME_PATHS[1:]],
         "data.run.id": ["runId", "run_id", "bug.runId", "bug.run_id", "id"],
         "data.run.name": ["name", "testName", "test_name", "testPlanName", "test_plan_name"],
         "data.run.project": ["projectId", "project_id"],

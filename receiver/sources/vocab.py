@@ -6,6 +6,19 @@ source whose platform says something else overrides the rule in its ``normalize:
 
 from __future__ import annotations
 
+# Where the presets look for when something happened, most specific first.
+TIME_PATHS = [
+    "timestamp",
+    "updatedAt",
+    "updated_at",
+    "finishedAt",
+    "finished_at",
+    "startedAt",
+    "started_at",
+    "createdAt",
+    "created_at",
+]
+
 STATUS_TYPES = {
     "scheduled": "run.scheduled",
     "queued": "run.queued",
