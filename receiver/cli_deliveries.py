@@ -109,7 +109,7 @@ def replay(config_path: Path, event_id: str) -> None:
     """Route a stored event again under the current rules (new deliveries, linked to the original)."""
     from receiver.app import build_sinks
     from receiver.cli_rules import _ruleset
-    from receiver.routing import Router
+    from receiver.routing import Router, replay
     from receiver.sinks.client import HttpClient
 
     config = load_or_exit(config_path)
@@ -118,13 +118,8 @@ def replay(config_path: Path, event_id: str) -> None:
     router.sinks = build_sinks(config, HttpClient())
 
     async def run(store: Any) -> list[Any] | None:
-        row = await store.get_event(event_id)
-        if row is None:
-            return None
-        plan = router.plan(row.envelope, replay_of=event_id)
-        if plan.deliveries:
-            await store.add_deliveries(event_id, plan.deliveries, time.time())
-        return plan.deliveries
+        plan = await replay(store, router, event_id, time.time())
+        return None if plan is None else plan.deliveries
 
     planned = with_store(config, run)
     if planned is None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from receiver.events import new_id
 from receiver.render import RenderError
-from receiver.rules import RuleSet, render_action
+from receiver.rules import PlannedAction, RuleSet, render_action
 from receiver.sinks.base import SendContext
 from receiver.store.base import DeliveryState, NewDelivery
 
@@ -42,41 +42,51 @@ class Router:
             return Plan(None)
         matched: list[str] = []
         deliveries: list[NewDelivery] = []
-        for planned in ruleset.plan(envelope):
-            if planned.rule not in matched:
-                matched.append(planned.rule)
-            state, params, error, ordering = DeliveryState.QUEUED, None, None, None
-            try:
-                params = render_action(planned, envelope)
-            except RenderError as exc:
-                state, error = DeliveryState.DEAD, f"template error: {exc}"
-            else:
-                sink = self.sinks.get(planned.sink)
-                key_fn = getattr(sink, "ordering_key", None)
-                if key_fn is not None:
-                    try:
-                        key = key_fn(params, SendContext(delivery_id="", attempt=0, event=envelope))
-                    except Exception:  # no target to order on; the send will say why
-                        key = None
-                    ordering = "\x1f".join(key) if key else None
-            deliveries.append(
-                NewDelivery(
-                    id=new_id("dlv"),
-                    rule=planned.rule,
-                    action_index=planned.action_index,
-                    sink_id=planned.sink,
-                    emit=planned.emit,
-                    params=params,
-                    state=state,
-                    last_error=error,
-                    ordering_key=ordering,
-                    replay_of=replay_of,
-                )
-            )
+        # One match per event; rules with no actions still count as matched.
         for rule in ruleset.match(envelope):
-            if rule.name not in matched:  # rules with no actions still count as matched
-                matched.append(rule.name)
+            matched.append(rule.name)
+            deliveries.extend(self._delivery(planned, envelope, replay_of) for planned in rule.planned)
         return Plan(ruleset.version, matched, deliveries)
+
+    def _delivery(self, planned: PlannedAction, envelope: Mapping[str, Any], replay_of: str | None) -> NewDelivery:
+        """One planned action rendered into a delivery row (dead at once if its template fails)."""
+        state, params, error, ordering = DeliveryState.QUEUED, None, None, None
+        try:
+            params = render_action(planned, envelope)
+        except RenderError as exc:
+            state, error = DeliveryState.DEAD, f"template error: {exc}"
+        else:
+            key_fn = getattr(self.sinks.get(planned.sink), "ordering_key", None)
+            if key_fn is not None:
+                try:
+                    key = key_fn(params, SendContext(delivery_id="", attempt=0, event=envelope))
+                except Exception:  # no target to order on; the send will say why
+                    key = None
+                ordering = "\x1f".join(key) if key else None
+        return NewDelivery(
+            id=new_id("dlv"),
+            rule=planned.rule,
+            action_index=planned.action_index,
+            sink_id=planned.sink,
+            emit=planned.emit,
+            params=params,
+            state=state,
+            last_error=error,
+            ordering_key=ordering,
+            replay_of=replay_of,
+        )
+
+
+async def replay(store: Any, router: Router, event_id: str, now: float) -> Plan | None:
+    """Route a stored event again under the current rules; the new deliveries are queued,
+    linked by ``replay_of``. None when there is no such event."""
+    row = await store.get_event(event_id)
+    if row is None:
+        return None
+    plan = router.plan(row.envelope, replay_of=event_id)
+    if plan.deliveries:
+        await store.add_deliveries(event_id, plan.deliveries, now)
+    return plan
 
 
 def action_models(config: Any) -> dict[str, Any]:

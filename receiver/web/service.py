@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 
 from receiver.errors import HTTPError, NotFound
 from receiver.events import new_id
-from receiver.routing import Plan
+from receiver.routing import Plan, replay
 from receiver.store.base import (
     AttemptRow,
     DeliveryQuery,
@@ -256,12 +256,10 @@ class DeliveryLog:
 
     async def replay(self, event_id: str) -> Plan:
         """Route a stored event again under the current rules: new deliveries linked by ``replay_of``."""
-        row = await self.store.get_event(event_id)
-        if row is None:
+        plan = await replay(self.store, self.hy.router, event_id, self.hy.clock())
+        if plan is None:
             raise NotFound(f"no event {event_id}", code="event_not_found")
-        plan = self.hy.router.plan(row.envelope, replay_of=event_id)
         if plan.deliveries:
-            await self.store.add_deliveries(event_id, plan.deliveries, self.hy.clock())
             self.hy.dispatcher.notify()
         return plan
 
