@@ -7,6 +7,7 @@ import hmac
 import json
 import socket
 import subprocess
+import sys
 import time
 
 import httpx
@@ -29,6 +30,22 @@ def wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
         except httpx.HTTPError:
             time.sleep(0.05)
     raise SystemExit("server did not start")
+
+
+def hookyard_serve(config: str, port: int) -> list[str]:
+    """The command line of a real daemon for a benchmark (warnings only: no log I/O in the way)."""
+    return [
+        sys.executable,
+        "-m",
+        "receiver",
+        "serve",
+        "--config",
+        config,
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
 
 
 def fusillade_request(i: int, secret: bytes, host: str, path: str, run: str) -> bytes:

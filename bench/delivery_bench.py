@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import free_port, fusillade_request, wait_up
+from common import free_port, fusillade_request, hookyard_serve, wait_up
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "whsec_bench_secret"
@@ -132,21 +132,7 @@ def main() -> None:
     me = [sys.executable, str(Path(__file__).resolve())]
     arrivals_file = work / "arrivals.txt"
     dest = subprocess.Popen([*me, "--role", "destination", "--port", str(dest_port), "--out", str(arrivals_file)])
-    daemon = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "receiver",
-            "serve",
-            "--config",
-            str(cfg),
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-    )
+    daemon = subprocess.Popen(hookyard_serve(str(cfg), port), cwd=ROOT)
     try:
         wait_up(f"http://127.0.0.1:{port}/healthz", daemon)
         sent = json.loads(

@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import free_port, wait_up
+from common import free_port, hookyard_serve, wait_up
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "whsec_bench_secret"
@@ -61,18 +61,7 @@ def main() -> None:
     for name in ("ceiling", "hookyard"):
         port = free_port()
         if name == "hookyard":
-            cmd = [
-                sys.executable,
-                "-m",
-                "receiver",
-                "serve",
-                "--config",
-                str(cfg),
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ]
+            cmd = hookyard_serve(str(cfg), port)
         else:
             cmd = [
                 sys.executable,
