@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -22,7 +22,8 @@ from starlette.routing import Route
 
 from receiver.config import Config
 from receiver.delivery.dispatcher import Dispatcher
-from receiver.errors import HTTPError, PayloadTooLarge
+from receiver.errors import HTTPError
+from receiver.hook_route import Receive, Scope, Send, handle_hook, hook_source_id
 from receiver.ingest import Ingest
 from receiver.metrics import Metrics
 from receiver.reload import Reloader
@@ -30,7 +31,6 @@ from receiver.routing import Router
 from receiver.sinks.client import HttpClient
 from receiver.store import open_store
 from receiver.store.base import Store
-from receiver.verify.base import RawRequest
 
 log = logging.getLogger("hookyard.app")
 
@@ -48,25 +48,6 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": message, "code": code}, status_code=status)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body, refusing (413) as soon as it would exceed ``limit`` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            if int(declared) > limit:
-                raise PayloadTooLarge(f"body is larger than {limit} bytes")
-        except ValueError:
-            raise HTTPError("Content-Length is not a number", code="bad_content_length") from None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"body is larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 class Hookyard:
     """Holds the running parts; ``app.state.hookyard`` in the Starlette app."""
 
@@ -77,6 +58,7 @@ class Hookyard:
         router: Router,
         clock: Callable[[], float],
         http: HttpClient,
+        wake: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -94,25 +76,15 @@ class Hookyard:
             config.delivery,
             clock=clock,
         )
-        self.ingest = Ingest(config, store, router, self.metrics, clock, on_stored=self.dispatcher.notify)
+        # Tells the dispatcher new work is due: in this process, or in the dispatcher process.
+        self.wake = wake or self.dispatcher.notify
+        self.ingest = Ingest(config, store, router, self.metrics, clock, on_stored=self.wake)
         self.started_at = clock()
 
-    async def hook(self, request: Request) -> Response:
-        src = self.ingest.source(request.path_params["source_id"])
-        body = await read_body(request, self.config.server.max_body_bytes)
-        scope = request.scope  # straight from the scope: Request.url would parse the Host header
-        req = RawRequest(
-            body=body,
-            headers=dict(request.headers.items()),
-            method=scope["method"],
-            path=scope["path"],
-            query=scope["query_string"].decode("latin-1"),
-        )
-        result = await self.ingest.receive(src, req)
-        return JSONResponse(
-            {"event_id": result.event_id, "duplicate": result.duplicate},
-            status_code=200 if result.duplicate else 202,
-        )
+    async def hook(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """``POST /hooks/{source_id}`` (a plain ASGI endpoint: see ``hook_route``)."""
+        source_id = scope["path_params"]["source_id"] if "path_params" in scope else hook_source_id(scope)
+        await handle_hook(self.ingest, self.config.server.max_body_bytes, source_id or "", scope, receive, send)
 
     async def healthz(self, request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -155,6 +127,34 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return error_response(500, "internal_error", "internal error; the request was not stored")
 
 
+class _ASGIEndpoint:
+    """Makes Starlette's Route treat a bound method as a plain ASGI app."""
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+class HookyardApp(Starlette):
+    """Starlette, with ``POST /hooks/{source_id}`` taken straight to its handler: the
+    webhook path skips the middleware stack and router (see ``hook_route``)."""
+
+    def __init__(self, hy: Hookyard, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.hookyard = hy
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        source_id = hook_source_id(scope)
+        if source_id is None:
+            await super().__call__(scope, receive, send)
+        else:
+            await handle_hook(
+                self.hookyard.ingest, self.hookyard.config.server.max_body_bytes, source_id, scope, receive, send
+            )
+
+
 def create_app(
     config: Config,
     *,
@@ -163,13 +163,16 @@ def create_app(
     router: Router | None = None,
     http: HttpClient | None = None,
     deliver: bool = True,
-) -> Starlette:
+    wake: Callable[[], None] | None = None,
+) -> HookyardApp:
+    """The app. ``deliver=False`` runs no dispatcher here (``wake`` then tells the one
+    running elsewhere about new work)."""
     clock = clock or time.time
     store = store or open_store(config.storage_url, clock=clock)
     router = router or Router(None)
     own_http = http is None
     http = http or HttpClient()
-    hy = Hookyard(config, store, router, clock, http)
+    hy = Hookyard(config, store, router, clock, http, wake)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -198,7 +201,7 @@ def create_app(
             await store.close()
 
     routes = [
-        Route("/hooks/{source_id}", hy.hook, methods=["POST"]),
+        Route("/hooks/{source_id}", _ASGIEndpoint(hy.hook), methods=["POST"]),
         Route("/healthz", hy.healthz, methods=["GET"]),
         Route("/readyz", hy.readyz, methods=["GET"]),
         Route("/metrics", hy.metrics_endpoint, methods=["GET"]),
@@ -207,7 +210,8 @@ def create_app(
         from receiver.web import routes as web_routes
 
         routes += web_routes(hy)
-    app = Starlette(
+    app = HookyardApp(
+        hy,
         routes=routes,
         lifespan=lifespan,
         exception_handlers={

@@ -188,6 +188,10 @@ def test_credentials_and_token_headers_are_not_stored(client: TestClient) -> Non
         ("GET", "/hooks/fusillade", {}, 405, "method_not_allowed"),
         ("PUT", "/hooks/fusillade", {"content": b"{}"}, 405, "method_not_allowed"),
         ("GET", "/nothing-here", {}, 404, "not_found"),
+        # Paths the webhook fast path must leave to the router: not one path segment.
+        ("POST", "/hooks/", {"content": b"{}"}, 404, "not_found"),
+        ("POST", "/hooks/fusillade/extra", {"content": b"{}"}, 404, "not_found"),
+        ("POST", "/hooksfusillade", {"content": b"{}"}, 404, "not_found"),
         ("POST", "/hooks/fusillade", {"content": b"x" * 2049}, 413, "body_too_large"),
         (
             "POST",
@@ -223,6 +227,30 @@ def test_chunked_body_over_the_limit_is_refused_without_reading_on(client: TestC
     r = client.post("/hooks/fusillade", content=chunks())
     assert r.status_code == 413
     assert r.json()["code"] == "body_too_large"
+    assert stored(client) == []
+
+
+def test_a_client_gone_mid_body_gets_no_answer_and_nothing_is_stored(client: TestClient) -> None:
+    app = client.app
+    sent: list[dict] = []  # type: ignore[type-arg]
+    messages = iter([{"type": "http.request", "body": BODY[:10], "more_body": True}, {"type": "http.disconnect"}])
+
+    async def receive() -> dict:  # type: ignore[type-arg]
+        return next(messages)
+
+    async def send(message: dict) -> None:  # type: ignore[type-arg]
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/hooks/fusillade",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), *[(k.lower().encode(), v.encode()) for k, v in fus().items()]],
+    }
+    client.portal.call(app, scope, receive, send)  # type: ignore[arg-type, union-attr]
+    assert sent == []
     assert stored(client) == []
 
 

@@ -1,8 +1,10 @@
-"""SQLite backend: WAL, ``synchronous=FULL``, one group-commit writer thread.
+"""SQLite backend: WAL, durable commits, one group-commit writer.
 
-``synchronous=FULL`` makes every commit fsync the WAL, so an acknowledged event
-survives power loss as well as ``kill -9`` (NORMAL survives only a process crash).
-The group-commit writer shares each fsync among all events that arrived meanwhile.
+Every write is on disk (the WAL fsynced) before it is acknowledged, so an acknowledged
+event survives power loss as well as ``kill -9``: ``synchronous=FULL`` on every
+connection, except that the group-commit writer does the fsync itself, pipelined
+behind its commits (see ``writer.py``), sharing each fsync among all events that
+arrived meanwhile.
 Reads use their own connections in worker threads; WAL lets them run beside writes.
 """
 
@@ -63,7 +65,7 @@ class SqliteStore(SqliteQueue):
     def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time) -> None:
         self.path = str(path)
         self.clock = clock
-        self._writer = GroupCommitWriter(lambda: _connect(self.path), checkpoint=self._checkpoint)
+        self._writer = GroupCommitWriter(lambda: _connect(self.path), self.path + "-wal", checkpoint=self._checkpoint)
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()

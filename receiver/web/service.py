@@ -251,7 +251,7 @@ class DeliveryLog:
             raise HTTPError(
                 f"delivery {delivery_id} is {state}; only dead deliveries can be retried", code="not_dead", status=409
             )
-        self.hy.dispatcher.notify()
+        self.hy.wake()
         return await self.delivery(delivery_id)
 
     async def replay(self, event_id: str) -> Plan:
@@ -260,7 +260,7 @@ class DeliveryLog:
         if plan is None:
             raise NotFound(f"no event {event_id}", code="event_not_found")
         if plan.deliveries:
-            self.hy.dispatcher.notify()
+            self.hy.wake()
         return plan
 
     async def stats(self) -> dict[str, object]:

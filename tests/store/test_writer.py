@@ -80,3 +80,88 @@ async def _failing_operation(tmp_path: Path) -> None:
         assert rows == [(1, "ok"), (2, "ok")]  # the failing op's partial row is gone
     finally:
         await store.close()
+
+
+class _GatedFsync:
+    """A store whose WAL fsync waits for the test to open the gate (or fails)."""
+
+    def __init__(self, tmp_path: Path, fail: bool = False) -> None:
+        from receiver.store.sqlite import SqliteStore
+
+        self.store = SqliteStore(tmp_path / "g.db")
+        self.gate = threading.Event()
+        self.fsyncs = 0
+        writer = self.store._writer
+        real = writer._fsync_wal
+
+        def fsync() -> None:
+            self.gate.wait(10)
+            self.fsyncs += 1
+            if fail:
+                raise OSError(5, "Input/output error")
+            real()
+
+        writer._fsync_wal = fsync  # type: ignore[method-assign]
+
+
+def test_a_write_is_acknowledged_only_after_the_wal_fsync(tmp_path: Path) -> None:
+    async def run() -> None:
+        gated = _GatedFsync(tmp_path)
+        await gated.store.open()
+        try:
+            write = asyncio.ensure_future(gated.store.write(lambda c: c.execute("CREATE TABLE t (x)").rowcount))
+            await asyncio.sleep(0.3)
+            assert not write.done()  # committed, but not yet on disk: not acknowledged
+            # Visible to readers already (committed), which is why only the ack waits.
+            with sqlite3.connect(tmp_path / "g.db") as other:
+                assert other.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 't'").fetchone()[0] == 1
+            gated.gate.set()
+            assert await asyncio.wait_for(write, 5) == -1
+            assert gated.fsyncs >= 1
+        finally:
+            gated.gate.set()
+            await gated.store.close()
+
+    asyncio.run(run())
+
+
+def test_batches_committed_during_an_fsync_share_the_next_one(tmp_path: Path) -> None:
+    async def run() -> None:
+        gated = _GatedFsync(tmp_path)
+        await gated.store.open()
+        try:
+            await asyncio.sleep(0)
+            first = asyncio.ensure_future(gated.store.write(lambda c: c.execute("CREATE TABLE t (x)").rowcount))
+            await asyncio.sleep(0.2)  # first batch committed; its fsync is waiting at the gate
+            later = [
+                asyncio.ensure_future(gated.store.write(lambda c, i=i: c.execute("INSERT INTO t VALUES (?)", (i,)).rowcount))
+                for i in range(20)
+            ]
+            await asyncio.sleep(0.2)  # they commit while the first fsync is under way
+            gated.gate.set()
+            assert await asyncio.wait_for(first, 5) == -1
+            assert await asyncio.wait_for(asyncio.gather(*later), 5) == [1] * 20
+            assert gated.fsyncs == 2  # one for the first batch, one for everything after it
+        finally:
+            gated.gate.set()
+            await gated.store.close()
+
+    asyncio.run(run())
+
+
+def test_a_failed_fsync_fails_the_writes_it_covered(tmp_path: Path) -> None:
+    async def run() -> None:
+        gated = _GatedFsync(tmp_path, fail=True)
+        gated.gate.set()
+        await gated.store.open()
+        try:
+            try:
+                await gated.store.write(lambda c: c.execute("CREATE TABLE t (x)").rowcount)
+            except OSError as exc:
+                assert exc.errno == 5
+            else:
+                raise AssertionError("a write whose fsync failed was acknowledged")
+        finally:
+            await gated.store.close()
+
+    asyncio.run(run())
