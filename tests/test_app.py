@@ -247,7 +247,10 @@ def test_a_client_gone_mid_body_gets_no_answer_and_nothing_is_stored(client: Tes
         "path": "/hooks/fusillade",
         "root_path": "",
         "query_string": b"",
-        "headers": [(b"content-type", b"application/json"), *[(k.lower().encode(), v.encode()) for k, v in fus().items()]],
+        "headers": [
+            (b"content-type", b"application/json"),
+            *[(k.lower().encode(), v.encode()) for k, v in fus().items()],
+        ],
     }
     client.portal.call(app, scope, receive, send)  # type: ignore[arg-type, union-attr]
     assert sent == []

@@ -133,8 +133,9 @@ def test_batches_committed_during_an_fsync_share_the_next_one(tmp_path: Path) ->
             await asyncio.sleep(0)
             first = asyncio.ensure_future(gated.store.write(lambda c: c.execute("CREATE TABLE t (x)").rowcount))
             await asyncio.sleep(0.2)  # first batch committed; its fsync is waiting at the gate
+            insert = "INSERT INTO t VALUES (?)"
             later = [
-                asyncio.ensure_future(gated.store.write(lambda c, i=i: c.execute("INSERT INTO t VALUES (?)", (i,)).rowcount))
+                asyncio.ensure_future(gated.store.write(lambda c, i=i: c.execute(insert, (i,)).rowcount))
                 for i in range(20)
             ]
             await asyncio.sleep(0.2)  # they commit while the first fsync is under way
