@@ -40,7 +40,7 @@ EVENTS = {
     "test.resumed": "run.resumed",
 }
 TERMINAL = {"run.completed", "run.failed", "run.cancelled", "run.stopped"}
-METRIC_KEYS = ("p95_latency_ms", "avg_latency_ms", "error_rate", "rps", "total_requests", "workers")
+METRIC_KEYS = frozenset({"p95_latency_ms", "avg_latency_ms", "error_rate", "rps", "total_requests", "workers"})
 
 
 class FusilladeAdapter(CodeAdapter):
@@ -73,7 +73,9 @@ class FusilladeAdapter(CodeAdapter):
             "started_at": time_value if kind == "run.started" else None,
             "finished_at": time_value if kind in TERMINAL else None,
         }
-        metric_source = {**data, **(as_dict(data.get("metrics")) or {})}
+        # A "metrics" object, when sent, adds to and overrides the metrics at the top of data.
+        nested = data.get("metrics")
+        metric_source = {**data, **nested} if isinstance(nested, dict) and nested else data
         metrics = {k: v for k, v in metric_source.items() if k in METRIC_KEYS or k.endswith("_latency_ms")}
         out, problems = fields.build_data({"run": run, "metrics": metrics}, thresholds)
         subject = out.get("run", {}).get("id")
@@ -140,6 +142,8 @@ def _passed(item: dict[str, Any]) -> bool | None:
 
 
 def _flag(value: Any, invert: bool) -> bool | None:
+    if value.__class__ is bool:  # the usual case, without the coercion's general path
+        return value != invert
     try:
         flag = fields.coerce("bool", value)
     except ValueError:

@@ -8,6 +8,7 @@ reads like a description of its platform.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from receiver.events import Normalized
@@ -34,19 +35,26 @@ def camel(name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
+# Bounded although callers pass literal names: a cache must not grow with what payloads send.
+@lru_cache(maxsize=512)
+def _spellings(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The keys to try for ``names``, in order: each name, then its camelCase form (no repeats)."""
+    return tuple(dict.fromkeys(key for name in names for key in (name, camel(name))))
+
+
 def pick(obj: Any, *names: str) -> Any:
     """The first of ``names`` present in ``obj`` (each also tried in camelCase), else None."""
-    if not isinstance(obj, Mapping):
+    # Parsed JSON objects are plain dicts: skip the slower ABC check for them (hot path).
+    if obj.__class__ is not dict and not isinstance(obj, Mapping):
         return None
-    for name in names:
-        for key in (name, camel(name)):
-            if key in obj:
-                return obj[key]
+    for key in _spellings(names):
+        if key in obj:
+            return obj[key]
     return None
 
 
 def has_any(obj: Any, *names: str) -> bool:
-    return isinstance(obj, Mapping) and any(n in obj or camel(n) in obj for n in names)
+    return isinstance(obj, Mapping) and any(key in obj for key in _spellings(names))
 
 
 def get_path(obj: Any, path: str) -> Any:
