@@ -131,9 +131,10 @@ class SqliteStore(SqliteQueue):
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return await asyncio.to_thread(lambda: fn(self._reader()))
 
-    async def write(self, op: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``op`` inside the next group-commit transaction; returns once committed."""
-        result: T = await self._writer.submit(op)
+    async def write(self, op: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
+        """Run ``op`` inside the next group-commit transaction; returns once committed and
+        (``durable``) on disk. See ``GroupCommitWriter.submit``."""
+        result: T = await self._writer.submit(op, durable=durable)
         return result
 
     @property

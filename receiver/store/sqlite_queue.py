@@ -59,7 +59,7 @@ class SqliteQueue:
 
     if TYPE_CHECKING:  # provided by SqliteStore
 
-        async def write(self, op: Callable[[sqlite3.Connection], T]) -> T: ...
+        async def write(self, op: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T: ...
 
         async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T: ...
 
@@ -67,6 +67,10 @@ class SqliteQueue:
             self, conn: sqlite3.Connection, ev: NewEvent, deliveries: Sequence[NewDelivery]
         ) -> SaveResult: ...
 
+    # DISPATCHER_WRITES: leases and attempt records are answered once committed, without
+    # waiting for the fsync. A power cut could undo one, and the delivery would then be
+    # sent again (same Idempotency-Key), exactly as after a crash mid-send; a process
+    # crash undoes nothing. Waiting would cost each delivery two fsync round trips.
     async def claim_due(self, now: float, limit: int, lease_seconds: float, owner: str) -> list[Claimed]:
         def op(conn: sqlite3.Connection) -> list[Claimed]:
             # Work whose worker died (its lease ran out) first, then due work; each query
@@ -113,7 +117,7 @@ class SqliteQueue:
                 )
             return out
 
-        return await self.write(op)
+        return await self.write(op, durable=False)  # see ``DISPATCHER_WRITES``
 
     async def postpone(self, delivery_id: str, owner: str, until: float) -> bool:
         def op(conn: sqlite3.Connection) -> bool:
@@ -125,7 +129,7 @@ class SqliteQueue:
             )
             return cur.rowcount == 1
 
-        return await self.write(op)
+        return await self.write(op, durable=False)  # see ``DISPATCHER_WRITES``
 
     async def finish(self, delivery_id: str, owner: str, outcome: Outcome) -> bool:
         def op(conn: sqlite3.Connection) -> bool:
@@ -159,7 +163,7 @@ class SqliteQueue:
                 self._save_event(conn, event, deliveries)
             return True
 
-        return await self.write(op)
+        return await self.write(op, durable=False)  # see ``DISPATCHER_WRITES``
 
     async def newer_succeeded(self, ordering_key: str, ordering_time: float, delivery_id: str) -> bool:
         def q(conn: sqlite3.Connection) -> bool:

@@ -43,7 +43,7 @@ from collections.abc import Callable
 from typing import Any
 
 Op = Callable[[sqlite3.Connection], Any]
-Item = tuple[Op, "asyncio.Future[Any]"]
+Item = tuple[Op, "asyncio.Future[Any]", bool]  # (operation, its result, wait for the fsync?)
 Outcome = tuple[Any, BaseException | None]
 
 log = logging.getLogger("hookyard.store")
@@ -70,7 +70,7 @@ class GroupCommitWriter:
         self._pending: list[Item] = []
         self._wakeup: asyncio.Event | None = None
         # Committed, not yet known to be on disk: settled by the next fsync.
-        self._unsynced: list[tuple[list[Item], list[Outcome]]] = []
+        self._unsynced: list[list[tuple[Item, Outcome]]] = []
         self._sync_wakeup: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._dirty = False
@@ -114,11 +114,13 @@ class GroupCommitWriter:
             os.close(self._wal_fd)
             self._wal_fd = None
 
-    async def submit(self, op: Op) -> Any:
+    async def submit(self, op: Op, *, durable: bool = True) -> Any:
+        """Run ``op`` in the next batch. Returns once committed and, if ``durable``, once on
+        disk; without it a power cut may undo the write (a process crash does not)."""
         if not self._tasks or self._wakeup is None:
             raise RuntimeError("store is not open")
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending.append((op, fut))
+        self._pending.append((op, fut, durable))
         self._wakeup.set()
         # A cancelled request (client gone) cancels only this future; the queued write still
         # runs, and the writer skips futures that are already done.
@@ -162,7 +164,7 @@ class GroupCommitWriter:
         assert conn is not None
         results: list[Outcome] = []
         try:
-            for op, _ in batch:
+            for op, _, _ in batch:
                 results.append((op(conn), None))
             conn.execute("COMMIT")
         except Exception:
@@ -183,15 +185,20 @@ class GroupCommitWriter:
                 conn.execute("COMMIT")
             except Exception as exc:
                 self._rollback()
-                self._settle([item], [(None, exc)])  # nothing was written: no fsync to wait for
+                self._settle([(item, (None, exc))])  # nothing was written: no fsync to wait for
             else:
                 self._committed([item], [(result, None)])
 
     def _committed(self, batch: list[Item], results: list[Outcome]) -> None:
         assert self._sync_wakeup is not None
         self._dirty = True
-        self._unsynced.append((batch, results))
-        self._sync_wakeup.set()
+        done = list(zip(batch, results, strict=True))
+        # Writes that need not wait for the disk (leases, attempt records) are answered now.
+        self._settle([pair for pair in done if not pair[0][2]])
+        waiting = [pair for pair in done if pair[0][2]]
+        if waiting:
+            self._unsynced.append(waiting)
+            self._sync_wakeup.set()
 
     async def _sync_loop(self) -> None:
         """fsync the WAL whenever commits are waiting for it; each fsync settles every
@@ -208,11 +215,11 @@ class GroupCommitWriter:
                     # The disk refused: whether these writes survive a power cut is unknown,
                     # so nobody is told they are stored (senders retry; redeliveries dedupe).
                     log.error("fsync of the SQLite WAL failed: %s", exc)
-                    for batch, _ in ready:
-                        self._settle(batch, [(None, exc)] * len(batch))
+                    for pairs in ready:
+                        self._settle([(item, (None, exc)) for item, _ in pairs])
                     continue
-                for batch, results in ready:
-                    self._settle(batch, results)
+                for pairs in ready:
+                    self._settle(pairs)
 
     def _fsync_wal(self) -> None:
         """fdatasync the WAL file (reopened if SQLite replaced it since the last time)."""
@@ -232,10 +239,12 @@ class GroupCommitWriter:
             except sqlite3.Error:
                 log.exception("rollback failed")
 
-    def _settle(self, batch: list[Item], results: list[Outcome]) -> None:
+    def _settle(self, done: list[tuple[Item, Outcome]]) -> None:
+        if not done:
+            return
         self.batches += 1
-        self.ops += len(batch)
-        for (_, fut), (result, error) in zip(batch, results, strict=True):
+        self.ops += len(done)
+        for (_, fut, _), (result, error) in done:
             if fut.done():
                 continue
             if error is not None:

@@ -166,3 +166,23 @@ def test_a_failed_fsync_fails_the_writes_it_covered(tmp_path: Path) -> None:
             await gated.store.close()
 
     asyncio.run(run())
+
+
+def test_a_write_that_need_not_be_durable_is_answered_before_the_fsync(tmp_path: Path) -> None:
+    async def run() -> None:
+        gated = _GatedFsync(tmp_path)
+        await gated.store.open()
+        try:
+            durable = asyncio.ensure_future(gated.store.write(lambda c: c.execute("CREATE TABLE t (x)").rowcount))
+            await asyncio.sleep(0.2)
+            insert = "INSERT INTO t VALUES (1)"
+            lease = await asyncio.wait_for(gated.store.write(lambda c: c.execute(insert).rowcount, durable=False), 2)
+            assert lease == 1  # committed and answered while the fsync is still held at the gate
+            assert not durable.done() and gated.fsyncs == 0
+            gated.gate.set()
+            assert await asyncio.wait_for(durable, 5) == -1
+        finally:
+            gated.gate.set()
+            await gated.store.close()
+
+    asyncio.run(run())
