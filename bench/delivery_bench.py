@@ -9,7 +9,8 @@ The run ends when every delivery is ``succeeded``. Prints deliveries/s end to en
 arrival) and after the last webhook was acknowledged (drain), the lag from receipt to
 arrival (p50/p99), and duplicates/missing.
 
-Rerun: .venv/bin/python bench/delivery_bench.py [--events 20000] [--connections 32] [--workers 32] [--concurrency 8]
+Rerun: .venv/bin/python bench/delivery_bench.py [--events 20000] [--connections 32] [--workers 32]
+       [--concurrency 8] [--processes 1]
 """
 
 from __future__ import annotations
@@ -103,6 +104,7 @@ def main() -> None:
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--workers", type=int, default=32, help="delivery.workers")
     p.add_argument("--concurrency", type=int, default=8, help="the sink's concurrency")
+    p.add_argument("--processes", type=int, default=1, help="server.processes (N > 1: dispatcher + N-1 receivers)")
     p.add_argument("--timeout", type=float, default=300.0)
     p.add_argument("--role", choices=["driver", "destination", "sender"], default="driver", help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
@@ -132,7 +134,7 @@ def main() -> None:
     me = [sys.executable, str(Path(__file__).resolve())]
     arrivals_file = work / "arrivals.txt"
     dest = subprocess.Popen([*me, "--role", "destination", "--port", str(dest_port), "--out", str(arrivals_file)])
-    daemon = subprocess.Popen(hookyard_serve(str(cfg), port), cwd=ROOT)
+    daemon = subprocess.Popen([*hookyard_serve(str(cfg), port), "--processes", str(args.processes)], cwd=ROOT)
     try:
         wait_up(f"http://127.0.0.1:{port}/healthz", daemon)
         sent = json.loads(
@@ -185,7 +187,7 @@ def main() -> None:
     dispatch = n / (times[-1] - times[0])
     print(
         f"command: .venv/bin/python bench/delivery_bench.py --events {args.events} --connections "
-        f"{args.connections} --workers {args.workers} --concurrency {args.concurrency}"
+        f"{args.connections} --workers {args.workers} --concurrency {args.concurrency} --processes {args.processes}"
     )
     print(f"ingest      {args.events / (sent['finished'] - sent['started']):9.1f} webhooks/s  status {sent['status']}")
     print(f"end to end  {end_to_end:9.1f} deliveries/s  ({n} in {times[-1] - sent['started']:.2f} s)")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import sys
 import time
 import uuid
@@ -63,19 +62,14 @@ def check(config_path: Path) -> None:
 @click.option("--host", default=None, help="Override server.host.")
 @click.option("--port", type=int, default=None, help="Override server.port.")
 @click.option("--log-level", default="info", show_default=True)
-def serve(config_path: Path, host: str | None, port: int | None, log_level: str) -> None:
+@click.option("--processes", type=click.IntRange(1, 64), default=None, help="Override server.processes.")
+def serve(config_path: Path, host: str | None, port: int | None, log_level: str, processes: int | None) -> None:
     """Run the daemon."""
-    from receiver.serve import run
+    from receiver.serve import configure_logging, run
 
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    # Client libraries log request URLs at INFO/DEBUG; a Slack webhook URL *is* a credential.
-    # Our own attempt records carry what is worth knowing, redacted.
-    for noisy in ("httpx", "httpcore", "apprise", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(log_level)
     config = load_or_exit(config_path)
-    run(config, host=host, port=port, log_level=log_level)
+    run(config, host=host, port=port, log_level=log_level, processes=processes)
 
 
 @main.command()

@@ -38,6 +38,9 @@ class ServerModel(_Strict):
     max_body_bytes: Annotated[int, Field(gt=0)] = 1_048_576
     access_log: bool = False
     watch_files: bool = True
+    # 1: one process receives and delivers. N > 1: one process sends every delivery and
+    # N - 1 receive webhooks (see receiver/workers.py).
+    processes: Annotated[int, Field(ge=1, le=64)] = 1
 
 
 class StorageModel(_Strict):

@@ -1,8 +1,16 @@
-"""Counters per source, exposed in Prometheus text format at ``/metrics``."""
+"""Counters per source, exposed in Prometheus text format at ``/metrics``.
+
+With several receiver processes (``server.processes``) each counts into files in
+``PROMETHEUS_MULTIPROC_DIR`` (set by the supervisor) and ``/metrics`` sums them all,
+whichever process answers.
+"""
 
 from __future__ import annotations
 
+import os
+
 from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 
 class Metrics:
@@ -23,8 +31,15 @@ class Metrics:
             registry=self.registry,
         )
 
+        self._received_children: dict[tuple[str, bool], Counter] = {}
+
     def received(self, source: str, duplicate: bool) -> None:
-        self._received.labels(source, "true" if duplicate else "false").inc()
+        # Once per request: keep the labelled child instead of looking it up each time.
+        child = self._received_children.get((source, duplicate))
+        if child is None:
+            child = self._received.labels(source, "true" if duplicate else "false")
+            self._received_children[(source, duplicate)] = child
+        child.inc()
 
     def rejected(self, source: str, code: str) -> None:
         self._rejected.labels(source, code).inc()
@@ -36,4 +51,9 @@ class Metrics:
         return value or 0.0
 
     def render(self) -> bytes:
+        shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if shared:
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry, path=shared)
+            return generate_latest(registry)
         return generate_latest(self.registry)

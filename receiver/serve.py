@@ -1,20 +1,41 @@
-"""Run the daemon under uvicorn."""
+"""Run the daemon under uvicorn: one process, or several (``server.processes``)."""
 
 from __future__ import annotations
 
 import gc
+import logging
+import socket
+import sys
 
 import uvicorn
 
-from receiver.app import create_app
+from receiver.app import HookyardApp, create_app
 from receiver.config import Config
 from receiver.routing import Router, load_rules_for
 
 
-def run(config: Config, *, host: str | None = None, port: int | None = None, log_level: str = "info") -> None:
-    router = Router(load_rules_for(config))
-    app = create_app(config, router=router)
-    uv = uvicorn.Config(
+def run(
+    config: Config,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    log_level: str = "info",
+    processes: int | None = None,
+) -> None:
+    processes = processes or config.server.processes
+    if processes > 1:
+        from receiver.workers import run_workers
+
+        run_workers(config, receivers=processes - 1, host=host, port=port, log_level=log_level)
+        return
+    app = create_app(config, router=Router(load_rules_for(config)))
+    serve_app(app, uvicorn_config(app, config, host=host, port=port, log_level=log_level))
+
+
+def uvicorn_config(
+    app: HookyardApp, config: Config, *, host: str | None = None, port: int | None = None, log_level: str = "info"
+) -> uvicorn.Config:
+    return uvicorn.Config(
         app,
         host=host or config.server.host,
         port=port if port is not None else config.server.port,
@@ -23,6 +44,14 @@ def run(config: Config, *, host: str | None = None, port: int | None = None, log
         # Bound the time a slow client may hold a connection open.
         timeout_keep_alive=30,
     )
+
+
+def serve_app(app: HookyardApp, uv: uvicorn.Config, sock: socket.socket | None = None) -> None:
+    tune_gc()
+    uvicorn.Server(uv).run(sockets=[sock] if sock is not None else None)
+
+
+def tune_gc() -> None:
     # Everything loaded so far lives as long as the process: keep the cyclic GC from
     # walking it on every full collection (those walks are latency spikes under load).
     gc.collect()
@@ -30,4 +59,13 @@ def run(config: Config, *, host: str | None = None, port: int | None = None, log
     # Each request allocates many short-lived objects; collecting young objects every
     # 700 allocations (the default) costs more than the few cycles it ever finds.
     gc.set_threshold(50_000, 20, 20)
-    uvicorn.Server(uv).run()
+
+
+def configure_logging(log_level: str) -> None:
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    # Client libraries log request URLs at INFO/DEBUG; a Slack webhook URL *is* a credential.
+    # Our own attempt records carry what is worth knowing, redacted.
+    for noisy in ("httpx", "httpcore", "apprise", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -24,6 +24,8 @@ CASES = [
         ["{f}:2: server.port: Input should be a valid integer, unable to parse string as an integer"],
     ),
     ("server:\n  port: 70000\n", ["{f}:2: server.port: Input should be less than or equal to 65535"]),
+    ("server:\n  processes: 0\n", ["{f}:2: server.processes: Input should be greater than or equal to 1"]),
+    ("server:\n  processes: 65\n", ["{f}:2: server.processes: Input should be less than or equal to 64"]),
     (
         "sources:\n  - id: a\n    kind: nope\n    secrets: [x]\n",
         [

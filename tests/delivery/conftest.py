@@ -83,12 +83,14 @@ class Stack:
             "NO_PROXY": "*",
         }
 
-    def write(self, *, sinks: str, rules: list[str], sources: str = "", delivery: str = "") -> Path:
-        """The config; ``sinks``/``sources`` are YAML list items, ``delivery`` extra mapping lines."""
+    def write(self, *, sinks: str, rules: list[str], sources: str = "", delivery: str = "", server: str = "") -> Path:
+        """The config; ``sinks``/``sources`` are YAML list items, ``delivery`` extra mapping
+        lines, ``server`` the server mapping (flow style)."""
         default_source = "  - id: fusillade\n    kind: fusillade\n    secrets: ['${FUS_SECRET}']\n"
         text = (
             "storage: {url: 'sqlite:///data/h.db'}\n"
-            f"rules: {json.dumps(rules)}\n"
+            + (f"server: {server}\n" if server else "")
+            + f"rules: {json.dumps(rules)}\n"
             "delivery:\n  workers: 16\n  poll_interval_seconds: 0.05\n"
             + delivery
             + "sources:\n"

@@ -1,0 +1,141 @@
+"""``server.processes`` > 1: a supervisor, receiver processes and one dispatcher process.
+
+Real ``hookyard serve`` processes throughout: what is asserted is what clients and a
+local destination see, what the store holds, and which processes exist.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.delivery.conftest import Stack, fusillade_body, wait_for
+from tests.helpers import Daemon
+from tests.servers import RecordingServer
+
+RULES = """\
+rules:
+  - name: every-run
+    match: {platform: fusillade, type: run.completed}
+    actions:
+      - sink: hook
+        request: {method: POST, path: /notify, json: {run: "{{ event.subject }}"}}
+"""
+
+
+@pytest.fixture
+def stack(tmp_path: Path, daemons: list[Daemon]) -> Stack:
+    return Stack(tmp_path, daemons)
+
+
+def children_of(pid: int) -> dict[int, str]:
+    """Live child processes of ``pid``: {pid: name} (the names the supervisor gives them)."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid and fields[0] != "Z" and b"spawn_main" in cmdline:
+            found[int(entry)] = cmdline.decode(errors="replace")
+    return found
+
+
+def start(stack: Stack, dest: RecordingServer, *, poll: float = 30.0) -> Daemon:
+    sink = f"  - id: hook\n    kind: http\n    base_url: {dest.url}\n    allow_private: true\n"
+    # A long poll interval: deliveries that arrive promptly were woken across processes.
+    stack.write(
+        sinks=sink,
+        rules=[stack.rule_file("rules.yaml", RULES)],
+        server="{processes: 3, watch_files: false}",
+        delivery=f"  poll_interval_seconds: {poll}\n",
+    )
+    # Stack.write put its own poll interval first; the later key would be a duplicate.
+    assert stack.config is not None
+    text = stack.config.read_text().replace("  poll_interval_seconds: 0.05\n", "")
+    stack.config.write_text(text)
+    return stack.start()
+
+
+def post_many(stack: Stack, n: int, prefix: str) -> list[str]:
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        bodies = [fusillade_body("test.completed", f"{prefix}-{i}", "API Load Test") for i in range(n)]
+        return list(pool.map(stack.post, bodies))
+
+
+def test_receivers_store_every_event_once_and_the_dispatcher_delivers_at_once(stack: Stack) -> None:
+    with RecordingServer() as dest:
+        daemon = start(stack, dest)
+        assert daemon.proc is not None
+        kids = children_of(daemon.proc.pid)
+        assert len(kids) == 3, kids  # two receivers and the dispatcher
+        t0 = time.monotonic()
+        ids = post_many(stack, 40, "run")
+        wait_for(lambda: len(dest.received) >= 40, 10, stack.logs)
+        assert time.monotonic() - t0 < 10  # woken, not polled (the poll interval is 30 s)
+        assert len(set(ids)) == 40
+        stored = stack.query("SELECT id FROM events")
+        assert sorted(r[0] for r in stored) == sorted(ids)
+        done = stack.settled()
+        assert [d["state"] for d in done] == ["succeeded"] * 40
+        assert sorted(json.loads(r.body)["run"] for r in dest.received) == sorted(f"run-{i}" for i in range(40))
+        # Counters are summed over the processes, whichever one answers the scrape.
+        for _ in range(4):
+            text = httpx.get(daemon.url + "/metrics", timeout=5).text
+            assert 'hookyard_events_received_total{duplicate="false",source="fusillade"} 40.0' in text
+
+
+def test_a_dead_child_is_replaced_and_nothing_is_lost(stack: Stack) -> None:
+    with RecordingServer() as dest:
+        daemon = start(stack, dest)
+        assert daemon.proc is not None
+        supervisor = daemon.proc.pid
+        before = children_of(supervisor)
+        for pid in before:  # every receiver and the dispatcher
+            os.kill(pid, signal.SIGKILL)
+
+        def replaced() -> bool:
+            now = children_of(supervisor)
+            return len(now) == 3 and not now.keys() & before.keys()
+
+        wait_for(replaced, 20, stack.logs)
+        wait_for(lambda: httpx.get(daemon.url + "/readyz", timeout=2).status_code == 200, 20, stack.logs)
+        ids = post_many(stack, 10, "again")
+        wait_for(lambda: len(dest.received) >= 10, 15, stack.logs)
+        assert sorted(d["event_id"] for d in stack.settled()) == sorted(ids)
+        assert "exited with -9; starting it again" in stack.logs()
+
+
+def test_sigterm_stops_every_process(stack: Stack) -> None:
+    with RecordingServer() as dest:
+        daemon = start(stack, dest)
+        assert daemon.proc is not None
+        kids = children_of(daemon.proc.pid)
+        daemon.stop()
+        for pid in kids:
+            assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+
+
+def test_sighup_reloads_the_rules_in_every_process(stack: Stack) -> None:
+    with RecordingServer() as dest:
+        daemon = start(stack, dest)
+        assert daemon.proc is not None
+        rules = Path(stack.tmp / "rules.yaml")
+        rules.write_text(RULES.replace("/notify", "/changed"))
+        os.kill(daemon.proc.pid, signal.SIGHUP)
+        time.sleep(1.0)
+        ids = post_many(stack, 12, "hup")
+        wait_for(lambda: len(dest.received) >= 12, 15, stack.logs)
+        assert {r.path for r in dest.received} == {"/changed"}
+        assert len(stack.settled()) == len(ids)
