@@ -71,7 +71,6 @@ async def call(
     headers = {"User-Agent": USER_AGENT, **out.headers, **host_header}
     if idempotency_key is not None:
         headers["Idempotency-Key"] = idempotency_key
-    where = f"{out.method} {redact_url(str(url))}"
     try:
         return await client.request(
             out.method,
@@ -82,10 +81,14 @@ async def call(
             server_hostname=server_hostname,
         )
     except Timeout as exc:
-        raise DeliveryError(f"{where}: timed out after {timeout:g}s", retryable=True) from exc
+        raise DeliveryError(f"{_where(out.method, url)}: timed out after {timeout:g}s", retryable=True) from exc
     except TransportError as exc:
         detail = redactor(str(exc))
-        raise DeliveryError(f"{where}: {detail}", retryable=True) from exc
+        raise DeliveryError(f"{_where(out.method, url)}: {detail}", retryable=True) from exc
+
+
+def _where(method: str, url: object) -> str:
+    return f"{method} {redact_url(str(url))}"
 
 
 def judge(

@@ -152,7 +152,11 @@ class Store(Protocol):
 
 @dataclass(frozen=True)
 class Claimed:
-    """A delivery leased to one worker, with what sending it needs."""
+    """A delivery leased to one worker, with what sending it needs.
+
+    ``envelope`` is the stored envelope without ``raw``: its params were rendered when
+    the event was routed, so sending needs only ``data`` and the ids (not the body).
+    """
 
     delivery: DeliveryRow
     envelope: dict[str, Any]

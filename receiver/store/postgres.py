@@ -50,7 +50,6 @@ from receiver.store.rows import (
     delivery_row,
     envelope_json,
     event_row,
-    with_raw,
 )
 
 T = TypeVar("T")
@@ -324,11 +323,11 @@ class PostgresStore:
                 "ORDER BY next_attempt_at LIMIT %s FOR UPDATE SKIP LOCKED) "
                 "UPDATE deliveries d SET state = 'in_progress', lease_until = %s, lease_owner = %s, updated_at = %s "
                 "FROM due, events e WHERE d.id = due.id AND e.id = d.event_id "
-                f"RETURNING {_D_COLUMNS}, e.envelope, e.depth, e.source_id, e.body",
+                f"RETURNING {_D_COLUMNS}, e.envelope, e.depth, e.source_id",
                 (now, now, limit, now + lease_seconds, owner, now),
             )
             rows = sorted(await cur.fetchall(), key=lambda r: (r[11], r[0]))
-            return [Claimed(delivery_row(r[:19], _parsed), with_raw(r[19], bytes(r[22])), r[20], r[21]) for r in rows]
+            return [Claimed(delivery_row(r[:19], _parsed), r[19], r[20], r[21]) for r in rows]
 
         return await self.write(op)
 

@@ -19,7 +19,7 @@ from receiver.store.base import (
     Outcome,
     SaveResult,
 )
-from receiver.store.rows import ATTEMPT_COLUMNS, DELIVERY_COLUMNS, delivery_row, with_raw
+from receiver.store.rows import ATTEMPT_COLUMNS, DELIVERY_COLUMNS, delivery_row
 
 T = TypeVar("T")
 
@@ -103,14 +103,14 @@ class SqliteQueue:
             out = []
             for r in conn.execute(
                 f"SELECT {', '.join('d.' + c.strip() for c in DELIVERY_COLUMNS.split(','))}, "
-                f"e.envelope, e.depth, e.source_id, e.body FROM deliveries d JOIN events e ON e.id = d.event_id "
+                f"e.envelope, e.depth, e.source_id FROM deliveries d JOIN events e ON e.id = d.event_id "
                 f"WHERE d.id IN ({marks}) ORDER BY d.next_attempt_at",
                 ids,
             ):
                 out.append(
                     Claimed(
                         delivery_row(r[:19], jsonutil.loads),
-                        with_raw(jsonutil.loads(r[19]), bytes(r[22])),
+                        jsonutil.loads(r[19]),
                         r[20],
                         r[21],
                     )
