@@ -13,12 +13,13 @@ environment are ignored, and a response body is read only up to ``max_body`` byt
 from __future__ import annotations
 
 import asyncio
-import json as jsonlib
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
+
+from receiver import jsonutil
 
 MAX_BODY = 1_048_576
 
@@ -55,7 +56,7 @@ class HttpClient:
             connector=connector,
             cookie_jar=aiohttp.DummyCookieJar(),
             trust_env=False,
-            json_serialize=jsonlib.dumps,
+            json_serialize=jsonutil.dumps,  # compact, and several times faster
         )
         return self._session
 

@@ -6,7 +6,6 @@ in how they build the request, not in how it is sent or judged.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from receiver import jsonutil
 from receiver.delivery.policy import classify, is_success, parse_retry_after
 from receiver.errors import DeliveryError
 from receiver.sinks import netguard
@@ -39,7 +39,7 @@ def _parse_json(resp: Response) -> Any:
     if not resp.content:
         return None
     try:
-        return json.loads(resp.content)
+        return jsonutil.loads(resp.content)
     except (ValueError, UnicodeDecodeError):
         return None
 
