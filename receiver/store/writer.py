@@ -154,7 +154,10 @@ class GroupCommitWriter:
                 if time.monotonic() > deadline:
                     raise
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.05)
+            # Another process's transaction lasts a few milliseconds (with server.processes
+            # the dispatcher's and the receivers' alternate all the time): poll at that scale,
+            # a failed BEGIN costs microseconds. A 50 ms cap left the lock idle for most of it.
+            delay = min(delay * 2, 0.005)
 
     def _run_batch(self, batch: list[Item]) -> bool:
         """Run the batch in the open transaction and commit (no fsync: that is queued).
