@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.helpers import Daemon, stripe_header
 
@@ -103,12 +104,18 @@ class _GatedFsync:
 
         writer._fsync_wal = fsync  # type: ignore[method-assign]
 
+    async def __aenter__(self) -> _GatedFsync:
+        await self.store.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.gate.set()  # never leave the fsync thread waiting
+        await self.store.close()
+
 
 def test_a_write_is_acknowledged_only_after_the_wal_fsync(tmp_path: Path) -> None:
     async def run() -> None:
-        gated = _GatedFsync(tmp_path)
-        await gated.store.open()
-        try:
+        async with _GatedFsync(tmp_path) as gated:
             write = asyncio.ensure_future(gated.store.write(lambda c: c.execute("CREATE TABLE t (x)").rowcount))
             await asyncio.sleep(0.3)
             assert not write.done()  # committed, but not yet on disk: not acknowledged
@@ -118,18 +125,13 @@ def test_a_write_is_acknowledged_only_after_the_wal_fsync(tmp_path: Path) -> Non
             gated.gate.set()
             assert await asyncio.wait_for(write, 5) == -1
             assert gated.fsyncs >= 1
-        finally:
-            gated.gate.set()
-            await gated.store.close()
 
     asyncio.run(run())
 
 
 def test_batches_committed_during_an_fsync_share_the_next_one(tmp_path: Path) -> None:
     async def run() -> None:
-        gated = _GatedFsync(tmp_path)
-        await gated.store.open()
-        try:
+        async with _GatedFsync(tmp_path) as gated:
             await asyncio.sleep(0)
             first = asyncio.ensure_future(gated.store.write(lambda c: c.execute("CREATE TABLE t (x)").rowcount))
             await asyncio.sleep(0.2)  # first batch committed; its fsync is waiting at the gate
@@ -143,36 +145,24 @@ def test_batches_committed_during_an_fsync_share_the_next_one(tmp_path: Path) ->
             assert await asyncio.wait_for(first, 5) == -1
             assert await asyncio.wait_for(asyncio.gather(*later), 5) == [1] * 20
             assert gated.fsyncs == 2  # one for the first batch, one for everything after it
-        finally:
-            gated.gate.set()
-            await gated.store.close()
 
     asyncio.run(run())
 
 
 def test_a_failed_fsync_fails_the_writes_it_covered(tmp_path: Path) -> None:
     async def run() -> None:
-        gated = _GatedFsync(tmp_path, fail=True)
-        gated.gate.set()
-        await gated.store.open()
-        try:
-            try:
+        async with _GatedFsync(tmp_path, fail=True) as gated:
+            gated.gate.set()
+            with pytest.raises(OSError) as failed:  # not acknowledged: its fsync failed
                 await gated.store.write(lambda c: c.execute("CREATE TABLE t (x)").rowcount)
-            except OSError as exc:
-                assert exc.errno == 5
-            else:
-                raise AssertionError("a write whose fsync failed was acknowledged")
-        finally:
-            await gated.store.close()
+            assert failed.value.errno == 5
 
     asyncio.run(run())
 
 
 def test_a_write_that_need_not_be_durable_is_answered_before_the_fsync(tmp_path: Path) -> None:
     async def run() -> None:
-        gated = _GatedFsync(tmp_path)
-        await gated.store.open()
-        try:
+        async with _GatedFsync(tmp_path) as gated:
             durable = asyncio.ensure_future(gated.store.write(lambda c: c.execute("CREATE TABLE t (x)").rowcount))
             await asyncio.sleep(0.2)
             insert = "INSERT INTO t VALUES (1)"
@@ -181,8 +171,5 @@ def test_a_write_that_need_not_be_durable_is_answered_before_the_fsync(tmp_path:
             assert not durable.done() and gated.fsyncs == 0
             gated.gate.set()
             assert await asyncio.wait_for(durable, 5) == -1
-        finally:
-            gated.gate.set()
-            await gated.store.close()
 
     asyncio.run(run())
