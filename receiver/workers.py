@@ -4,9 +4,12 @@ One Python process uses one core. With ``processes: N`` the ``serve`` process bi
 listening socket and supervises N - 1 receiver processes accepting on it (the kernel
 spreads connections between them) plus one dispatcher process that sends every
 delivery, so per-sink rate limits and circuit breakers stay in one place, and a burst of
-deliveries never takes CPU from acknowledging webhooks. They share
-the store: SQLite lets one writer commit at a time (each process's group commit waits
-for the lock without blocking its event loop); PostgreSQL serves them all.
+deliveries never takes CPU from acknowledging webhooks. They share the store: SQLite
+lets one writer commit at a time (each process's group commit waits for the lock
+without blocking its event loop); PostgreSQL serves them all.
+
+SIGHUP reloads sources and rules in every child; ``server.processes`` itself (and the
+rest of ``server:``) takes effect at the next start.
 
 The supervisor runs the migrations once before starting anyone, restarts a child that
 dies, forwards SIGHUP (reload) to all of them, and on SIGINT/SIGTERM stops them all
