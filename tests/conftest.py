@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import Daemon
+from tests.pg import PostgresMissing, PostgresServer
 
 
 @pytest.fixture
@@ -25,3 +26,21 @@ def write_config(tmp_path: Path):  # type: ignore[no-untyped-def]
         return p
 
     return write
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the session (``tests/pg.py``); missing binaries fail loudly."""
+    try:
+        server = PostgresServer()
+    except PostgresMissing as exc:
+        missing = str(exc)
+    else:
+        missing = ""
+    if missing:  # fail outside the except block: one clear message, no chained traceback
+        pytest.fail(missing, pytrace=False)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -14,10 +14,12 @@ import time
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from tests.delivery.conftest import Stack, fusillade_body, wait_for
 from tests.helpers import Daemon
+from tests.pg import PostgresServer
 from tests.servers import RecordingServer
 
 RULES = """\
@@ -52,7 +54,7 @@ def children_of(pid: int) -> dict[int, str]:
     return found
 
 
-def start(stack: Stack, dest: RecordingServer, *, poll: float = 30.0) -> Daemon:
+def start(stack: Stack, dest: RecordingServer, *, poll: float = 30.0, storage: str | None = None) -> Daemon:
     sink = f"  - id: hook\n    kind: http\n    base_url: {dest.url}\n    allow_private: true\n"
     # A long poll interval: deliveries that arrive promptly were woken across processes.
     stack.write(
@@ -60,6 +62,7 @@ def start(stack: Stack, dest: RecordingServer, *, poll: float = 30.0) -> Daemon:
         rules=[stack.rule_file("rules.yaml", RULES)],
         server="{processes: 3, watch_files: false}",
         delivery=f"  poll_interval_seconds: {poll}\n",
+        **({"storage": storage} if storage else {}),
     )
     # Stack.write put its own poll interval first; the later key would be a duplicate.
     assert stack.config is not None
@@ -94,6 +97,32 @@ def test_receivers_store_every_event_once_and_the_dispatcher_delivers_at_once(st
         for _ in range(4):
             text = httpx.get(daemon.url + "/metrics", timeout=5).text
             assert 'hookyard_events_received_total{duplicate="false",source="fusillade"} 40.0' in text
+
+
+def test_receivers_and_the_dispatcher_share_a_postgresql_store(stack: Stack, pg_server: PostgresServer) -> None:
+    url = pg_server.new_database()
+    try:
+        with RecordingServer() as dest:
+            start(stack, dest, storage=url)
+            ids = post_many(stack, 60, "pg")
+            wait_for(lambda: len(dest.received) >= 60, 10, stack.logs)  # woken: the poll is 30 s
+            with psycopg.connect(url) as conn:
+                stored = sorted(r[0] for r in conn.execute("SELECT id FROM events"))
+                wait_for(lambda: _succeeded(conn) == 60, 10, stack.logs)
+                states = conn.execute("SELECT state, COUNT(*) FROM deliveries GROUP BY state").fetchall()
+            assert len(set(ids)) == 60 and stored == sorted(ids)
+            assert states == [("succeeded", 60)]
+            assert sorted(json.loads(r.body)["run"] for r in dest.received) == sorted(f"pg-{i}" for i in range(60))
+    finally:
+        if stack.daemon is not None:
+            stack.daemon.stop()  # before its database goes
+        pg_server.drop_database(url)
+
+
+def _succeeded(conn: psycopg.Connection[tuple[object, ...]]) -> int:
+    row = conn.execute("SELECT COUNT(*) FROM deliveries WHERE state = 'succeeded'").fetchone()
+    conn.commit()  # a fresh snapshot for the next look
+    return int(row[0]) if row else 0
 
 
 def test_a_dead_child_is_replaced_and_nothing_is_lost(stack: Stack) -> None:

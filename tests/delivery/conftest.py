@@ -83,12 +83,21 @@ class Stack:
             "NO_PROXY": "*",
         }
 
-    def write(self, *, sinks: str, rules: list[str], sources: str = "", delivery: str = "", server: str = "") -> Path:
+    def write(
+        self,
+        *,
+        sinks: str,
+        rules: list[str],
+        sources: str = "",
+        delivery: str = "",
+        server: str = "",
+        storage: str = "sqlite:///data/h.db",
+    ) -> Path:
         """The config; ``sinks``/``sources`` are YAML list items, ``delivery`` extra mapping
-        lines, ``server`` the server mapping (flow style)."""
+        lines, ``server`` the server mapping (flow style), ``storage`` the store URL."""
         default_source = "  - id: fusillade\n    kind: fusillade\n    secrets: ['${FUS_SECRET}']\n"
         text = (
-            "storage: {url: 'sqlite:///data/h.db'}\n"
+            f"storage: {{url: '{storage}'}}\n"
             + (f"server: {server}\n" if server else "")
             + f"rules: {json.dumps(rules)}\n"
             "delivery:\n  workers: 16\n  poll_interval_seconds: 0.05\n"

@@ -8,7 +8,7 @@ the suite fails loudly instead of being skipped.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,7 +17,7 @@ import pytest
 
 from receiver.store import open_store
 from receiver.store.base import DeliveryStore, Store
-from tests.pg import PostgresMissing, PostgresServer
+from tests.pg import PostgresServer
 
 
 class FullStore(Store, DeliveryStore, Protocol):
@@ -56,23 +56,6 @@ class Backend:
                 await store.close()
 
         asyncio.run(main())
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PostgresServer]:
-    try:
-        server = PostgresServer()
-    except PostgresMissing as exc:
-        missing = str(exc)
-    else:
-        missing = ""
-    if missing:  # fail outside the except block: one clear message, no chained traceback
-        pytest.fail(missing, pytrace=False)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")
