@@ -74,7 +74,7 @@ class GroupCommitWriter:
         self._sync_wakeup: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._dirty = False
-        self.batches = 0
+        self.batches = 0  # transactions committed, and the operations in them
         self.ops = 0
 
     async def start(self) -> None:
@@ -165,15 +165,15 @@ class GroupCommitWriter:
         runs each one on its own."""
         conn = self._conn
         assert conn is not None
-        results: list[Outcome] = []
+        done: list[tuple[Item, Outcome]] = []
         try:
-            for op, _, _ in batch:
-                results.append((op(conn), None))
+            for item in batch:
+                done.append((item, (item[0](conn), None)))
             conn.execute("COMMIT")
         except Exception:
             self._rollback()
             return False
-        self._committed(batch, results)
+        self._committed(done)
         return True
 
     async def _run_singly(self, batch: list[Item]) -> None:
@@ -190,12 +190,13 @@ class GroupCommitWriter:
                 self._rollback()
                 self._settle([(item, (None, exc))])  # nothing was written: no fsync to wait for
             else:
-                self._committed([item], [(result, None)])
+                self._committed([(item, (result, None))])
 
-    def _committed(self, batch: list[Item], results: list[Outcome]) -> None:
+    def _committed(self, done: list[tuple[Item, Outcome]]) -> None:
         assert self._sync_wakeup is not None
         self._dirty = True
-        done = list(zip(batch, results, strict=True))
+        self.batches += 1
+        self.ops += len(done)
         # Writes that need not wait for the disk (leases, attempt records) are answered now.
         self._settle([pair for pair in done if not pair[0][2]])
         waiting = [pair for pair in done if pair[0][2]]
@@ -243,10 +244,6 @@ class GroupCommitWriter:
                 log.exception("rollback failed")
 
     def _settle(self, done: list[tuple[Item, Outcome]]) -> None:
-        if not done:
-            return
-        self.batches += 1
-        self.ops += len(done)
         for (_, fut, _), (result, error) in done:
             if fut.done():
                 continue
