@@ -2,7 +2,9 @@
 
 Each request carries a unique Fusillade-shaped body signed with the current time, so
 the server does the full work (verify, normalize, dedupe lookup, durable insert).
-Prints one JSON line: requests, errors, status counts, rps, p50/p99 latency (ms).
+Prints one JSON line: requests, errors, status counts, rps, p50/p99 latency (ms) and,
+with ``--server-pid``, the server's CPU time per request while measuring (all its
+threads, from /proc; Linux only).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import time
 
 from common import fusillade_request
@@ -54,6 +57,16 @@ async def worker(
     return errors
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of process ``pid`` so far (all threads), or None without /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
 async def main(args: argparse.Namespace) -> None:
     lat: list[float] = []
     status: dict[int, int] = {}
@@ -61,10 +74,13 @@ async def main(args: argparse.Namespace) -> None:
     # Warm up (connections, imports, caches) before measuring.
     warm_deadline = time.perf_counter() + args.warmup
     await asyncio.gather(*[worker(w + 10_000_000, args, warm_deadline, [], {}, []) for w in range(args.connections)])
+    cpu0 = cpu_seconds(args.server_pid) if args.server_pid else None
     t0 = time.perf_counter()
     deadline = t0 + args.duration
     errors = await asyncio.gather(*[worker(w, args, deadline, lat, status, acked) for w in range(args.connections)])
     elapsed = time.perf_counter() - t0
+    cpu1 = cpu_seconds(args.server_pid) if args.server_pid else None
+    server_cpu_us = round((cpu1 - cpu0) / len(lat) * 1e6, 1) if cpu0 is not None and cpu1 is not None and lat else None
     lat.sort()
 
     def pct(p: float) -> float:
@@ -80,6 +96,7 @@ async def main(args: argparse.Namespace) -> None:
                 "rps": round(len(lat) / elapsed, 1),
                 "p50_ms": pct(0.50),
                 "p99_ms": pct(0.99),
+                "server_cpu_us": server_cpu_us,
                 "acked_ids": acked if args.collect_ids else None,
             }
         )
@@ -97,6 +114,7 @@ if __name__ == "__main__":
     p.add_argument("--warmup", type=float, default=2.0)
     p.add_argument("--run", default=str(int(time.time() * 1000)))
     p.add_argument("--collect-ids", action="store_true")
+    p.add_argument("--server-pid", type=int, help="report this process's CPU time per request")
     args = p.parse_args()
     try:
         import uvloop
