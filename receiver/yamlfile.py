@@ -167,6 +167,7 @@ def problems_from_pydantic(doc: Located, err: ValidationError, prefix: PathKey =
         message = _MESSAGES.get(e["type"], e["msg"])
         if message.startswith("Value error, "):
             message = message[len("Value error, ") :]
+        path, message = _narrow(doc.data, path, message)
         problems.append(doc.problem(path, message))
     # The same problem may surface from several union branches; keep the first of each.
     seen: set[str] = set()
@@ -176,6 +177,65 @@ def problems_from_pydantic(doc: Located, err: ValidationError, prefix: PathKey =
             seen.add(str(p))
             unique.append(p)
     return unique
+
+
+# A validator that checks a whole mapping names the offending key first:
+# "data.run.colour: unknown key". That key is dotted and relative to the field.
+_KEYED = re.compile(r"^([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*): (.+)$", re.DOTALL)
+
+
+def _narrow(data: Any, path: PathKey, message: str) -> tuple[PathKey, str]:
+    """Point a "<dotted.key>: problem" message at that key's own line.
+
+    The key may be written nested (``data: {run: {colour: …}}``), flat
+    (``data.run.colour: …``) or mixed; the message then reads as "problem" at that
+    path. Anything that does not resolve to a key in the file is left as it was.
+    """
+    m = _KEYED.match(message)
+    if m is None:
+        return path, message
+    dotted, problem = m.group(1), m.group(2)
+    # Relative to the field the error belongs to ("data" → "data.run.colour"), or to the
+    # model when the error has no field (a model-level validator).
+    base = path
+    if path and isinstance(path[-1], str) and (dotted == path[-1] or dotted.startswith(f"{path[-1]}.")):
+        base = path[:-1]
+    found = _walk_dotted(_at(data, base), dotted)
+    if found is None:
+        return path, message
+    return (*base, *found), problem
+
+
+def _at(data: Any, path: PathKey) -> Any:
+    for part in path:
+        in_dict = isinstance(data, dict) and part in data
+        in_list = isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)
+        if not (in_dict or in_list):
+            return None
+        data = data[part]
+    return data
+
+
+def _walk_dotted(node: Any, dotted: str) -> PathKey | None:
+    """The YAML keys that spell ``dotted`` from ``node``, longest key first at each level."""
+    parts = dotted.split(".")
+    keys: list[str | int] = []
+    while parts:
+        if not isinstance(node, dict):
+            return None
+        for n in range(len(parts), 0, -1):
+            key = ".".join(parts[:n])
+            if key in node:
+                keys.append(key)
+                node = node[key]
+                parts = parts[n:]
+                break
+        else:
+            # A problem with "data.weather" written as the key "weather.temp": that key.
+            rest = ".".join(parts) + "."
+            longer = [k for k in node if isinstance(k, str) and k.startswith(rest)]
+            return (*keys, longer[0]) if longer else None
+    return tuple(keys)
 
 
 def _data_path(data: Any, loc: Sequence[Any]) -> PathKey:

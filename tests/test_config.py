@@ -79,6 +79,12 @@ CASES = [
         "sources:\n  - id: 'bad id!'\n    kind: fusillade\n    secrets: [x]\n",
         ["{f}:2: sources[0].id: String should match pattern '^[A-Za-z0-9][A-Za-z0-9_.-]{{0,63}}$'"],
     ),
+    (
+        # A model-level check that names its key points at that key's line.
+        "sources:\n  - id: a\n    kind: generic\n    verify:\n      scheme: hmac\n      header: X-Sig\n"
+        "      signed_string: '{{ts}}.{{body}}'\n    secrets: [x]\n",
+        ["{f}:7: sources[0].verify.signed_string: unknown placeholder(s) ['ts']; use {{body}}, {{timestamp}}, {{id}}"],
+    ),
     ("storage:\n  url: mysql://x\n", ["{f}:2: storage.url: must start with sqlite:/// or postgresql://"]),
     ("server:\n  port: 1\n  port: 2\n", ["{f}:3: server.port: duplicate key"]),
     ("server: [unclosed\n", ["{f}:2: invalid YAML: expected ',' or ']', but got '<stream end>'"]),
@@ -87,6 +93,45 @@ CASES = [
         "sources:\n  - id: a\n    kind: fusillade\n    secrets: [x]\n    insecure: true\n",
         ["{f}:5: sources[0].insecure: insecure: true is only for scheme none"],
     ),
+    # normalize: keys are checked as a whole block; each problem still names its own key and line,
+    # written flat, nested or mixed.
+    *[
+        ("sources:\n  - id: a\n    kind: fusillade\n    secrets: [x]\n    normalize:\n" + block, [expected])
+        for block, expected in [
+            (
+                "      type: event\n      data.run.colour: x\n",
+                "{f}:7: sources[0].normalize.data.run.colour: unknown key (known: id, name, project, status, "
+                "outcome, url, ci_url, started_at, finished_at, duration_ms)",
+            ),
+            (
+                "      data:\n        run:\n          id: x\n          colour: x\n",
+                "{f}:9: sources[0].normalize.data.run.colour: unknown key (known: id, name, project, status, "
+                "outcome, url, ci_url, started_at, finished_at, duration_ms)",
+            ),
+            (
+                "      data:\n        git.sha: x\n        weather.temp: x\n",
+                "{f}:8: sources[0].normalize.data.weather.temp: unknown section (known: run, metrics, counts, test, "
+                "bug, git, deployment)",
+            ),
+            (
+                "      type: event\n      data.run.outcome: {path: x, map: {a: maybe}}\n",
+                "{f}:7: sources[0].normalize.data.run.outcome: 'maybe' is not an outcome (passed, failed, "
+                "errored, cancelled, skipped, known_failure)",
+            ),
+            (
+                "      type: event\n      data.run: x\n",
+                "{f}:7: sources[0].normalize.data.run: write data keys as data.<section>.<key>",
+            ),
+            (
+                "      data: 5\n",
+                "{f}:6: sources[0].normalize.data: must be a mapping of sections (run, metrics, …) to keys",
+            ),
+            (
+                "      data:\n        run: x\n",
+                "{f}:7: sources[0].normalize.data.run: must be a mapping of keys to rules",
+            ),
+        ]
+    ],
     (
         # Several problems are all reported, not only the first.
         "server:\n  port: -1\nsources:\n  - id: a\n    kind: nope\n    secrets: [x]\n  - id: b\n    kind: fusillade\n",

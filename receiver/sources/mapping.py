@@ -87,7 +87,8 @@ class Rule(BaseModel):
 
 
 class MappingOptions(BaseModel):
-    """A ``normalize:`` block. ``data.<section>.<key>`` may be written flat or nested."""
+    """A ``normalize:`` block. ``data.<section>.<key>`` may be written flat, nested, or
+    half and half (``data: {run.id: …}``)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -104,7 +105,20 @@ class MappingOptions(BaseModel):
         if not isinstance(raw, dict):
             return raw
         out: dict[str, Any] = {}
-        data: dict[str, dict[str, Any]] = {s: dict(v) for s, v in (raw.get("data") or {}).items()}
+        nested = raw.get("data") or {}
+        if not isinstance(nested, dict):
+            raise ValueError("data: must be a mapping of sections (run, metrics, …) to keys")
+        data: dict[str, dict[str, Any]] = {}
+        for section, keys in nested.items():
+            if isinstance(section, str) and "." in section:  # data: {run.id: …}
+                parts = section.split(".")
+                if len(parts) != 2:
+                    raise ValueError(f"data.{section}: write data keys as data.<section>.<key>")
+                data.setdefault(parts[0], {})[parts[1]] = keys
+                continue
+            if not isinstance(keys, dict):
+                raise ValueError(f"data.{section}: must be a mapping of keys to rules")
+            data.setdefault(section, {}).update(keys)
         for key, value in raw.items():
             if key == "data":
                 continue

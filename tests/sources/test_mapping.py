@@ -17,6 +17,9 @@ from receiver.sources.mapping import MappingOptions, merge
         ({"data.run.colour": "x"}, "data.run.colour: unknown key"),
         ({"data.weather.temp": "x"}, "data.weather: unknown section"),
         ({"data.run": "x"}, "write data keys as data.<section>.<key>"),
+        ({"data": {"run.id.x": "x"}}, "data.run.id.x: write data keys as data.<section>.<key>"),
+        ({"data": {"run": "x"}}, "data.run: must be a mapping of keys to rules"),
+        ({"data": ["run"]}, "data: must be a mapping of sections"),
         ({"type": {"path": "a", "value": "b"}}, "give exactly one of path, template or value"),
         ({"type": {"map": {"a": "b"}}}, "give exactly one of path, template or value"),
         ({"type": "{{ payload.x "}, "template syntax error"),
@@ -46,6 +49,24 @@ def test_shorthands() -> None:
     assert block.platform_event is not None and "value" in block.platform_event.model_fields_set
     rule = block.data["run"]["id"]
     assert rule.path == ["x"] and rule.map == {"1": "one"} and rule.has_default
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        {"data.run.id": "x", "data.run.name": "y"},
+        {"data": {"run": {"id": "x", "name": "y"}}},
+        {"data": {"run.id": "x", "run.name": "y"}},
+        {"data": {"run": {"id": "x"}, "run.name": "y"}},
+        {"data": {"run": {"id": "x"}}, "data.run.name": "y"},
+    ],
+    ids=["flat", "nested", "half", "mixed", "flat-and-nested"],
+)
+def test_data_keys_in_every_spelling(block: dict[str, Any]) -> None:
+    data = MappingOptions.model_validate(block).data
+    assert {s: {k: r.path for k, r in keys.items()} for s, keys in data.items()} == {
+        "run": {"id": ["x"], "name": ["y"]}
+    }
 
 
 def test_merge_overrides_key_by_key() -> None:
