@@ -59,6 +59,12 @@ class Reloader:
             router.reload_error = str(exc)
             log.error("reload refused; the previous config and rules keep running:\n%s", exc)
             return False
+        except Exception as exc:
+            # A file that trips something unforeseen must not stop the file watcher: the next
+            # edit is reloaded again, and the old config and rules keep running meanwhile.
+            router.reload_error = f"{self.hy.config.path}: reload failed ({type(exc).__name__}); see the log"
+            log.exception("reload failed; the previous config and rules keep running")
+            return False
         restart = _restart_needed(self.hy.config, config)
         if restart:
             router.reload_error = (

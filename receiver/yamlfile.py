@@ -88,6 +88,9 @@ def loads(
     return doc
 
 
+_INVALID = object()  # a scalar that could not be read (already reported)
+
+
 class _Builder:
     def __init__(self, doc: Located, problems: list[Problem], env: Mapping[str, str], expand: bool) -> None:
         self.doc = doc
@@ -102,7 +105,9 @@ class _Builder:
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
-                key = self.constructor.construct_object(key_node, deep=True)
+                key = self._scalar(key_node, path)
+                if key is _INVALID:
+                    continue
                 if not isinstance(key, str | int | float | bool):
                     self.problems.append(
                         Problem(
@@ -131,10 +136,25 @@ class _Builder:
                 self.doc.lines[child] = item.start_mark.line + 1
                 items.append(self.build(item, child))
             return items
-        value = self.constructor.construct_object(node, deep=True)
+        value = self._scalar(node, path)
+        if value is _INVALID:
+            return None
         if self.expand and isinstance(value, str) and "$" in value:
             value = self._expand(value, path, node.start_mark.line + 1)
         return value
+
+    def _scalar(self, node: yaml.Node, path: PathKey) -> Any:
+        """The node's value, or ``_INVALID`` after reporting why it has none: an unknown tag
+        (``!foo``) or a value its tag cannot hold (``2026-13-45`` is a malformed date)."""
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except yaml.constructor.ConstructorError as exc:
+            problem = exc.problem or str(exc)
+        except (ValueError, TypeError, OverflowError) as exc:
+            problem = f"cannot read {node.value!r} as {node.tag.rsplit(':', 1)[-1]}: {exc}"
+        line = node.start_mark.line + 1
+        self.problems.append(Problem(self.doc.file, line, format_path(path), f"invalid YAML: {problem}"))
+        return _INVALID
 
     def _expand(self, value: str, path: PathKey, line: int) -> str:
         def repl(m: re.Match[str]) -> str:

@@ -90,6 +90,14 @@ CASES = [
     ("server: [unclosed\n", ["{f}:2: invalid YAML: expected ',' or ']', but got '<stream end>'"]),
     ("- just\n- a list\n", ["{f}:1: the config must be a mapping"]),
     (
+        "server:\n  port: !port 1\n",
+        ["{f}:2: server.port: invalid YAML: could not determine a constructor for the tag '!port'"],
+    ),
+    (
+        "server:\n  host: 2026-13-45\n",
+        ["{f}:2: server.host: invalid YAML: cannot read '2026-13-45' as timestamp: month must be in 1..12"],
+    ),
+    (
         "sources:\n  - id: a\n    kind: fusillade\n    secrets: [x]\n    insecure: true\n",
         ["{f}:5: sources[0].insecure: insecure: true is only for scheme none"],
     ),

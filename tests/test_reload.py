@@ -10,7 +10,12 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
+from receiver.app import create_app
+from receiver.config import load_config
+from receiver.reload import Reloader
+from receiver.routing import Router, load_rules_for
 from tests.helpers import Daemon, stripe_header
 
 SECRET = "whsec_reload_test"
@@ -90,6 +95,14 @@ def test_file_changes_reload_and_bad_rules_keep_the_old_ones(tmp_path: Path, dae
     assert httpx.get(daemon.url + "/readyz").status_code == 200  # still ready: no webhook is refused
     assert matched(cfg, send(daemon, 3)) == ["second"]
 
+    # A YAML tag the loader does not know: reported the same way, and the watcher lives on.
+    (tmp_path / "rules" / "a.yaml").write_text(
+        "rules:\n  - name: third\n    match: {type: !tag run.completed}\n    actions: []\n"
+    )
+    rules = wait_rules(daemon, lambda r: "!tag" in r.get("error", ""))
+    assert f"{tmp_path}/rules/a.yaml:3: rules[0].match.type: invalid YAML: could not determine" in rules["error"]
+    assert matched(cfg, send(daemon, 5)) == ["second"]
+
     (tmp_path / "rules" / "a.yaml").write_text(RULE.format(name="fourth"))
     rules = wait_rules(daemon, lambda r: r["status"] == "ok" and "error" not in r)
     assert matched(cfg, send(daemon, 4)) == ["fourth"]
@@ -116,3 +129,28 @@ def test_sighup_reloads_and_sink_changes_need_a_restart(tmp_path: Path, daemons:
     rules = wait_rules(daemon, lambda r: r["status"] == "stale")
     assert "changes to sinks need a restart" in rules["error"]
     assert matched(cfg, send(daemon, 2)) == ["after-hup"]
+
+
+def test_an_unforeseen_failure_while_reloading_keeps_the_old_rules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = config(tmp_path, watch=False)
+    loaded = load_config(cfg)
+    app = create_app(loaded, router=Router(load_rules_for(loaded)), deliver=False)
+    reloader = Reloader(app.hookyard)
+    before = app.hookyard.router.ruleset
+
+    def broken(config: object) -> None:
+        raise RuntimeError("something nobody foresaw")
+
+    monkeypatch.setattr("receiver.reload.load_rules_for", broken)
+    assert reloader.reload() is False
+    assert app.hookyard.router.ruleset is before
+    assert app.hookyard.router.reload_error == f"{cfg}: reload failed (RuntimeError); see the log"
+
+    monkeypatch.undo()
+    (tmp_path / "rules" / "a.yaml").write_text(RULE.format(name="second"))
+    assert reloader.reload() is True
+    assert app.hookyard.router.ruleset is not None
+    assert [r.name for r in app.hookyard.router.ruleset.rules] == ["second"]
+    assert app.hookyard.router.reload_error is None
