@@ -3,7 +3,9 @@
 Every string in an action's parameters that contains ``{{`` or ``{%`` is compiled once
 when the rules load (nested dicts and lists too, e.g. ``request.path``); every other value
 is passed through unchanged. Templates see ``event`` (the envelope) and ``vars`` (the rule
-file's ``vars:``) and always render to text.
+file's ``vars:``) and render to text; a string tagged ``!json`` in the rule file is parsed
+as JSON after rendering (or at load, when it is not a template), so a template can give a
+request body a number, a boolean, null, a list or an object.
 
 A template that fails while rendering raises :class:`RenderError` with a ``reason``;
 the dispatcher records it as a failed delivery, never as a failed event.
@@ -19,6 +21,7 @@ from jinja2 import StrictUndefined, Template, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ValidationError
 
+from receiver import jsonutil
 from receiver.errors import HookyardError
 from receiver.yamlfile import PathKey, format_path
 
@@ -99,12 +102,18 @@ def is_template(value: object) -> bool:
     return isinstance(value, str) and ("{{" in value or "{%" in value)
 
 
+class JsonText(str):
+    """A rule-file string tagged ``!json``: its text (rendered, if a template) is JSON."""
+
+
 @dataclass(frozen=True)
 class Compiled:
-    """A compiled template string standing where the string was in the parameters."""
+    """A compiled template string standing where the string was in the parameters;
+    ``json``: the rendered text is parsed as JSON (``!json``)."""
 
     source: str
     template: Template
+    json: bool = False
 
 
 @dataclass
@@ -133,12 +142,28 @@ def compile_params(params: Any) -> CompiledParams:
         if is_template(value):
             paths.append(path)
             try:
-                return Compiled(value, ENV.from_string(value))
+                return Compiled(value, ENV.from_string(value), json=isinstance(value, JsonText))
             except TemplateSyntaxError as exc:
                 errors.append((path, f"invalid template: {exc.message}"))
+        elif isinstance(value, JsonText):
+            try:
+                return jsonutil.loads(str(value))
+            except ValueError as exc:
+                errors.append((path, f"!json: not valid JSON: {exc}"))
         return value
 
     return CompiledParams(walk(params, ()), paths, errors)
+
+
+def as_written(value: Any) -> Any:
+    """``value`` with each compiled template back to its source text (for load-time checks)."""
+    if isinstance(value, Compiled):
+        return value.source
+    if isinstance(value, dict):
+        return {k: as_written(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_written(v) for v in value]
+    return value
 
 
 def compile_when(source: str) -> Callable[..., Any]:
@@ -152,11 +177,18 @@ def compile_when(source: str) -> Callable[..., Any]:
 def render_value(value: Any, context: Mapping[str, Any], path: PathKey = ()) -> Any:
     """Render every compiled template in ``value``; other values are returned as they are."""
     if isinstance(value, Compiled):
+        where = format_path(path) or "value"
         try:
-            return value.template.render(context)
+            text = value.template.render(context)
         except Exception as exc:  # any template failure is a failed delivery, never a crash
-            where = format_path(path) or "value"
             raise RenderError(f"template error in {where}: {_describe(exc)}") from None
+        if not value.json:
+            return text
+        try:
+            return jsonutil.loads(text)
+        except ValueError:
+            shown = text if len(text) <= 80 else text[:77] + "..."
+            raise RenderError(f"{where}: !json rendered {shown!r}, which is not JSON (end with | tojson)") from None
     if isinstance(value, dict):
         return {k: render_value(v, context, (*path, k)) for k, v in value.items()}
     if isinstance(value, list):

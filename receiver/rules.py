@@ -24,7 +24,7 @@ from jinja2 import TemplateSyntaxError, Undefined
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
 
 from receiver.errors import ConfigError, Problem
-from receiver.render import RenderError, compile_params, compile_when, render_action
+from receiver.render import JsonText, RenderError, as_written, compile_params, compile_when, render_action
 from receiver.rules_index import RuleIndex
 from receiver.rules_match import Cond, compile_group
 from receiver.yamlfile import Located, PathKey, format_path, loads, problems_from_pydantic
@@ -198,7 +198,7 @@ def load_rules(paths: Sequence[Path | str], sinks: Mapping[str, type[BaseModel]]
     for path, name in files:
         try:
             raw = path.read_bytes()
-            doc = loads(raw.decode("utf-8"), name)
+            doc = loads(raw.decode("utf-8"), name, tags={"!json": JsonText})
         except OSError as exc:
             problems.append(Problem(name, None, "", f"cannot read file: {exc.strerror or exc}"))
             continue
@@ -342,7 +342,7 @@ def _load_action(
         return None
     model = sinks[sink]
     try:
-        model.model_validate(params)
+        model.model_validate(as_written(compiled.value))
     except ValidationError as exc:
         # Template strings stand for values known only when rendering: a wrong value at
         # (or under, for union branches) their positions is not an error yet, render_action

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,7 +56,13 @@ def format_path(path: Sequence[str | int]) -> str:
     return out
 
 
-def load(path: Path | str, *, expand_env: bool = False, env: Mapping[str, str] | None = None) -> Located:
+# A YAML tag a file kind understands (``!json`` in rule files) → the type its text becomes.
+Tags = Mapping[str, Callable[[str], Any]]
+
+
+def load(
+    path: Path | str, *, expand_env: bool = False, env: Mapping[str, str] | None = None, tags: Tags | None = None
+) -> Located:
     """Read and parse one YAML file. Raises ConfigError (located) on any problem."""
     p = Path(path)
     name = str(path)
@@ -66,11 +72,16 @@ def load(path: Path | str, *, expand_env: bool = False, env: Mapping[str, str] |
         raise ConfigError([Problem(name, None, "", f"cannot read file: {exc.strerror or exc}")]) from None
     except UnicodeDecodeError:
         raise ConfigError([Problem(name, None, "", "file is not UTF-8 text")]) from None
-    return loads(text, name, expand_env=expand_env, env=env)
+    return loads(text, name, expand_env=expand_env, env=env, tags=tags)
 
 
 def loads(
-    text: str, name: str = "<string>", *, expand_env: bool = False, env: Mapping[str, str] | None = None
+    text: str,
+    name: str = "<string>",
+    *,
+    expand_env: bool = False,
+    env: Mapping[str, str] | None = None,
+    tags: Tags | None = None,
 ) -> Located:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -81,7 +92,7 @@ def loads(
         raise ConfigError([Problem(name, line, "", f"invalid YAML: {problem}")]) from None
     doc = Located(name, None)
     problems: list[Problem] = []
-    builder = _Builder(doc, problems, env if env is not None else os.environ, expand_env)
+    builder = _Builder(doc, problems, env if env is not None else os.environ, expand_env, tags or {})
     doc.data = builder.build(node, ()) if node is not None else None
     if problems:
         raise ConfigError(problems)
@@ -92,8 +103,9 @@ _INVALID = object()  # a scalar that could not be read (already reported)
 
 
 class _Builder:
-    def __init__(self, doc: Located, problems: list[Problem], env: Mapping[str, str], expand: bool) -> None:
+    def __init__(self, doc: Located, problems: list[Problem], env: Mapping[str, str], expand: bool, tags: Tags) -> None:
         self.doc = doc
+        self.tags = tags
         self.problems = problems
         self.env = env
         self.expand = expand
@@ -102,6 +114,11 @@ class _Builder:
     def build(self, node: yaml.Node, path: PathKey) -> Any:
         if not path:
             self.doc.lines[()] = node.start_mark.line + 1
+        if not isinstance(node, yaml.ScalarNode) and not node.tag.startswith("tag:yaml.org,2002:"):
+            known = node.tag in self.tags
+            problem = f"{node.tag} takes a string" if known else f"invalid YAML: unknown tag {node.tag!r}"
+            self._report(node, path, problem)
+            return None
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
@@ -146,15 +163,19 @@ class _Builder:
     def _scalar(self, node: yaml.Node, path: PathKey) -> Any:
         """The node's value, or ``_INVALID`` after reporting why it has none: an unknown tag
         (``!foo``) or a value its tag cannot hold (``2026-13-45`` is a malformed date)."""
+        if node.tag in self.tags and isinstance(node, yaml.ScalarNode):
+            return self.tags[node.tag](node.value)
         try:
             return self.constructor.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as exc:
             problem = exc.problem or str(exc)
         except (ValueError, TypeError, OverflowError) as exc:
             problem = f"cannot read {node.value!r} as {node.tag.rsplit(':', 1)[-1]}: {exc}"
-        line = node.start_mark.line + 1
-        self.problems.append(Problem(self.doc.file, line, format_path(path), f"invalid YAML: {problem}"))
+        self._report(node, path, f"invalid YAML: {problem}")
         return _INVALID
+
+    def _report(self, node: yaml.Node, path: PathKey, message: str) -> None:
+        self.problems.append(Problem(self.doc.file, node.start_mark.line + 1, format_path(path), message))
 
     def _expand(self, value: str, path: PathKey, line: int) -> str:
         def repl(m: re.Match[str]) -> str:

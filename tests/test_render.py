@@ -204,3 +204,63 @@ def test_compile_params_reports_positions() -> None:
     assert compiled.template_paths == [("a",), ("b", 1), ("c", "d")]
     assert compiled.errors == [(("b", 1), "invalid template: Expected an expression, got 'end of statement block'")]
     assert render_value(compiled.value, {"x": 1, "y": "z"})["c"] == {"d": "z"}
+
+
+def planned_yaml(action: str) -> PlannedAction:
+    """Like ``planned``, from rule-file text (YAML tags such as ``!json`` survive)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "r.yaml").write_text(f"rules:\n  - name: r\n    actions:\n      - {action}\n", encoding="utf-8")
+        [p] = load_rules([tmp], SINKS).plan(EVENT)
+    return p
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("!json '{{ event.data.run.duration_ms }}'", 65000),
+        ("!json '{{ event.data.metrics.error_rate }}'", 0.012),
+        ("!json '{{ event.data.metrics | tojson }}'", {"error_rate": 0.012, "p95_latency_ms": 850}),
+        ("!json '{{ event.data.run.tags | tojson }}'", ["nightly"]),
+        ("!json '{{ event.data.run.name | tojson }}'", "API Load Test"),
+        ("!json '{{ (event.data.metrics.error_rate > 0.01) | tojson }}'", True),
+        ("!json '{{ event.data.run.missing | default(none) | tojson }}'", None),
+        ("!json '{\"<b>\": \"{{ event.subject }}\"}'", {"<b>": "t-1"}),
+        ("!json '[1, \"two\", null]'", [1, "two", None]),  # not a template: parsed at load
+        ("'{{ event.data.run.duration_ms }}'", "65000"),  # without the tag a template gives text
+        ("'[1, 2]'", "[1, 2]"),
+    ],
+)
+def test_json_tag_gives_typed_values(value: str, expected: Any) -> None:
+    p = planned_yaml(f"{{sink: bug0-api, request: {{path: /x, json: {{v: {value}}}}}}}")
+    got = render_action(p, EVENT)["request"]["json"]["v"]
+    assert got == expected
+    assert type(got) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (
+            "!json '{{ event.data.run.name }}'",
+            "request.json.v: !json rendered 'API Load Test', which is not JSON (end with | tojson)",
+        ),
+        (
+            "!json '{{ \"x\" * 100 }}'",
+            f"request.json.v: !json rendered '{'x' * 77}...', which is not JSON (end with | tojson)",
+        ),
+    ],
+)
+def test_json_tag_text_that_is_not_json_is_a_render_error(value: str, reason: str) -> None:
+    p = planned_yaml(f"{{sink: bug0-api, request: {{path: /x, json: {{v: {value}}}}}}}")
+    with pytest.raises(RenderError) as info:
+        render_action(p, EVENT)
+    assert info.value.reason == reason
+
+
+def test_json_tag_values_are_checked_against_the_sink_after_rendering() -> None:
+    p = planned_yaml("{sink: github, state: !json '{{ event.data.run.duration_ms }}', context: perf}")
+    with pytest.raises(RenderError) as info:
+        render_action(p, EVENT)
+    assert info.value.reason == (
+        "rendered params are invalid: state: Input should be 'pending', 'success', 'failure' or 'error'"
+    )

@@ -668,6 +668,38 @@ LOAD_ERRORS: list[tuple[str, dict[str, str], list[str]]] = [
         ],
     ),
     (
+        "json-tag-not-json",
+        {
+            "r.yaml": "rules:\n  - name: a\n    actions:\n      - sink: bug0-api\n        request:\n"
+            "          path: /x\n          json: {a: !json 'not json'}\n"
+        },
+        [
+            "rules/r.yaml:7: rules[0].actions[0].request.json.a: "
+            "!json: not valid JSON: Expecting value: line 1 column 1 (char 0)"
+        ],
+    ),
+    (
+        "json-tag-on-a-mapping",
+        {
+            "r.yaml": "rules:\n  - name: a\n    actions:\n      - sink: bug0-api\n        request:\n"
+            "          path: /x\n          json: !json {a: 1}\n"
+        },
+        ["rules/r.yaml:7: rules[0].actions[0].request.json: !json takes a string"],
+    ),
+    (
+        "json-tag-value-checked-at-load",
+        {"r.yaml": "rules:\n  - name: a\n    actions:\n      - {sink: github, state: !json '\"done\"', context: c}\n"},
+        ["rules/r.yaml:4: rules[0].actions[0].state: Input should be 'pending', 'success', 'failure' or 'error'"],
+    ),
+    (
+        "unknown-tag",
+        {"r.yaml": "rules:\n  - name: a\n    actions:\n      - {sink: slack-perf, title: !md t, body: b}\n"},
+        [
+            "rules/r.yaml:4: rules[0].actions[0].title: "
+            "invalid YAML: could not determine a constructor for the tag '!md'"
+        ],
+    ),
+    (
         "invalid-when",
         {"r.yaml": "rules:\n  - name: a\n    when: 'event.data.x >'\n"},
         ["rules/r.yaml:3: rules[0].when: invalid expression: unexpected 'end of template'"],

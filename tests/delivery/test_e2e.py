@@ -320,6 +320,43 @@ def test_params_in_the_delivery_log_are_the_rendered_action(
     }
 
 
+TYPED_BODY_RULE = """\
+rules:
+  - name: record-run
+    match: {platform: fusillade, type: run.completed}
+    actions:
+      - sink: results
+        request:
+          method: POST
+          path: /result/
+          json:
+            name: "{{ event.data.run.name }}"
+            execution_time_ms: !json "{{ event.data.run.duration_ms | tojson }}"
+            passed: !json "{{ (event.data.run.outcome == 'passed') | tojson }}"
+            metadata: !json "{{ dict(workers=event.data.metrics.workers, runs=[event.subject]) | tojson }}"
+            tags: !json '["load", "ci"]'
+"""
+
+
+def test_json_tagged_templates_send_typed_values(stack: Stack) -> None:
+    """A follow-up API that wants numbers and objects gets them, not their text."""
+    with RecordingServer(default=Reply(200, {"ok": True})) as results:
+        sink = f"  - id: results\n    kind: http\n    base_url: {results.url}\n    allow_private: true\n"
+        stack.write(sinks=sink, rules=[stack.rule_file("typed.yaml", TYPED_BODY_RULE)])
+        stack.start()
+        root = stack.post(fusillade_body("test.completed", "run-t", "API Load Test"))
+        (d,) = stack.settled("event_id = ?", root)
+        assert d["state"] == "succeeded", d["last_error"]
+        (got,) = results.received
+        assert got.json == {
+            "name": "API Load Test",
+            "execution_time_ms": 60000,
+            "passed": True,
+            "metadata": {"workers": 100, "runs": ["run-t"]},
+            "tags": ["load", "ci"],
+        }
+
+
 def test_daemon_log_has_no_secret(
     stack: Stack,
     fus_api: RecordingServer,
