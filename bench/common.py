@@ -48,8 +48,8 @@ def hookyard_serve(config: str, port: int) -> list[str]:
     ]
 
 
-def fusillade_request(i: int, secret: bytes, host: str, path: str, run: str) -> bytes:
-    """A raw HTTP/1.1 request: a unique ``test.completed`` body signed now, as Fusillade signs."""
+def signed_fusillade(i: int, secret: bytes, run: str) -> tuple[bytes, str]:
+    """A unique ``test.completed`` body and its ``X-Fusillade-Signature``, signed now."""
     body = json.dumps(
         {
             "event": "test.completed",
@@ -60,8 +60,14 @@ def fusillade_request(i: int, secret: bytes, host: str, path: str, run: str) -> 
     ).encode()  # fmt: skip
     ts = str(int(time.time()))
     mac = hmac.new(secret, ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return body, f"t={ts},v1={mac}"
+
+
+def fusillade_request(i: int, secret: bytes, host: str, path: str, run: str) -> bytes:
+    """A raw HTTP/1.1 request carrying ``signed_fusillade``, as Fusillade sends it."""
+    body, signature = signed_fusillade(i, secret, run)
     head = (
         f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-        f"X-Fusillade-Signature: t={ts},v1={mac}\r\nContent-Length: {len(body)}\r\n\r\n"
+        f"X-Fusillade-Signature: {signature}\r\nContent-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body

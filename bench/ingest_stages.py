@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import hmac
-import json
 import sys
 import tempfile
 import time
@@ -33,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.ceiling_app import app as ceiling_app  # noqa: E402
+from bench.common import signed_fusillade  # noqa: E402
 from receiver.app import create_app  # noqa: E402
 from receiver.config import load_config  # noqa: E402
 from receiver.events import build_envelope, new_id  # noqa: E402
@@ -50,20 +49,11 @@ Headers = list[tuple[bytes, bytes]]
 
 def signed(i: int) -> tuple[bytes, Headers]:
     """A unique ``test.completed`` body and its headers, as bench/loadgen.py sends them."""
-    body = json.dumps(
-        {
-            "event": "test.completed",
-            "timestamp": "2026-02-06T12:00:00Z",
-            "data": {"test_id": f"stage-{i}", "name": "API Load Test", "status": "completed",
-                     "workers": 100, "duration_seconds": 60, "p95_latency_ms": 42, "error_rate": 0.001},
-        }
-    ).encode()  # fmt: skip
-    ts = str(int(time.time()))
-    mac = hmac.new(SECRET, ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+    body, signature = signed_fusillade(i, SECRET, "stage")
     headers = [
         (b"host", b"127.0.0.1"),
         (b"content-type", b"application/json"),
-        (b"x-fusillade-signature", f"t={ts},v1={mac}".encode()),
+        (b"x-fusillade-signature", signature.encode()),
         (b"content-length", str(len(body)).encode()),
     ]
     return body, headers
