@@ -247,11 +247,15 @@ def _narrow(data: Any, path: PathKey, message: str) -> tuple[PathKey, str]:
     return (*base, *found), problem
 
 
+def _has(node: Any, part: Any) -> bool:
+    """Whether ``node[part]`` is a key of a mapping or an index of a list in the data."""
+    in_dict = isinstance(node, dict) and part in node
+    return in_dict or (isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node))
+
+
 def _at(data: Any, path: PathKey) -> Any:
     for part in path:
-        in_dict = isinstance(data, dict) and part in data
-        in_list = isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)
-        if not (in_dict or in_list):
+        if not _has(data, part):
             return None
         data = data[part]
     return data
@@ -285,9 +289,7 @@ def _data_path(data: Any, loc: Sequence[Any]) -> PathKey:
     cur = data
     for i, part in enumerate(loc):
         last = i == len(loc) - 1
-        in_dict = isinstance(cur, dict) and part in cur
-        in_list = isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur)
-        if in_dict or in_list:
+        if _has(cur, part):
             out.append(part)
             cur = cur[part]
         elif last and isinstance(part, str | int):
