@@ -96,8 +96,22 @@ def action_models(config: Any) -> dict[str, Any]:
     return {sink.id: SINKS[sink.kind].action for sink in config.sinks.values()}
 
 
-def load_rules_for(config: Any) -> RuleSet:
-    """Load the config's rule files, validating actions against its sinks' kinds."""
+def action_checks(config: Any) -> dict[str, Any]:
+    """Sink id → its kind's check of an action's literal params against the sink's config."""
+    from functools import partial
+
+    from receiver.sinks import SINKS
+
+    out = {}
+    for sink in config.sinks.values():
+        check = SINKS[sink.kind].check_action
+        if check is not None:
+            out[sink.id] = partial(check, sink.id, sink.options)
+    return out
+
+
+def load_rules_for(config: Any, paths: Any = None) -> RuleSet:
+    """Load the config's rule files (or ``paths``), validating actions against its sinks."""
     from receiver.rules import load_rules
 
-    return load_rules(config.rule_paths, action_models(config))
+    return load_rules(config.rule_paths if paths is None else paths, action_models(config), action_checks(config))

@@ -18,18 +18,19 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from jinja2 import TemplateSyntaxError, Undefined
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
 
 from receiver.errors import ConfigError, Problem
-from receiver.render import JsonText, RenderError, as_written, compile_params, compile_when, render_action
+from receiver.render import Compiled, JsonText, RenderError, as_written, compile_params, compile_when, render_action
 from receiver.rules_index import RuleIndex
 from receiver.rules_match import Cond, compile_group
 from receiver.yamlfile import Located, PathKey, format_path, loads, problems_from_pydantic
 
 __all__ = [
+    "ActionCheck",
     "ActionSpec",
     "Explanation",
     "PlannedAction",
@@ -43,6 +44,9 @@ __all__ = [
 RESERVED_ACTION_KEYS = ("sink", "emit")
 _EMIT = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 _KEY_MESSAGES = ("unknown key", "required key is missing")
+_M = TypeVar("_M", bound=BaseModel)
+# A sink's own check of an action's literal parameters: (path under the action, problem) pairs.
+ActionCheck = Callable[[Mapping[str, Any]], list[tuple[PathKey, str]]]
 
 
 @dataclass(frozen=True)
@@ -180,21 +184,30 @@ class _RuleModel(BaseModel):
     description: StrictStr | None = None
     match: dict[str, Any] | None = None
     when: StrictStr | None = None
-    actions: list[dict[str, Any]] | None = None
+    actions: list[Any] | None = None
     stop: StrictBool = False
 
 
-def load_rules(paths: Sequence[Path | str], sinks: Mapping[str, type[BaseModel]]) -> RuleSet:
+def load_rules(
+    paths: Sequence[Path | str],
+    sinks: Mapping[str, type[BaseModel]],
+    checks: Mapping[str, ActionCheck] | None = None,
+) -> RuleSet:
     """Load rule files and directories (``*.yaml``/``*.yml``, by file name). Raises ConfigError.
 
     ``sinks`` maps each configured sink id to the pydantic model of its kind's action
-    parameters; actions are validated against it.
+    parameters; actions are validated against it. ``checks`` optionally maps a sink id to
+    a check of an action's literal (non-template) parameters against that sink's own
+    configuration (an ``apprise`` sink knows which tags its URLs carry).
+
+    Every problem of every file is reported in one go: a problem in one key of a rule does
+    not keep the rule's other keys, its actions or its name (duplicates) from being checked.
     """
     problems: list[Problem] = []
     files = _rule_files(paths, problems)
     digest = hashlib.sha256()
     rules: list[Rule] = []
-    first_seen: dict[str, Rule] = {}
+    first_seen: dict[str, tuple[str, int, int | None]] = {}
     for path, name in files:
         try:
             raw = path.read_bytes()
@@ -209,16 +222,21 @@ def load_rules(paths: Sequence[Path | str], sinks: Mapping[str, type[BaseModel]]
             problems.extend(exc.problems)
             continue
         digest.update(path.name.encode() + b"\0" + raw + b"\0")
-        for i, rule in _load_file(doc, sinks, problems):
-            first = first_seen.setdefault(rule.name, rule)
-            if first is not rule:
-                problems.append(
-                    doc.problem(
-                        ("rules", i, "name"),
-                        f"duplicate rule name {rule.name!r} (first defined at {first.file}:{first.line})",
+        found: list[Problem] = []
+        for i, rule_name, rule in _load_file(doc, sinks, checks or {}, found):
+            if rule_name is not None:
+                first = first_seen.setdefault(rule_name, (doc.file, i, doc.line_of(("rules", i))))
+                if first[:2] != (doc.file, i):
+                    found.append(
+                        doc.problem(
+                            ("rules", i, "name"),
+                            f"duplicate rule name {rule_name!r} (first defined at {first[0]}:{first[2]})",
+                        )
                     )
-                )
-            rules.append(rule)
+            if rule is not None:
+                rules.append(rule)
+        # In the order of the file, whichever check found them.
+        problems.extend(sorted(found, key=lambda p: p.line or 0))
     if problems:
         raise ConfigError(problems)
     return RuleSet(rules, digest.hexdigest()[:12])
@@ -241,25 +259,33 @@ def _rule_files(paths: Sequence[Path | str], problems: list[Problem]) -> list[tu
     return sorted(found.values(), key=lambda f: (f[0].name, f[1]))
 
 
-def _load_file(doc: Located, sinks: Mapping[str, type[BaseModel]], problems: list[Problem]) -> list[tuple[int, Rule]]:
-    """The file's valid rules with their positions; problems of the others are collected."""
+def _lenient(
+    model: type[_M], doc: Located, at: PathKey, raw: dict[str, Any], problems: list[Problem], fill: dict[str, Any]
+) -> tuple[_M, set[str]]:
+    """``raw`` validated by ``model``, and the keys that failed. Their problems are reported;
+    the keys that passed are kept (the failed ones take their defaults, or ``fill``) so that
+    what depends on them is still checked in the same round."""
+    try:
+        return model.model_validate(raw), set()
+    except ValidationError as exc:
+        problems.extend(problems_from_pydantic(doc, exc, at))
+        bad = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+        kept = {k: v for k, v in raw.items() if k in model.model_fields and k not in bad}
+        return model.model_validate({**fill, **kept}), bad
+
+
+def _load_file(
+    doc: Located, sinks: Mapping[str, type[BaseModel]], checks: Mapping[str, ActionCheck], problems: list[Problem]
+) -> list[tuple[int, str | None, Rule | None]]:
+    """(position, name if valid, rule if valid) of every rule; problems are collected."""
     if doc.data is None:
         return []
     if not isinstance(doc.data, dict):
         problems.append(doc.problem((), "a rule file is a mapping with vars: and rules:"))
         return []
-    try:
-        top = _FileModel.model_validate(doc.data)
-    except ValidationError as exc:
-        problems.extend(problems_from_pydantic(doc, exc))
-        return []
+    top, _ = _lenient(_FileModel, doc, (), doc.data, problems, {})
     variables = top.vars or {}
-    out = []
-    for i, raw in enumerate(top.rules or []):
-        rule = _load_rule(doc, i, raw, variables, sinks, problems)
-        if rule is not None:
-            out.append((i, rule))
-    return out
+    return [_load_rule(doc, i, raw, variables, sinks, checks, problems) for i, raw in enumerate(top.rules or [])]
 
 
 def _load_rule(
@@ -268,15 +294,16 @@ def _load_rule(
     raw: Any,
     variables: Mapping[str, Any],
     sinks: Mapping[str, type[BaseModel]],
+    checks: Mapping[str, ActionCheck],
     problems: list[Problem],
-) -> Rule | None:
+) -> tuple[int, str | None, Rule | None]:
     at: PathKey = ("rules", i)
+    if not isinstance(raw, dict):
+        problems.append(doc.problem(at, "a rule is a mapping with name:, match:, actions: …"))
+        return i, None, None
     before = len(problems)
-    try:
-        spec = _RuleModel.model_validate(raw)
-    except ValidationError as exc:
-        problems.extend(problems_from_pydantic(doc, exc, at))
-        return None
+    spec, bad = _lenient(_RuleModel, doc, at, raw, problems, {"name": "-"})
+    name = spec.name if "name" in raw and "name" not in bad else None
 
     def report(path: PathKey, message: str) -> None:
         problems.append(doc.problem(path, message))
@@ -289,13 +316,14 @@ def _load_rule(
         except TemplateSyntaxError as exc:
             report((*at, "when"), f"invalid expression: {exc.message}")
     actions = [
-        _load_action(doc, (*at, "actions", j), a, variables, sinks, problems) for j, a in enumerate(spec.actions or [])
+        _load_action(doc, (*at, "actions", j), a, variables, sinks, checks, problems)
+        for j, a in enumerate(spec.actions or [])
     ]
     if len(problems) > before:
-        return None
+        return i, name, None
     done = tuple(a for a in actions if a is not None)
     planned = tuple(PlannedAction(spec.name, j, a.sink, a.emit, a) for j, a in enumerate(done))
-    return Rule(
+    rule = Rule(
         name=spec.name,
         description=spec.description,
         file=doc.file,
@@ -308,38 +336,41 @@ def _load_rule(
         when_fn=when_fn,
         planned=planned,
     )
+    return i, name, rule
 
 
 def _load_action(
     doc: Located,
     at: PathKey,
-    raw: dict[str, Any],
+    raw: Any,
     variables: Mapping[str, Any],
     sinks: Mapping[str, type[BaseModel]],
+    checks: Mapping[str, ActionCheck],
     problems: list[Problem],
 ) -> ActionSpec | None:
+    """The compiled action, or None after reporting every problem found in it."""
+    before = len(problems)
+
     def report(path: PathKey, message: str) -> None:
         problems.append(doc.problem(path, message))
 
+    if not isinstance(raw, dict):
+        report(at, "an action is a mapping with sink: and the sink's parameters")
+        return None
     sink, emit = raw.get("sink"), raw.get("emit")
-    ok = True
     if sink is None:
         report((*at, "sink"), "required key is missing")
-        ok = False
     elif not isinstance(sink, str) or sink not in sinks:
         known = ", ".join(sorted(sinks)) or "none configured"
         report((*at, "sink"), f"unknown sink {sink!r} (known: {known})")
-        ok = False
     if emit is not None and not (isinstance(emit, str) and _EMIT.match(emit)):
         report((*at, "emit"), "must be an event type such as comparison.completed")
-        ok = False
     params = {k: v for k, v in raw.items() if k not in RESERVED_ACTION_KEYS}
     compiled = compile_params(params)
     for path, message in compiled.errors:
         report((*at, *path), message)
-    ok = ok and not compiled.errors
-    if not ok or not isinstance(sink, str):
-        return None
+    if not isinstance(sink, str) or sink not in sinks:
+        return None  # without a sink there is no parameter model to check the rest against
     model = sinks[sink]
     try:
         model.model_validate(as_written(compiled.value))
@@ -348,13 +379,26 @@ def _load_action(
         # (or under, for union branches) their positions is not an error yet, render_action
         # checks it again. An unknown or missing key is an error whatever the value.
         templated = [format_path((*at, *p)) for p in compiled.template_paths]
-        real = [
+        problems.extend(
             p
             for p in problems_from_pydantic(doc, exc, at)
             if p.message in _KEY_MESSAGES
             or not any(p.path == t or p.path.startswith((t + ".", t + "[")) for t in templated)
-        ]
-        problems.extend(real)
-        if real:
-            return None
+        )
+    check = checks.get(sink)
+    if check is not None:
+        literal = {k: v for k, v in params.items() if not _has_template(compiled.value.get(k))}
+        for path, message in check(literal):
+            report((*at, *path), message)
+    if len(problems) > before:
+        return None
     return ActionSpec(sink, emit, params, doc.line_of(at), model, compiled.value, variables)
+
+
+def _has_template(value: Any) -> bool:
+    """Whether a compiled parameter value is, or holds, a template (known only when rendering)."""
+    if isinstance(value, dict):
+        return any(_has_template(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_template(v) for v in value)
+    return isinstance(value, Compiled)

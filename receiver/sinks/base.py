@@ -109,6 +109,9 @@ class SinkSpec:
     config: type[BaseModel]
     action: type[BaseModel]
     create: Callable[[str, Any, HttpClient], Sink]
+    # Optional load-time check of an action's literal params against this sink's config:
+    # (sink_id, config, params) → (path under the action, problem) pairs.
+    check_action: Callable[[str, Any, Mapping[str, Any]], list[tuple[tuple[str | int, ...], str]]] | None = None
 
 
 class Redactor:

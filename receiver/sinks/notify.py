@@ -112,11 +112,30 @@ def targets(config: AppriseConfig) -> list[Target]:
 
 
 def matches(target: Target, tag: str | list[str] | None) -> bool:
+    return tags_match(target.tags, tag)
+
+
+def tags_match(tags: frozenset[str], tag: str | list[str] | None) -> bool:
     """Apprise tag semantics: none/``all`` match everything, a list is OR, ``always`` always matches."""
     if tag is None:
         return True
     wanted = {tag} if isinstance(tag, str) else set(tag)
-    return "all" in wanted or "always" in target.tags or bool(wanted & target.tags)
+    return "all" in wanted or "always" in tags or bool(wanted & tags)
+
+
+def check_action(
+    sink_id: str, config: AppriseConfig, params: Mapping[str, Any]
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """At load: a literal ``tag`` that no URL of the sink carries would fail every delivery."""
+    tag = params.get("tag")
+    if not (isinstance(tag, str) or (isinstance(tag, list) and all(isinstance(t, str) for t in tag))):
+        return []  # absent, or a value the params model reports
+    tag_sets = [frozenset(e.tag) if isinstance(e, UrlEntry) else frozenset() for e in config.urls]
+    if any(tags_match(tags, tag) for tags in tag_sets):
+        return []
+    known = sorted(set().union(*tag_sets))
+    have = f"its URLs' tags: {', '.join(known)}" if known else "its URLs have no tags"
+    return [(("tag",), f"no URL of sink {sink_id!r} has tag {tag!r} ({have}); every delivery would fail")]
 
 
 @dataclass
@@ -214,4 +233,4 @@ def create(sink_id: str, config: AppriseConfig, client: HttpClient) -> AppriseSi
     return AppriseSink(sink_id, client, config)
 
 
-SPEC = SinkSpec(kind="apprise", config=AppriseConfig, action=AppriseAction, create=create)
+SPEC = SinkSpec(kind="apprise", config=AppriseConfig, action=AppriseAction, create=create, check_action=check_action)
