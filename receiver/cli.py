@@ -51,6 +51,10 @@ def check(config_path: Path) -> None:
             click.echo(line, err=True)
         sys.exit(1)
     assert config is not None
+    from receiver.cli_check import private_url_warnings
+
+    for warning in private_url_warnings(config):
+        click.echo(str(warning), err=True)
     click.echo(
         f"{config_path}: ok: {len(config.sources)} sources, {len(config.sinks)} sinks, "
         f"{len(ruleset.rules)} rules (version {ruleset.version})"
