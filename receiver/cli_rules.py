@@ -28,13 +28,10 @@ def parse_duration(text: str) -> float:
 
 
 def _ruleset(config: Config, paths: list[Path] | None = None) -> Any:
-    from receiver.routing import action_models, load_rules_for
-    from receiver.rules import load_rules
+    from receiver.routing import load_rules_for
 
     try:
-        if paths is None:
-            return load_rules_for(config)
-        return load_rules(paths, action_models(config))
+        return load_rules_for(config, paths)
     except ConfigError as exc:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
@@ -83,8 +80,24 @@ def rendered_actions(ruleset: Any, event: dict[str, Any]) -> dict[str, list[dict
             entry["params"] = render_action(planned, event)
         except RenderError as exc:
             entry["error"] = str(exc)
+        else:
+            entry["warnings"] = empty_text_warnings(entry["params"])
         out.setdefault(planned.rule, []).append(entry)
     return out
+
+
+# Message parameters that must say something: Apprise services refuse an empty body, and an
+# empty title reads as a broken notification.
+_MESSAGE_KEYS = ("title", "body")
+
+
+def empty_text_warnings(params: dict[str, Any]) -> list[str]:
+    """Warnings for message parameters that render empty (or only whitespace) for this event."""
+    return [
+        f"{key} renders empty for this event"
+        for key in _MESSAGE_KEYS
+        if isinstance(params.get(key), str) and not params[key].strip()
+    ]
 
 
 @click.group()
@@ -130,9 +143,10 @@ def rules_test(
             )
         )
         return
+    subject = event.get("subject")
     click.echo(
-        f"event {event.get('type')} from {event.get('source')} (subject {event.get('subject')}); "
-        f"rules version {ruleset.version}"
+        f"event {event.get('type')} from {event.get('source')} "
+        f"({'subject ' + str(subject) if subject is not None else 'no subject'}); rules version {ruleset.version}"
     )
     for ex in explanations:
         mark = "MATCH" if ex.matched else "  -  "
@@ -141,12 +155,47 @@ def rules_test(
             what = json.dumps(a["params"], sort_keys=True) if "params" in a else f"RENDER ERROR: {a['error']}"
             emit = f" emit {a['emit']}" if a["emit"] else ""
             click.echo(f"        → {a['sink']}{emit}: {what}")
+            for warning in a.get("warnings", []):
+                click.echo(f"          warning: {warning}")
     matched = sum(1 for ex in explanations if ex.matched)
     click.echo(f"{matched} of {len(explanations)} rules match")
 
 
-def _routes(ruleset: Any, event: dict[str, Any]) -> set[tuple[str, int, str, str]]:
-    return {(p.rule, p.action_index, p.sink, p.emit or "") for p in ruleset.plan(event)}
+Route = tuple[str, int, str, str]
+
+
+def _routes(ruleset: Any, event: dict[str, Any]) -> dict[Route, Any]:
+    """(rule, action index, sink, emit) → what that action would send for ``event``: its
+    rendered params, or ``{"render error": …}``; changed params are a routing change too."""
+    out: dict[Route, Any] = {}
+    for rule, entries in rendered_actions(ruleset, event).items():
+        for a in entries:
+            key = (rule, a["action_index"], a["sink"], a["emit"] or "")
+            out[key] = a["params"] if "params" in a else {"render error": a["error"]}
+    return out
+
+
+def param_changes(old: Any, new: Any, path: str = "") -> list[str]:
+    """What differs between two rendered params, one ``path: old → new`` line per leaf."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for key in sorted(set(old) | set(new), key=str):
+            where = f"{path}.{key}" if path else str(key)
+            out += param_changes(old.get(key, _ABSENT), new.get(key, _ABSENT), where)
+        return out
+    if old == new and type(old) is type(new):
+        return []
+    return [f"{path or 'params'}: {_shown(old)} → {_shown(new)}"]
+
+
+_ABSENT = object()
+
+
+def _shown(value: Any) -> str:
+    if value is _ABSENT:
+        return "(absent)"
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return text if len(text) <= 80 else text[:79] + "…"
 
 
 @rules.command("diff")
@@ -184,7 +233,7 @@ def rules_diff(config_path: Path, new_rules: tuple[Path, ...], since: str, as_js
                 for row in rows:
                     seen += 1
                     old, new = _routes(current, row.envelope), _routes(proposed, row.envelope)
-                    if old == new:
+                    if old.keys() == new.keys() and not any(param_changes(old[k], new[k]) for k in old):
                         continue
                     changed += 1
                     _print_change(row, old, new, as_json)
@@ -201,13 +250,12 @@ def rules_diff(config_path: Path, new_rules: tuple[Path, ...], since: str, as_js
     click.echo(summary, err=as_json)
 
 
-def _print_change(
-    row: Any, old: set[tuple[str, int, str, str]], new: set[tuple[str, int, str, str]], as_json: bool
-) -> None:
-    def label(r: tuple[str, int, str, str]) -> str:
+def _print_change(row: Any, old: dict[Route, Any], new: dict[Route, Any], as_json: bool) -> None:
+    def label(r: Route) -> str:
         return f"{r[0]}[{r[1]}] → {r[2]}" + (f" (emit {r[3]})" if r[3] else "")
 
-    gone, added = sorted(old - new), sorted(new - old)
+    gone, added = sorted(old.keys() - new.keys()), sorted(new.keys() - old.keys())
+    changed = {k: diff for k in sorted(old.keys() & new.keys()) if (diff := param_changes(old[k], new[k]))}
     if as_json:
         click.echo(
             json.dumps(
@@ -218,7 +266,9 @@ def _print_change(
                     "subject": row.subject,
                     "removed": [label(r) for r in gone],
                     "added": [label(r) for r in added],
-                }
+                    "changed": {label(r): diff for r, diff in changed.items()},
+                },
+                ensure_ascii=False,
             )
         )
         return
@@ -227,3 +277,7 @@ def _print_change(
         click.echo(f"    - {label(r)}")
     for r in added:
         click.echo(f"    + {label(r)}")
+    for r, diff in changed.items():
+        click.echo(f"    ~ {label(r)}")
+        for line in diff:
+            click.echo(f"        {line}")
