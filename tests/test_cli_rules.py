@@ -140,3 +140,42 @@ PARAM_CHANGES = [
 @pytest.mark.parametrize(("old", "new", "expected"), [c[1:] for c in PARAM_CHANGES], ids=[c[0] for c in PARAM_CHANGES])
 def test_param_changes(old: dict[str, Any], new: dict[str, Any], expected: list[str]) -> None:
     assert param_changes(old, new) == expected
+
+
+GITHUB_EVENTS = ("pull_request", "push", "deployment_status", "check_suite", "workflow_run", "issues", "ping")
+SOURCE_OF_KIND = {"generic": "ci"}  # the example config's source ids are the kinds, but for generic
+
+
+def payload_cases() -> list[tuple[str, Path, dict[str, str]]]:
+    cases = []
+    for path in sorted(PAYLOADS.glob("*/*.json")):
+        kind = path.parent.name
+        headers = {}
+        if kind == "github":
+            event = next((e for e in GITHUB_EVENTS if path.stem.startswith(e)), "push")
+            headers["x-github-event"] = event
+        cases.append((SOURCE_OF_KIND.get(kind, kind), path, headers))
+    return cases
+
+
+def test_shipped_rules_render_a_message_for_every_sample_payload(workdir: Path) -> None:  # noqa: F811
+    """Whatever a platform leaves out, every action the shipped rules plan renders, and every
+    title and body says something (Apprise services refuse an empty message)."""
+    from receiver.cli_rules import _event_from, rendered_actions
+    from receiver.config import load_config
+    from receiver.routing import load_rules_for
+
+    config = load_config(workdir / "config.yaml")
+    ruleset = load_rules_for(config)
+    planned = 0
+    problems = []
+    for source, path, headers in payload_cases():
+        event = _event_from(config, path, source, headers)
+        for rule, actions in rendered_actions(ruleset, event).items():
+            for a in actions:
+                planned += 1
+                if "error" in a or a["warnings"]:
+                    what = a.get("error") or a["warnings"]
+                    problems.append((f"{path.parent.name}/{path.name}", rule, a["sink"], what))
+    assert problems == []
+    assert planned >= 10  # the sample payloads do reach the shipped rules
