@@ -9,14 +9,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from receiver.routing import Plan
-from receiver.web.auth import Guard
+from receiver.web.auth import Guard, json_deny
 from receiver.web.present import delivery_dict, event_dict, event_summary
 from receiver.web.service import DeliveryLog, EventDetail, parse_delivery_query, parse_event_filter
-
-
-def deny(request: Request, status: int, code: str, message: str) -> Response:
-    headers = {"WWW-Authenticate": 'Bearer realm="hookyard"'} if status == 401 else None
-    return JSONResponse({"error": message, "code": code}, status_code=status, headers=headers)
 
 
 def detail_dict(d: EventDetail) -> dict[str, Any]:
@@ -92,7 +87,7 @@ def api_routes(log: DeliveryLog, guard: Guard) -> list[Route]:
     api = Api(log)
 
     def route(path: str, endpoint: Any, method: str) -> Route:
-        return Route(path, guard.protect(endpoint, deny, ui=False), methods=[method])
+        return Route(path, guard.protect(endpoint, json_deny, ui=False), methods=[method])
 
     return [
         route("/api/events", api.events, "GET"),

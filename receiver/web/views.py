@@ -18,13 +18,12 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from receiver.errors import HTTPError
-from receiver.web.auth import COOKIE, CSRF_FIELD, Endpoint, Guard, same_origin
+from receiver.web.auth import COOKIE, CSRF_FIELD, SESSION_SECONDS, Endpoint, Guard, Refusal, same_origin
 from receiver.web.present import delivery_dict, event_dict, event_summary
 from receiver.web.service import STATES, DeliveryLog, parse_delivery_query, parse_event_filter
 
 HERE = Path(__file__).parent
 MAX_FORM_BYTES = 16 * 1024
-COOKIE_MAX_AGE = 7 * 24 * 3600
 SECURITY_HEADERS = {
     # Everything comes from this server; no script at all.
     "Content-Security-Policy": (
@@ -93,7 +92,7 @@ class Views:
         context.setdefault("nav", "")
         context.setdefault("stats", None)
         html = self.env.get_template(name).render(
-            csrf=self.guard.csrf_token(),
+            csrf=self.guard.csrf_token(request),
             csrf_field=CSRF_FIELD,
             token_required=self.guard.token_required,
             here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
@@ -187,7 +186,7 @@ class Views:
             if len(body) > MAX_FORM_BYTES:
                 raise HTTPError("form is too large", code="bad_form", status=413)
         fields = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
-        if not self.guard.csrf_ok(fields.get(CSRF_FIELD), purpose):
+        if not self.guard.csrf_ok(request, fields.get(CSRF_FIELD), purpose):
             raise HTTPError("this form has expired; reload the page and try again", code="csrf", status=403)
         return fields
 
@@ -217,7 +216,7 @@ class Views:
             request,
             "login.html",
             status,
-            login_csrf=self.guard.csrf_token("login"),
+            login_csrf=self.guard.csrf_token(request, "login"),
             next=safe_next(request.query_params.get("next") or request.url.path, "/ui"),
             error=error,
         )
@@ -233,13 +232,17 @@ class Views:
         if not same_origin(request):
             raise HTTPError("the request comes from another origin", code="cross_origin", status=403)
         fields = await self._form(request, purpose="login")
-        if not self.guard.token_matches(fields.get("token", "")):
+        verdict = self.guard.check_token(request, fields.get("token", ""))
+        if isinstance(verdict, Refusal):
+            return verdict.respond(request, self.deny)
+        if not verdict:
             return self._login_page(request, 401, "That token is not right.")
         response = RedirectResponse(safe_next(fields.get("next"), "/ui"), status_code=303)
+        # A fresh random id per login: it expires, and logging out ends it in every process.
         response.set_cookie(
             COOKIE,
-            self.guard.cookie_value,
-            max_age=COOKIE_MAX_AGE,
+            await self.guard.start_session(),
+            max_age=SESSION_SECONDS,
             path="/ui",
             httponly=True,
             samesite="strict",
@@ -249,6 +252,7 @@ class Views:
 
     async def logout(self, request: Request) -> Response:
         await self._form(request)
+        await self.guard.end_session(request)
         response = RedirectResponse("/ui/login?done=logged_out", status_code=303)
         response.delete_cookie(COOKIE, path="/ui", httponly=True, samesite="strict")
         return response
@@ -295,7 +299,7 @@ def ui_routes(log: DeliveryLog, guard: Guard) -> list[Route]:
     def route(path: str, endpoint: Endpoint, method: str) -> Route:
         return Route(path, guard.protect(html_errors(views, endpoint), views.deny, ui=True), methods=[method])
 
-    login_guard = (lambda e: e) if guard.token_required else (lambda e: guard.protect(e, views.deny, ui=True))
+    login_guard = guard.public if guard.token_required else (lambda e: guard.protect(e, views.deny, ui=True))
     return [
         route("/ui", views.events, "GET"),
         route("/ui/events/{event_id}", views.event, "GET"),

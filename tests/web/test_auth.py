@@ -127,7 +127,7 @@ def test_with_token_ui_login_sets_a_cookie_that_is_not_the_token(token_bench: Be
         r = c.post("/ui/login", data=form | {"token": WEB_TOKEN}, follow_redirects=False)
         assert (r.status_code, r.headers["location"]) == (303, "/ui/deliveries")
         cookie = r.headers["set-cookie"]
-        assert cookie.startswith("hookyard_token=")
+        assert cookie.startswith("hookyard_session=")
         for attribute in ("HttpOnly", "Path=/ui", "SameSite=strict", "Secure"):
             assert attribute in cookie
         assert_no_secret([cookie], SECRETS)
@@ -149,7 +149,7 @@ def test_with_token_ui_takes_the_header_too(token_bench: Bench) -> None:
     with client_from(token_bench, "10.1.2.3") as c:
         assert c.get("/ui", headers={"Authorization": f"Bearer {WEB_TOKEN}"}).status_code == 200
         assert c.get("/ui", headers={"Authorization": "Bearer wrong"}).status_code == 401
-        c.cookies.set("hookyard_token", WEB_TOKEN)
+        c.cookies.set("hookyard_session", WEB_TOKEN)
         assert c.get("/ui").status_code == 401  # the raw token is not the cookie
 
 
