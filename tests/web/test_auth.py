@@ -176,7 +176,7 @@ def test_unsafe_requests_need_csrf_and_same_origin(
     bench: Bench, path: str, form: dict[str, str], origin: str | None, status: int, code: str | None
 ) -> None:
     event = bench.post_event("test.failed", "run-1")
-    csrf = csrf_of(bench.get(f"/ui/events/{event}").text)
+    csrf = csrf_of(bench.get(f"/ui/events/{event}/replay").text)  # the confirmation step
     headers = {"Origin": origin} if origin else {}
     data = {k: v.format(csrf=csrf) for k, v in form.items()}
     r = bench.client.post(path.format(event=event), data=data, headers=headers, follow_redirects=False)

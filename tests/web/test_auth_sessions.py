@@ -103,7 +103,7 @@ def test_sessions_and_forms_hold_in_every_process(tmp_path: Path, secret_env: No
 def test_without_token_forms_hold_in_every_process(tmp_path: Path, secret_env: None) -> None:
     with open_bench(tmp_path) as one, open_bench(tmp_path) as two:
         event = one.post_event("test.failed", "run-q")
-        csrf = csrf_of(one.get(f"/ui/events/{event}").text)
+        csrf = csrf_of(one.get(f"/ui/events/{event}/replay").text)
         r = two.client.post(f"/ui/events/{event}/replay", data={"csrf": csrf}, follow_redirects=False)
         assert r.status_code == 303, r.text
 

@@ -18,9 +18,8 @@ def rows(page: str, css_class: str) -> list[str]:
 
 
 def event_ids(page: str) -> list[str]:
-    return re.findall(
-        r'<tr class="event-row">\s*<td[^>]*>[^<]*</td>\s*<td><a class="mono" href="/ui/events/([^"]+)"', page
-    )
+    row = r'<tr class="event-row">\s*<td[^>]*>.*?</td>\s*<td[^>]*><a class="mono id" href="/ui/events/([^"]+)"'
+    return re.findall(row, page, re.S)
 
 
 def test_event_list_newest_first_with_filters_search_and_paging(bench: Bench) -> None:
@@ -62,7 +61,7 @@ def test_event_page_shows_everything_and_escapes(bench: Bench) -> None:
         "&#34;platform_event&#34;: &#34;test.failed&#34;",  # the envelope, pretty-printed
         "HTTP 404",  # the attempt log
         f'action="/ui/deliveries/{dlv}/retry"',
-        f'action="/ui/events/{event}/replay"',
+        f'href="/ui/events/{event}/replay"',  # Replay asks first
     ):
         assert expected in page, expected
     (attempt,) = rows(page, "attempt")
@@ -130,7 +129,7 @@ def test_page_errors_are_short_html_pages(bench: Bench, path: str, status: int, 
 
 def test_post_to_unknown_things_is_a_404_page(bench: Bench) -> None:
     event = bench.post_event("test.failed", "run-u")
-    csrf = csrf_of(bench.get(f"/ui/events/{event}").text)
+    csrf = csrf_of(bench.get(f"/ui/events/{event}/replay").text)
     for path in ("/ui/deliveries/dlv_nope/retry", "/ui/events/evt_nope/replay"):
         r = bench.post(path, data={"csrf": csrf})
         assert r.status_code == 404 and "text/html" in r.headers["content-type"]
