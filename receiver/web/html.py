@@ -107,7 +107,7 @@ def refresh_links(request: Request) -> dict[str, Any]:
         "refresh_on": on,
         "refresh_seconds": REFRESH_SECONDS,
         "refresh_url": with_query(page, drop=NOTICE_PARAMS),
-        "refresh_toggle": with_query(page, drop=(*NOTICE_PARAMS, "refresh"), **({} if on else {"refresh": "on"})),
+        "refresh_href": with_query(page, drop=(*NOTICE_PARAMS, "refresh"), **({} if on else {"refresh": "on"})),
     }
 
 
