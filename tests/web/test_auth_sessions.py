@@ -17,16 +17,26 @@ from starlette.testclient import TestClient
 from receiver.config import load_config
 from receiver.errors import ConfigError
 from receiver.web.auth import SESSION_SECONDS
-from tests.helpers import assert_no_secret
+from tests.helpers import Daemon, assert_no_secret
 from tests.store.conftest import FakeClock
-from tests.web.conftest import BASE_URL, SECRETS, WEB_TOKEN, Bench, open_bench
+from tests.web.conftest import (
+    BASE_URL,
+    ENV,
+    SECRETS,
+    WEB_TOKEN,
+    Bench,
+    fusillade_body,
+    open_bench,
+    signed,
+    write_config,
+)
 from tests.web.test_auth import client_from, csrf_of
 
 AUTH = {"Authorization": f"Bearer {WEB_TOKEN}"}
 HTTPS = "https://hooks.example.com"
 
 
-def login(c: TestClient) -> str:
+def login(c: TestClient | httpx.Client) -> str:
     """Log in through the form; returns the session cookie's value."""
     page = c.get("/ui/login")
     r = c.post("/ui/login", data={"csrf": csrf_of(page.text), "token": WEB_TOKEN}, follow_redirects=False)
@@ -184,3 +194,25 @@ def test_login_page_is_reachable_with_token(token_bench: Bench) -> None:
     with client_from(token_bench, "10.1.2.3", base_url=BASE_URL) as c:
         r = c.get("/ui/login")
         assert r.status_code == 200 and 'name="token"' in r.text
+
+
+def test_replay_clicks_work_whichever_process_answers(tmp_path: Path, daemons: list[Daemon]) -> None:
+    """``server.processes: 3`` for real: each click on a fresh connection, spread by the kernel."""
+    config = write_config(tmp_path, token=True)
+    config.write_text(config.read_text() + "server: {processes: 3, watch_files: false}\n")
+    daemon = Daemon(config, env=ENV).start(timeout=90)  # three processes on a busy machine
+    daemons.append(daemon)
+    body = fusillade_body("test.failed", "run-m")
+    r = httpx.post(f"{daemon.url}/hooks/fusillade", content=body, headers=signed(body), timeout=10)
+    assert r.status_code == 202, r.text
+    event = r.json()["event_id"]
+    with httpx.Client(base_url=daemon.url, timeout=10) as first:
+        session = login(first)
+        csrf = csrf_of(first.get(f"/ui/events/{event}/replay").text)
+    answers = []
+    for _ in range(20):
+        with httpx.Client(base_url=daemon.url, timeout=10, cookies={"hookyard_session": session}) as c:
+            r = c.post(f"/ui/events/{event}/replay", data={"csrf": csrf}, follow_redirects=False)
+            answers.append(r.status_code)
+    assert answers == [303] * 20
+    assert_no_secret([daemon.logs()], SECRETS)
