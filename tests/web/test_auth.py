@@ -224,6 +224,12 @@ def test_no_secret_in_any_page_or_answer(token_bench: Bench) -> None:
         "/ui/deliveries",
         "/ui/deliveries?state=dead",
         "/ui/login",
+        f"/ui/deliveries/{dlv}",
+        f"/ui/events/{failed}/replay",
+        "/ui?type=run.*&delivery=dead&sink=hook",
+        "/api/openapi.json",
+        "/metrics",
+        "/readyz",
         "/ui/events/evt_nope",
     ]
     answers = [token_bench.get(p, headers=auth) for p in paths]
