@@ -137,6 +137,19 @@ class _ASGIEndpoint:
         await self.app(scope, receive, send)
 
 
+def _nosniff(send: Send) -> Send:
+    """Every answer says ``nosniff``: no browser may take JSON or metrics for a page or a script."""
+
+    async def sending(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            if all(k.lower() != b"x-content-type-options" for k, _ in headers):
+                message = {**message, "headers": [*headers, (b"x-content-type-options", b"nosniff")]}
+        await send(message)
+
+    return sending
+
+
 class HookyardApp(Starlette):
     """Starlette, with ``POST /hooks/{source_id}`` taken straight to its handler: the
     webhook path skips the middleware stack and router (see ``hook_route``)."""
@@ -146,6 +159,7 @@ class HookyardApp(Starlette):
         self.hookyard = hy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        send = _nosniff(send)
         source_id = hook_source_id(scope)
         if source_id is None:
             await super().__call__(scope, receive, send)
@@ -200,16 +214,18 @@ def create_app(
                 await http.aclose()
             await store.close()
 
+    from receiver.web import guard_for
+    from receiver.web import routes as web_routes
+
+    guard = guard_for(hy)  # with web.token: /metrics and /readyz details want it too
     routes = [
         Route("/hooks/{source_id}", _ASGIEndpoint(hy.hook), methods=["POST"]),
         Route("/healthz", hy.healthz, methods=["GET"]),
-        Route("/readyz", hy.readyz, methods=["GET"]),
-        Route("/metrics", hy.metrics_endpoint, methods=["GET"]),
+        Route("/readyz", guard.ops(hy.readyz, status_is_public=True), methods=["GET"]),
+        Route("/metrics", guard.ops(hy.metrics_endpoint), methods=["GET"]),
     ]
     if config.web_enabled:
-        from receiver.web import routes as web_routes
-
-        routes += web_routes(hy)
+        routes += web_routes(hy, guard)
     app = HookyardApp(
         hy,
         routes=routes,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from receiver import yamlfile
 from receiver.errors import ConfigError, Problem
@@ -26,6 +26,7 @@ log = logging.getLogger("hookyard.config")
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 DEFAULT_TOLERANCE = 300
+MIN_WEB_TOKEN = 32  # characters: guessing one stays hopeless even without the rate limit
 
 
 class _Strict(BaseModel):
@@ -60,6 +61,16 @@ class WebModel(_Strict):
     enabled: bool = True
     # Bearer token for /ui and /api. Without one they answer loopback clients only.
     token: str | None = None
+    # With a token: /metrics and the details of /readyz want it too (false: open to anyone).
+    metrics_need_token: bool = True
+
+    @field_validator("token")
+    @classmethod
+    def _long_token(cls, value: str | None) -> str | None:
+        # Never echo the value: it is the credential. Empty means "no token" (``${VAR:-}``).
+        if value and len(value) < MIN_WEB_TOKEN:
+            raise ValueError(f"must be at least {MIN_WEB_TOKEN} characters (try: openssl rand -hex 32)")
+        return value or None
 
 
 class SourceModel(_Strict):
@@ -130,6 +141,7 @@ class Config:
     delivery: DeliveryModel
     web_enabled: bool = True
     web_token: Secret | None = field(default=None, repr=False)
+    metrics_need_token: bool = True
 
     @property
     def base_dir(self) -> Path:
@@ -186,6 +198,7 @@ def _compile(cfg_path: Path, doc: yamlfile.Located, model: ConfigModel) -> Confi
         delivery=model.delivery,
         web_enabled=model.web.enabled,
         web_token=Secret(model.web.token) if model.web.token else None,
+        metrics_need_token=model.web.metrics_need_token,
     )
 
 

@@ -124,13 +124,25 @@ class DeliveryRow:
     budget_start: float
 
 
+# ``EventQuery.delivery`` beyond the states: no delivery at all, or none that succeeded
+# (nobody was notified). See ``event_filter.py``.
+NO_DELIVERIES = "none"
+NOT_SUCCEEDED = "not_succeeded"
+
+
 @dataclass(frozen=True)
 class EventQuery:
     source: str | None = None
-    type: str | None = None
+    type: str | None = None  # exact, or a glob with ``*`` and ``?`` (``run.*``)
     since: float | None = None
     before_id: str | None = None
     limit: int = 50
+    # Through the event's deliveries: one to this sink / from this rule / in this state
+    # (all three about the same delivery), or NO_DELIVERIES / NOT_SUCCEEDED among those.
+    sink: str | None = None
+    rule: str | None = None
+    delivery: str | None = None
+    outcome: str | None = None  # data.run.outcome of the envelope
 
 
 class Store(Protocol):
@@ -209,3 +221,25 @@ class DeliveryStore(Protocol):
     async def add_deliveries(self, event_id: str, deliveries: Sequence[NewDelivery], now: float) -> None: ...
 
     async def delivery_counts(self) -> dict[str, int]: ...
+
+    async def event_delivery_states(self, event_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Per event: how many of its deliveries are in each state (events without any are absent)."""
+
+    async def dead_by_sink(self) -> dict[str, int]: ...
+
+    async def requeue_dead(self, sink_id: str, now: float) -> int:
+        """Every dead delivery of a sink goes back to the queue (as ``requeue``); how many did."""
+
+
+class WebStore(Protocol):
+    """What the web page's processes share: keys made once, and login sessions."""
+
+    async def web_key(self, name: str, candidate: str, now: float) -> str:
+        """The stored key ``name``; ``candidate`` is stored first when there is none yet."""
+
+    async def add_session(self, id_sha256: str, now: float, expires_at: float) -> None:
+        """Store a session (and forget the expired ones)."""
+
+    async def session_alive(self, id_sha256: str, now: float) -> bool: ...
+
+    async def end_session(self, id_sha256: str) -> None: ...

@@ -42,7 +42,9 @@ from receiver.store.base import (
     Outcome,
     SaveResult,
 )
+from receiver.store.event_filter import event_where
 from receiver.store.migrate import migrations
+from receiver.store.postgres_web import PostgresWeb
 from receiver.store.rows import (
     ATTEMPT_COLUMNS,
     DELIVERY_COLUMNS,
@@ -137,7 +139,7 @@ class _Pool:
             await conn.close()
 
 
-class PostgresStore:
+class PostgresStore(PostgresWeb):
     """The server-backed store, for several daemons or dispatchers sharing one queue."""
 
     backend = "postgres"
@@ -289,23 +291,9 @@ class PostgresStore:
         return event_row(rows[0], _parsed) if rows else None
 
     async def list_events(self, query: EventQuery) -> list[EventRow]:
-        where: list[str] = []
-        args: list[Any] = []
-        for clause, value in (
-            ("source_id = %s", query.source or None),
-            ("type = %s", query.type or None),
-            ("received_at >= %s", query.since),
-            ("id < %s", query.before_id or None),
-        ):
-            if value is not None:
-                where.append(clause)
-                args.append(value)
-        sql = f"SELECT {EVENT_COLUMNS} FROM events"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY received_at DESC, id DESC LIMIT %s"
-        args.append(query.limit)
-        return [event_row(r, _parsed) for r in await self._read(sql, args)]
+        where, args = event_where(query, "%s", "(envelope -> 'data' -> 'run' ->> 'outcome')")
+        sql = f"SELECT {EVENT_COLUMNS} FROM events{where} ORDER BY received_at DESC, id DESC LIMIT %s"
+        return [event_row(r, _parsed) for r in await self._read(sql, [*args, query.limit])]
 
     async def count_events(self) -> int:
         rows = await self._read("SELECT COUNT(*) FROM events")

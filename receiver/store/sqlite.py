@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from receiver import jsonutil
 from receiver.store.base import (
@@ -26,6 +26,7 @@ from receiver.store.base import (
     NewEvent,
     SaveResult,
 )
+from receiver.store.event_filter import event_where
 from receiver.store.migrate import migrations
 from receiver.store.rows import (
     EVENT_COLUMNS,
@@ -33,6 +34,7 @@ from receiver.store.rows import (
     event_row,
 )
 from receiver.store.sqlite_queue import SqliteQueue, insert_deliveries
+from receiver.store.sqlite_web import SqliteWeb
 from receiver.store.writer import GroupCommitWriter
 
 T = TypeVar("T")
@@ -56,7 +58,7 @@ def _connect(path: str) -> sqlite3.Connection:
     return conn
 
 
-class SqliteStore(SqliteQueue):
+class SqliteStore(SqliteQueue, SqliteWeb):
     """The embedded default store. ``path`` is a file path (``:memory:`` is refused:
     the writer and readers need one shared file)."""
 
@@ -225,24 +227,8 @@ class SqliteStore(SqliteQueue):
         return await self._read(q)
 
     async def list_events(self, query: EventQuery) -> list[EventRow]:
-        where: list[str] = []
-        args: list[Any] = []
-        if query.source:
-            where.append("source_id = ?")
-            args.append(query.source)
-        if query.type:
-            where.append("type = ?")
-            args.append(query.type)
-        if query.since is not None:
-            where.append("received_at >= ?")
-            args.append(query.since)
-        if query.before_id:
-            where.append("id < ?")
-            args.append(query.before_id)
-        sql = f"SELECT {EVENT_COLUMNS} FROM events"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY received_at DESC, id DESC LIMIT ?"
+        where, args = event_where(query, "?", "json_extract(envelope, '$.data.run.outcome')")
+        sql = f"SELECT {EVENT_COLUMNS} FROM events{where} ORDER BY received_at DESC, id DESC LIMIT ?"
         args.append(query.limit)
 
         def q(conn: sqlite3.Connection) -> list[EventRow]:

@@ -1,53 +1,102 @@
-"""The JSON API of the delivery log (``/api``). Errors are ``{"error", "code"}`` with a 4xx."""
+"""The JSON API of the delivery log (``/api``). Errors are ``{"error", "code"}`` with a 4xx.
+
+Each endpoint is one row of ``API``: its path, method, the model of its answer and its
+query parameters. The routes and ``/api/openapi.json`` are both made from that table.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from receiver.routing import Plan
-from receiver.web.auth import Guard
-from receiver.web.present import delivery_dict, event_dict, event_summary
-from receiver.web.service import DeliveryLog, EventDetail, parse_delivery_query, parse_event_filter
+from receiver.sources.fields import OUTCOMES
+from receiver.web import models
+from receiver.web.auth import Guard, json_deny
+from receiver.web.params import DELIVERY_FILTERS, STATES, parse_delivery_query, parse_event_filter
+from receiver.web.present import delivery_model, event_model, plan_model, summary_model
+from receiver.web.service import DeliveryLog
 
 
-def deny(request: Request, status: int, code: str, message: str) -> Response:
-    headers = {"WWW-Authenticate": 'Bearer realm="hookyard"'} if status == 401 else None
-    return JSONResponse({"error": message, "code": code}, status_code=status, headers=headers)
+def answer(model: BaseModel, status: int = 200) -> Response:
+    return JSONResponse(model.model_dump(mode="json"), status_code=status)
 
 
-def detail_dict(d: EventDetail) -> dict[str, Any]:
-    return {
-        "event": event_dict(d.event),
-        "deliveries": [delivery_dict(x.row, x.attempts) for x in d.deliveries],
-        "more_deliveries": d.more_deliveries,
-        "parent": event_summary(d.parent) if d.parent else None,
-        "root": event_summary(d.root) if d.root else None,
-        "children": [event_summary(c) for c in d.children],
-    }
+@dataclass(frozen=True)
+class Param:
+    name: str
+    description: str
+    enum: tuple[str, ...] | None = None
 
 
-def plan_dict(event_id: str, plan: Plan) -> dict[str, Any]:
-    return {
-        "event_id": event_id,
-        "rules_version": plan.rules_version,
-        "matched_rules": plan.matched_rules,
-        "deliveries": [
-            {
-                "id": d.id,
-                "rule": d.rule,
-                "action_index": d.action_index,
-                "sink": d.sink_id,
-                "state": d.state.value,
-                "last_error": d.last_error,
-                "replay_of": d.replay_of,
-            }
-            for d in plan.deliveries
-        ],
-    }
+@dataclass(frozen=True)
+class Endpoint:
+    path: str
+    method: str
+    summary: str
+    handler: str  # the Api method's name
+    ok: type[BaseModel]
+    ok_status: tuple[int, ...] = (200,)
+    params: tuple[Param, ...] = ()
+    errors: tuple[int, ...] = (400, 401, 403, 429)
+
+
+LIMIT = Param("limit", "how many, 1 to 500 (default 50)")
+EVENT_PARAMS = (
+    Param("source", "source id"),
+    Param("type", "event type, or a glob: run.*"),
+    Param("sink", "with a delivery to this sink"),
+    Param("rule", "with a delivery from this rule"),
+    Param(
+        "delivery",
+        "with a delivery in this state (with sink/rule: the same delivery); none: no delivery at all; "
+        "not_succeeded: no delivery succeeded (nobody was notified)",
+        DELIVERY_FILTERS,
+    ),
+    Param("outcome", "data.run.outcome", OUTCOMES),
+    Param("since", "received at or after: seconds since the epoch or ISO 8601"),
+    Param("q", "text in the event id or subject (any case)"),
+    Param("before", "an event id: the page after it (next_before of the previous page)"),
+    LIMIT,
+)
+DELIVERY_PARAMS = (
+    Param("state", "in this state", STATES),
+    Param("event", "of this event id"),
+    Param("sink", "to this sink"),
+    LIMIT,
+)
+API = (
+    Endpoint("/api/events", "GET", "Events, newest first", "events", models.EventList, params=EVENT_PARAMS),
+    Endpoint("/api/events/{event_id}", "GET", "One event with its deliveries", "event", models.EventDetail),
+    Endpoint(
+        "/api/events/{event_id}/replay",
+        "POST",
+        "Route a stored event again under the current rules",
+        "replay",
+        models.ReplayPlan,
+        ok_status=(200, 202),
+    ),
+    Endpoint("/api/deliveries", "GET", "Deliveries, newest first", "deliveries", models.DeliveryList,
+             params=DELIVERY_PARAMS),
+    Endpoint("/api/deliveries/{delivery_id}", "GET", "One delivery with its attempts", "delivery", models.Delivery),
+    Endpoint(
+        "/api/deliveries/{delivery_id}/retry",
+        "POST",
+        "Queue a dead delivery again (409 unless it is dead)",
+        "retry",
+        models.Delivery,
+        errors=(400, 401, 403, 409, 429),
+    ),
+    Endpoint(
+        "/api/sinks/{sink_id}/retry-dead", "POST", "Queue every dead delivery of a sink again", "retry_dead",
+        models.RetriedDead,
+    ),
+    Endpoint("/api/stats", "GET", "Counts", "stats", models.Stats),
+)
 
 
 class Api:
@@ -56,50 +105,59 @@ class Api:
 
     async def events(self, request: Request) -> Response:
         page = await self.log.events(parse_event_filter(request.query_params))
-        return JSONResponse(
-            {
-                "events": [event_summary(e) for e in page.events],
-                "next_before": page.next_before,
-                "scanned": page.scanned,
-            }
+        return answer(
+            models.EventList(
+                events=[summary_model(e, page.delivery_states.get(e.id, {})) for e in page.events],
+                next_before=page.next_before,
+                scanned=page.scanned,
+            )
         )
 
     async def event(self, request: Request) -> Response:
-        return JSONResponse(detail_dict(await self.log.event(request.path_params["event_id"])))
+        d = await self.log.event(request.path_params["event_id"])
+        return answer(
+            models.EventDetail(
+                event=event_model(d.event),
+                deliveries=[delivery_model(x.row, x.attempts) for x in d.deliveries],
+                more_deliveries=d.more_deliveries,
+                parent=summary_model(d.parent) if d.parent else None,
+                root=summary_model(d.root) if d.root else None,
+                children=[summary_model(c) for c in d.children],
+            )
+        )
 
     async def replay(self, request: Request) -> Response:
         event_id = request.path_params["event_id"]
         plan = await self.log.replay(event_id)
-        return JSONResponse(plan_dict(event_id, plan), status_code=202 if plan.deliveries else 200)
+        return answer(plan_model(event_id, plan), 202 if plan.deliveries else 200)
 
     async def deliveries(self, request: Request) -> Response:
         found = await self.log.deliveries(parse_delivery_query(request.query_params))
-        return JSONResponse({"deliveries": [delivery_dict(d.row, d.attempts) for d in found]})
+        return answer(models.DeliveryList(deliveries=[delivery_model(d.row, d.attempts) for d in found]))
 
     async def delivery(self, request: Request) -> Response:
         d = await self.log.delivery(request.path_params["delivery_id"])
-        return JSONResponse(delivery_dict(d.row, d.attempts))
+        return answer(delivery_model(d.row, d.attempts))
 
     async def retry(self, request: Request) -> Response:
         d = await self.log.retry(request.path_params["delivery_id"])
-        return JSONResponse(delivery_dict(d.row, d.attempts))
+        return answer(delivery_model(d.row, d.attempts))
+
+    async def retry_dead(self, request: Request) -> Response:
+        sink_id = request.path_params["sink_id"]
+        return answer(models.RetriedDead(sink=sink_id, requeued=await self.log.retry_dead(sink_id)))
 
     async def stats(self, request: Request) -> Response:
-        return JSONResponse(await self.log.stats())
+        return answer(models.Stats.model_validate(await self.log.stats()))
 
 
 def api_routes(log: DeliveryLog, guard: Guard) -> list[Route]:
+    from receiver.web.openapi import openapi_endpoint
+
     api = Api(log)
-
-    def route(path: str, endpoint: Any, method: str) -> Route:
-        return Route(path, guard.protect(endpoint, deny, ui=False), methods=[method])
-
-    return [
-        route("/api/events", api.events, "GET"),
-        route("/api/events/{event_id}", api.event, "GET"),
-        route("/api/events/{event_id}/replay", api.replay, "POST"),
-        route("/api/deliveries", api.deliveries, "GET"),
-        route("/api/deliveries/{delivery_id}", api.delivery, "GET"),
-        route("/api/deliveries/{delivery_id}/retry", api.retry, "POST"),
-        route("/api/stats", api.stats, "GET"),
-    ]
+    routes = []
+    for e in API:
+        handler: Callable[[Request], Awaitable[Response]] = getattr(api, e.handler)
+        routes.append(Route(e.path, guard.protect(handler, json_deny, ui=False), methods=[e.method]))
+    routes.append(Route("/api/openapi.json", guard.protect(openapi_endpoint, json_deny, ui=False), methods=["GET"]))
+    return routes

@@ -1,49 +1,62 @@
-"""Rows of the delivery log as plain JSON-ready dicts: one shape for the API, the page and the CLI."""
+"""Rows of the delivery log as API models (``models.py``): one shape for the API, the page and the CLI."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from receiver.events import isoformat
+from receiver.routing import Plan
 from receiver.store.base import AttemptRow, DeliveryRow, EventRow
+from receiver.web import models
 
 
-def attempt_dict(a: AttemptRow) -> dict[str, Any]:
-    return {
-        "number": a.number,
-        "started_at": isoformat(a.started_at),
-        "duration_ms": round(a.duration_ms, 1),
-        "outcome": a.outcome,
-        "status": a.status_code,
-        "error_class": a.error_class,
-        "reason": a.reason,
-        "response_excerpt": a.response_excerpt,
-    }
+def attempt_model(a: AttemptRow) -> models.Attempt:
+    return models.Attempt(
+        number=a.number,
+        started_at=isoformat(a.started_at),
+        duration_ms=round(a.duration_ms, 1),
+        outcome=a.outcome,
+        status=a.status_code,
+        error_class=a.error_class,
+        reason=a.reason,
+        response_excerpt=a.response_excerpt,
+    )
+
+
+def delivery_model(d: DeliveryRow, attempts: list[AttemptRow]) -> models.Delivery:
+    """A delivery with its attempt log (attempt rows were redacted by the sinks when recorded)."""
+    return models.Delivery(
+        id=d.id,
+        event_id=d.event_id,
+        rule=d.rule,
+        action_index=d.action_index,
+        sink=d.sink_id,
+        state=d.state.value,
+        attempts=len(attempts),
+        emit=d.emit,
+        last_error=d.last_error,
+        last_reason=attempts[-1].reason if attempts else None,
+        created_at=isoformat(d.created_at),
+        updated_at=isoformat(d.updated_at),
+        next_attempt_at=isoformat(d.next_attempt_at),
+        replay_of=d.replay_of,
+        params=d.params,
+        attempt_log=[attempt_model(a) for a in attempts],
+    )
 
 
 def delivery_dict(d: DeliveryRow, attempts: list[AttemptRow]) -> dict[str, Any]:
-    """A delivery with its attempt log (attempt rows were redacted by the sinks when recorded)."""
-    return {
-        "id": d.id,
-        "event_id": d.event_id,
-        "rule": d.rule,
-        "action_index": d.action_index,
-        "sink": d.sink_id,
-        "state": d.state.value,
-        "attempts": len(attempts),
-        "emit": d.emit,
-        "last_error": d.last_error,
-        "created_at": isoformat(d.created_at),
-        "updated_at": isoformat(d.updated_at),
-        "next_attempt_at": isoformat(d.next_attempt_at),
-        "replay_of": d.replay_of,
-        "params": d.params,
-        "attempt_log": [attempt_dict(a) for a in attempts],
-    }
+    return delivery_model(d, attempts).model_dump(mode="json")
 
 
-def event_summary(e: EventRow) -> dict[str, Any]:
-    """What a list of events shows: no body, headers or envelope."""
+def _run_field(e: EventRow, name: str) -> str | None:
+    data = e.envelope.get("data")
+    run = data.get("run") if isinstance(data, dict) else None
+    value = run.get(name) if isinstance(run, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _summary_fields(e: EventRow) -> dict[str, Any]:
     return {
         "id": e.id,
         "source": e.source_id,
@@ -57,7 +70,18 @@ def event_summary(e: EventRow) -> dict[str, Any]:
         "depth": e.depth,
         "rules_version": e.rules_version,
         "matched_rules": e.matched_rules,
+        "run_name": _run_field(e, "name"),
+        "outcome": _run_field(e, "outcome"),
     }
+
+
+def summary_model(e: EventRow, delivery_states: dict[str, int] | None = None) -> models.EventSummary:
+    """What a list of events shows: no body, headers or envelope (lists add the delivery states)."""
+    return models.EventSummary(**_summary_fields(e), delivery_states=delivery_states)
+
+
+def event_summary(e: EventRow, delivery_states: dict[str, int] | None = None) -> dict[str, Any]:
+    return summary_model(e, delivery_states).model_dump(mode="json")
 
 
 def body_text(body: bytes) -> str | None:
@@ -71,12 +95,36 @@ def body_text(body: bytes) -> str | None:
     return text
 
 
-def event_dict(e: EventRow) -> dict[str, Any]:
+def event_model(e: EventRow) -> models.Event:
     """One event in full: envelope, stored headers (credentials were dropped at ingest), raw body."""
-    return {
-        **event_summary(e),
-        "headers": e.headers,
-        "envelope": e.envelope,
-        "body_size": len(e.body),
-        "body": body_text(e.body),
-    }
+    return models.Event(
+        **_summary_fields(e),
+        headers=e.headers,
+        envelope=e.envelope,
+        body_size=len(e.body),
+        body=body_text(e.body),
+    )
+
+
+def event_dict(e: EventRow) -> dict[str, Any]:
+    return event_model(e).model_dump(mode="json")
+
+
+def plan_model(event_id: str, plan: Plan) -> models.ReplayPlan:
+    return models.ReplayPlan(
+        event_id=event_id,
+        rules_version=plan.rules_version,
+        matched_rules=plan.matched_rules,
+        deliveries=[
+            models.PlannedDelivery(
+                id=d.id,
+                rule=d.rule,
+                action_index=d.action_index,
+                sink=d.sink_id,
+                state=d.state.value,
+                last_error=d.last_error,
+                replay_of=d.replay_of,
+            )
+            for d in plan.deliveries
+        ],
+    )

@@ -7,10 +7,7 @@ derived from the store's existing queries; client mistakes raise :class:`HTTPErr
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol, cast
 
 from receiver.errors import HTTPError, NotFound
@@ -20,36 +17,22 @@ from receiver.store.base import (
     AttemptRow,
     DeliveryQuery,
     DeliveryRow,
-    DeliveryState,
     DeliveryStore,
     EventQuery,
     EventRow,
     Store,
 )
+from receiver.web.params import ID, STATES, EventFilter
 
 if TYPE_CHECKING:
     from receiver.app import Hookyard
 
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 500
 # A text search filters rows in Python, so each page looks at no more than this many
 # events; the next page carries on from where the scan stopped.
 SEARCH_SCAN = 2000
 _SCAN_BATCH = 250
 # Enough for any real event's deliveries; the page says when there are more.
 EVENT_DELIVERIES = 1000
-_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
-STATES = tuple(s.value for s in DeliveryState)
-
-
-@dataclass(frozen=True)
-class EventFilter:
-    source: str | None = None
-    type: str | None = None
-    since: float | None = None
-    before: str | None = None
-    text: str | None = None
-    limit: int = DEFAULT_LIMIT
 
 
 @dataclass(frozen=True)
@@ -57,6 +40,8 @@ class EventPage:
     events: list[EventRow]
     next_before: str | None  # pass as ``before`` for the next (older) page; None: no more
     scanned: int  # rows looked at (a text search looks at more rows than it returns)
+    # event id → {delivery state: how many}; events without deliveries are absent
+    delivery_states: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -73,75 +58,6 @@ class EventDetail:
     root: EventRow | None  # the chain's first event, when it is neither this one nor the parent
     children: list[EventRow] = field(default_factory=list)
     more_deliveries: bool = False
-
-
-# --- query parameters: parsed once here, for both faces -------------------------------------------
-def _text(params: Mapping[str, str], name: str, max_len: int = 200) -> str | None:
-    value = params.get(name, "").strip()
-    if not value:
-        return None
-    if len(value) > max_len:
-        raise HTTPError(f"{name} is longer than {max_len} characters", code=f"bad_{name}")
-    return value
-
-
-def parse_limit(params: Mapping[str, str], default: int = DEFAULT_LIMIT) -> int:
-    raw = params.get("limit", "").strip()
-    if not raw:
-        return default
-    try:
-        limit = int(raw)
-    except ValueError:
-        raise HTTPError(f"limit must be a whole number from 1 to {MAX_LIMIT}", code="bad_limit") from None
-    if not 1 <= limit <= MAX_LIMIT:
-        raise HTTPError(f"limit must be a whole number from 1 to {MAX_LIMIT}", code="bad_limit")
-    return limit
-
-
-def parse_time(value: str) -> float:
-    """Seconds since the epoch, or an ISO 8601 / RFC 3339 time (``Z`` or an offset; naive means UTC)."""
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise HTTPError(
-            "since must be seconds since the epoch or an ISO 8601 time such as 2026-02-06T12:00:00Z",
-            code="bad_since",
-        ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
-
-
-def parse_event_filter(params: Mapping[str, str]) -> EventFilter:
-    since_raw = _text(params, "since", 64)
-    before = _text(params, "before", 100)
-    if before is not None and not _ID.match(before):
-        raise HTTPError("before must be an event id (the last id of the previous page)", code="bad_before")
-    return EventFilter(
-        source=_text(params, "source", 100),
-        type=_text(params, "type", 200),
-        since=parse_time(since_raw) if since_raw is not None else None,
-        before=before,
-        text=_text(params, "q", 200),
-        limit=parse_limit(params),
-    )
-
-
-def parse_delivery_query(params: Mapping[str, str]) -> DeliveryQuery:
-    state = _text(params, "state", 32)
-    if state is not None and state not in STATES:
-        raise HTTPError(f"state must be one of: {', '.join(STATES)}", code="bad_state")
-    return DeliveryQuery(
-        state=state,
-        event_id=_text(params, "event", 100),
-        sink_id=_text(params, "sink", 100),
-        limit=parse_limit(params),
-    )
 
 
 def _matches(row: EventRow, needle: str) -> bool:
@@ -161,13 +77,24 @@ class DeliveryLog:
 
     async def events(self, f: EventFilter) -> EventPage:
         """Newest first; ``f.text`` keeps events whose id or subject contains it (any case)."""
+        page = await self._events(f)
+        states = await self.store.event_delivery_states([e.id for e in page.events])
+        return EventPage(page.events, page.next_before, page.scanned, states)
+
+    async def _events(self, f: EventFilter) -> EventPage:
         store = self.store
-        query = EventQuery(source=f.source, type=f.type, since=f.since, before_id=f.before, limit=f.limit)
+
+        def query(before: str | None, limit: int) -> EventQuery:
+            return EventQuery(
+                source=f.source, type=f.type, since=f.since, before_id=before, limit=limit,
+                sink=f.sink, rule=f.rule, delivery=f.delivery, outcome=f.outcome,
+            )  # fmt: skip
+
         if f.text is None:
-            rows = await store.list_events(query)
+            rows = await store.list_events(query(f.before, f.limit))
             return EventPage(rows, rows[-1].id if len(rows) == f.limit else None, len(rows))
         # A pasted event id finds that event whatever the other filters say.
-        exact = await store.get_event(f.text) if _ID.match(f.text) else None
+        exact = await store.get_event(f.text) if ID.match(f.text) else None
         if exact is not None and f.before is None:
             return EventPage([exact], None, 1)
         needle = f.text.lower()
@@ -176,9 +103,7 @@ class DeliveryLog:
         before = f.before
         while scanned < SEARCH_SCAN:
             want = min(_SCAN_BATCH, SEARCH_SCAN - scanned)
-            batch = await store.list_events(
-                EventQuery(source=f.source, type=f.type, since=f.since, before_id=before, limit=want)
-            )
+            batch = await store.list_events(query(before, want))
             for row in batch:
                 scanned += 1
                 before = row.id
@@ -254,6 +179,22 @@ class DeliveryLog:
         self.hy.wake()
         return await self.delivery(delivery_id)
 
+    async def retry_dead(self, sink_id: str) -> int:
+        """Every dead delivery to ``sink_id`` goes back to the queue; how many did."""
+        if sink_id not in self.hy.config.sinks and sink_id not in await self.store.dead_by_sink():
+            raise NotFound(f"no sink {sink_id}", code="sink_not_found")
+        n = await self.store.requeue_dead(sink_id, self.hy.clock())
+        if n:
+            self.hy.wake()
+        return n
+
+    async def replay_preview(self, event_id: str) -> tuple[EventRow, Plan]:
+        """What a replay would queue now (nothing is stored): for the confirmation step."""
+        row = await self.store.get_event(event_id)
+        if row is None:
+            raise NotFound(f"no event {event_id}", code="event_not_found")
+        return row, self.hy.router.plan(row.envelope, replay_of=event_id)
+
     async def replay(self, event_id: str) -> Plan:
         """Route a stored event again under the current rules: new deliveries linked by ``replay_of``."""
         plan = await replay(self.store, self.hy.router, event_id, self.hy.clock())
@@ -264,8 +205,10 @@ class DeliveryLog:
         return plan
 
     async def stats(self) -> dict[str, object]:
+        """Counts for the header and ``/api/stats`` (a dict: other parts may add their own keys)."""
         counts = await self.store.delivery_counts()
         return {
             "events": await self.store.count_events(),
             "deliveries": {state: int(counts.get(state, 0)) for state in STATES},
+            "dead_by_sink": dict(sorted((await self.store.dead_by_sink()).items())),
         }

@@ -1,4 +1,5 @@
-"""The delivery log as server-rendered pages (``/ui``): events, one event, dead letters.
+"""The delivery log as server-rendered pages (``/ui``): events, one event, one delivery,
+deliveries and dead letters, the replay confirmation.
 
 Buttons are plain HTML forms that POST to ``/ui/...`` and are redirected back (303),
 so the page needs no JavaScript. Templates are Jinja2 with autoescaping on.
@@ -7,79 +8,32 @@ so the page needs no JavaScript. Templates are Jinja2 with autoescaping on.
 from __future__ import annotations
 
 import functools
-import json
-from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode
 
-import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from receiver.errors import HTTPError
-from receiver.web.auth import COOKIE, CSRF_FIELD, Endpoint, Guard, same_origin
-from receiver.web.present import delivery_dict, event_dict, event_summary
-from receiver.web.service import STATES, DeliveryLog, parse_delivery_query, parse_event_filter
+from receiver.sources.fields import OUTCOMES
+from receiver.web.auth import COOKIE, CSRF_FIELD, SESSION_SECONDS, Endpoint, Guard, Refusal, same_origin
+from receiver.web.html import (
+    HERE,
+    SECURITY_HEADERS,
+    Static,
+    environment,
+    here,
+    notice,
+    refresh_links,
+    safe_next,
+    with_query,
+)
+from receiver.web.params import DELIVERY_FILTERS, EVENT_FILTER_FIELDS, STATES, event_filter_fields, parse_delivery_query
+from receiver.web.present import delivery_dict, event_dict, event_summary, plan_model
+from receiver.web.service import DeliveryLog
 
-HERE = Path(__file__).parent
 MAX_FORM_BYTES = 16 * 1024
-COOKIE_MAX_AGE = 7 * 24 * 3600
-SECURITY_HEADERS = {
-    # Everything comes from this server; no script at all.
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-}
-# Outcomes of a form POST, shown on the page it redirects to (fixed texts: nothing is reflected).
-NOTICES = {
-    "retried": ("ok", "Delivery {id} is queued again with a fresh attempt budget."),
-    "replayed": ("ok", "Event replayed under the current rules: {n} new deliveries."),
-    "nothing_matched": ("warn", "No rule matches this event now: nothing was queued."),
-    "not_dead": ("warn", "Delivery {id} is not dead any more: nothing to retry."),
-    "logged_out": ("ok", "Logged out."),
-}
-
-
-def _pretty(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False, default=str)
-
-
-def environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(HERE / "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["pretty"] = _pretty
-    return env
-
-
-def safe_next(value: str | None, default: str) -> str:
-    """A redirect target inside /ui only (never another site)."""
-    if not value or not value.startswith("/ui") or "\\" in value or any(ord(c) < 33 for c in value):
-        return default
-    parts = urlsplit(value)
-    if parts.scheme or parts.netloc:
-        return default
-    return value
-
-
-def with_query(path: str, **params: str) -> str:
-    """``path`` with ``params`` set in its query (a ``#fragment`` stays at the end)."""
-    path, _, fragment = path.partition("#")
-    base, _, query = path.partition("?")
-    pairs = [(k, v) for k, values in parse_qs(query).items() if k not in params for v in values]
-    pairs += list(params.items())
-    url = f"{base}?{urlencode(pairs)}" if pairs else base
-    return f"{url}#{fragment}" if fragment else url
 
 
 class Views:
@@ -92,12 +46,14 @@ class Views:
     def page(self, request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         context.setdefault("nav", "")
         context.setdefault("stats", None)
+        context.setdefault("refresh_on", False)
         html = self.env.get_template(name).render(
-            csrf=self.guard.csrf_token(),
+            csrf=self.guard.csrf_token(request),
             csrf_field=CSRF_FIELD,
             token_required=self.guard.token_required,
-            here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
-            notice=self._notice(request),
+            here=here(request),
+            notice=notice(request),
+            now=self.log.hy.clock(),
             **context,
         )
         return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
@@ -107,40 +63,42 @@ class Views:
             return self._login_page(request, status=401, error=None)
         return self.page(request, "error.html", status, status_code=status, code=code, message=message)
 
-    @staticmethod
-    def _notice(request: Request) -> dict[str, str] | None:
-        done = request.query_params.get("done")
-        if done not in NOTICES:
-            return None
-        kind, text = NOTICES[done]
-        subject = request.query_params.get("id", "")
-        count = request.query_params.get("n", "0")
-        return {"kind": kind, "text": text.format(id=subject, n=count if count.isdigit() else "?")}
-
     async def _stats(self) -> dict[str, Any]:
         return await self.log.stats()
 
     # -- pages -------------------------------------------------------------------------------
     async def events(self, request: Request) -> Response:
         params = request.query_params
-        page = await self.log.events(parse_event_filter(params))
-        form = {k: params.get(k, "") for k in ("source", "type", "q", "since", "limit")}
-        kept = {k: v for k, v in form.items() if v}
+        f, errors = event_filter_fields(params)
+        page = await self.log.events(f)
+        form = {k: params.get(k, "") for k in EVENT_FILTER_FIELDS if k != "before"}
+        kept = {k: v for k, v in form.items() if v and k not in errors}
+        if params.get("refresh") == "on":
+            kept["refresh"] = "on"
         older = f"/ui?{urlencode({**kept, 'before': page.next_before})}" if page.next_before else None
         newest = f"/ui?{urlencode(kept)}" if params.get("before") else None
         config = self.log.hy.config
+        ruleset = self.log.hy.router.ruleset
         return self.page(
             request,
             "events.html",
+            400 if errors else 200,
             nav="events",
             stats=await self._stats(),
-            events=[event_summary(e) for e in page.events],
+            events=[event_summary(e, page.delivery_states.get(e.id, {})) for e in page.events],
             scanned=page.scanned,
-            searching=bool(form["q"]),
+            searching=bool(f.text),
             form=form,
+            errors={k: e.message for k, e in errors.items()},
+            filtered=any(form.values()),
             sources=sorted(set(config.sources) | set(config.sinks)),
+            sinks=sorted(config.sinks),
+            rules=sorted(r.name for r in getattr(ruleset, "rules", ())),
+            delivery_filters=DELIVERY_FILTERS,
+            outcomes=OUTCOMES,
             older=older,
             newest=newest,
+            **refresh_links(request),
         )
 
     async def event(self, request: Request) -> Response:
@@ -158,9 +116,18 @@ class Views:
             children=[event_summary(c) for c in d.children],
         )
 
+    async def delivery(self, request: Request) -> Response:
+        d = await self.log.delivery(request.path_params["delivery_id"])
+        return self.page(
+            request, "delivery.html", nav="deliveries", stats=await self._stats(), d=delivery_dict(d.row, d.attempts)
+        )
+
     async def deliveries(self, request: Request) -> Response:
         query = parse_delivery_query(request.query_params)
         found = await self.log.deliveries(query)
+        more = None
+        if len(found) == query.limit and query.limit < 500:
+            more = with_query(here(request), limit=str(min(query.limit * 2, 500)))
         return self.page(
             request,
             "deliveries.html",
@@ -170,9 +137,15 @@ class Views:
             state=query.state,
             states=STATES,
             limit=query.limit,
-            more=f"/ui/deliveries?{urlencode({'state': query.state or '', 'limit': min(query.limit * 2, 500)})}"
-            if len(found) == query.limit and query.limit < 500
-            else None,
+            more=more,
+            **refresh_links(request),
+        )
+
+    async def replay_confirm(self, request: Request) -> Response:
+        """The step before a replay: what it would queue now, and the button that does it."""
+        row, plan = await self.log.replay_preview(request.path_params["event_id"])
+        return self.page(
+            request, "replay.html", nav="events", event=event_summary(row), plan=plan_model(row.id, plan).model_dump()
         )
 
     # -- actions (forms) ---------------------------------------------------------------------
@@ -187,7 +160,7 @@ class Views:
             if len(body) > MAX_FORM_BYTES:
                 raise HTTPError("form is too large", code="bad_form", status=413)
         fields = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
-        if not self.guard.csrf_ok(fields.get(CSRF_FIELD), purpose):
+        if not self.guard.csrf_ok(request, fields.get(CSRF_FIELD), purpose):
             raise HTTPError("this form has expired; reload the page and try again", code="csrf", status=403)
         return fields
 
@@ -203,13 +176,21 @@ class Views:
             return RedirectResponse(with_query(back, done="not_dead", id=delivery_id), status_code=303)
         return RedirectResponse(with_query(back, done="retried", id=delivery_id), status_code=303)
 
+    async def retry_dead(self, request: Request) -> Response:
+        fields = await self._form(request)
+        sink_id = request.path_params["sink_id"]
+        n = await self.log.retry_dead(sink_id)
+        back = safe_next(fields.get("next"), "/ui/deliveries?state=dead")
+        return RedirectResponse(with_query(back, done="retried_all", id=sink_id, n=str(n)), status_code=303)
+
     async def replay(self, request: Request) -> Response:
         fields = await self._form(request)
         event_id = request.path_params["event_id"]
         back = safe_next(fields.get("next"), f"/ui/events/{event_id}")
         plan = await self.log.replay(event_id)
-        done = {"done": "replayed", "n": str(len(plan.deliveries))} if plan.deliveries else {"done": "nothing_matched"}
-        return RedirectResponse(with_query(back, **done), status_code=303)
+        if not plan.deliveries:
+            return RedirectResponse(with_query(back, done="nothing_matched"), status_code=303)
+        return RedirectResponse(with_query(back, done="replayed", n=str(len(plan.deliveries))), status_code=303)
 
     # -- login -------------------------------------------------------------------------------
     def _login_page(self, request: Request, status: int, error: str | None) -> HTMLResponse:
@@ -217,7 +198,7 @@ class Views:
             request,
             "login.html",
             status,
-            login_csrf=self.guard.csrf_token("login"),
+            login_csrf=self.guard.csrf_token(request, "login"),
             next=safe_next(request.query_params.get("next") or request.url.path, "/ui"),
             error=error,
         )
@@ -233,13 +214,17 @@ class Views:
         if not same_origin(request):
             raise HTTPError("the request comes from another origin", code="cross_origin", status=403)
         fields = await self._form(request, purpose="login")
-        if not self.guard.token_matches(fields.get("token", "")):
+        verdict = self.guard.check_token(request, fields.get("token", ""))
+        if isinstance(verdict, Refusal):
+            return verdict.respond(request, self.deny)
+        if not verdict:
             return self._login_page(request, 401, "That token is not right.")
         response = RedirectResponse(safe_next(fields.get("next"), "/ui"), status_code=303)
+        # A fresh random id per login: it expires, and logging out ends it in every process.
         response.set_cookie(
             COOKIE,
-            self.guard.cookie_value,
-            max_age=COOKIE_MAX_AGE,
+            await self.guard.start_session(),
+            max_age=SESSION_SECONDS,
             path="/ui",
             httponly=True,
             samesite="strict",
@@ -249,6 +234,7 @@ class Views:
 
     async def logout(self, request: Request) -> Response:
         await self._form(request)
+        await self.guard.end_session(request)
         response = RedirectResponse("/ui/login?done=logged_out", status_code=303)
         response.delete_cookie(COOKIE, path="/ui", httponly=True, samesite="strict")
         return response
@@ -269,39 +255,22 @@ def html_errors(views: Views, endpoint: Endpoint) -> Endpoint:
     return wrapped
 
 
-class Static:
-    """The files of ``static/``, read once. Public so the login page is styled too; they hold no data."""
-
-    TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
-
-    def __init__(self, folder: Path) -> None:
-        self.files = {p.name: p.read_bytes() for p in folder.iterdir() if p.suffix in self.TYPES}
-
-    async def serve(self, request: Request) -> Response:
-        name = request.path_params["name"]
-        body = self.files.get(name)
-        if body is None:
-            raise HTTPError(f"no static file {name}", code="not_found", status=404)
-        media = self.TYPES[Path(name).suffix]
-        return Response(body, media_type=media, headers={"Cache-Control": "max-age=300", **_NOSNIFF})
-
-
-_NOSNIFF = {"X-Content-Type-Options": "nosniff"}
-
-
 def ui_routes(log: DeliveryLog, guard: Guard) -> list[Route]:
     views = Views(log, guard)
 
     def route(path: str, endpoint: Endpoint, method: str) -> Route:
         return Route(path, guard.protect(html_errors(views, endpoint), views.deny, ui=True), methods=[method])
 
-    login_guard = (lambda e: e) if guard.token_required else (lambda e: guard.protect(e, views.deny, ui=True))
+    login_guard = guard.public if guard.token_required else (lambda e: guard.protect(e, views.deny, ui=True))
     return [
         route("/ui", views.events, "GET"),
         route("/ui/events/{event_id}", views.event, "GET"),
+        route("/ui/events/{event_id}/replay", views.replay_confirm, "GET"),
         route("/ui/events/{event_id}/replay", views.replay, "POST"),
         route("/ui/deliveries", views.deliveries, "GET"),
+        route("/ui/deliveries/{delivery_id}", views.delivery, "GET"),
         route("/ui/deliveries/{delivery_id}/retry", views.retry, "POST"),
+        route("/ui/sinks/{sink_id}/retry-dead", views.retry_dead, "POST"),
         # With a token, the login form must be reachable without one; without, it only redirects.
         Route("/ui/login", login_guard(html_errors(views, views.login_form)), methods=["GET"]),
         Route("/ui/login", login_guard(html_errors(views, views.login)), methods=["POST"]),

@@ -27,7 +27,7 @@ T = TypeVar("T")
 FUS_SECRET = "whsec_web_fusillade_5e1d"
 HOOK_KEY = "hook_key_web_77c2aa"
 FUS_KEY = "fus_api_key_web_03b9"
-WEB_TOKEN = "web_token_c0ffee_51"
+WEB_TOKEN = "web_token_c0ffee_51_0123456789abcdef"
 SECRETS = (FUS_SECRET, HOOK_KEY, FUS_KEY, WEB_TOKEN)
 ENV = {"FUS_SECRET": FUS_SECRET, "HOOK_KEY": HOOK_KEY, "FUS_KEY": FUS_KEY, "NO_PROXY": "*"}
 LOOPBACK = ("127.0.0.1", 50000)
@@ -61,10 +61,11 @@ def write_config(
     hook_url: str = "http://127.0.0.1:9",
     fus_url: str = "http://127.0.0.1:9",
     poll: float = 0.05,
+    web: str = "",
 ) -> Path:
     """A config in ``folder``; sink URLs default to the discard port (nothing is sent there)."""
     (folder / "rules.yaml").write_text(RULES)
-    web = f"web: {{token: '{WEB_TOKEN}'}}\n" if token else ""
+    web = f"web: {{token: '{WEB_TOKEN}'{web}}}\n" if token else ""
     text = (
         "storage: {url: 'sqlite:///data/web.db'}\n"
         "rules: [rules.yaml]\n"
@@ -162,9 +163,12 @@ def open_bench(
     deliver: bool = False,
     hook_url: str = "http://127.0.0.1:9",
     fus_url: str = "http://127.0.0.1:9",
+    clock: Callable[[], float] | None = None,
+    web: str = "",
 ) -> Iterator[Bench]:
-    config = load_config(write_config(folder, token=token, hook_url=hook_url, fus_url=fus_url))
-    app = create_app(config, router=Router(load_rules_for(config)), deliver=deliver)
+    """``web``: more ``web:`` options (with ``token``), e.g. ``", metrics_need_token: false"``."""
+    config = load_config(write_config(folder, token=token, hook_url=hook_url, fus_url=fus_url, web=web))
+    app = create_app(config, router=Router(load_rules_for(config)), deliver=deliver, clock=clock)
     with TestClient(app, base_url=BASE_URL, client=LOOPBACK) as client:
         yield Bench(client, app.state.hookyard)
 

@@ -47,6 +47,9 @@ def test_events_newest_first_and_paged_by_before(bench: Bench) -> None:
         "depth": 0,
         "rules_version": bench.hy.router.ruleset.version,  # type: ignore[union-attr]
         "matched_rules": ["compare-to-baseline"],
+        "run_name": "API Load Test",
+        "outcome": "passed",
+        "delivery_states": {"queued": 1},
     }
 
 
@@ -170,6 +173,7 @@ def test_deliveries_filters_and_stats(bench: Bench) -> None:
             "dead": 1,
             "superseded": 0,
         },
+        "dead_by_sink": {"hook": 1},
     }
 
 

@@ -127,7 +127,7 @@ def test_with_token_ui_login_sets_a_cookie_that_is_not_the_token(token_bench: Be
         r = c.post("/ui/login", data=form | {"token": WEB_TOKEN}, follow_redirects=False)
         assert (r.status_code, r.headers["location"]) == (303, "/ui/deliveries")
         cookie = r.headers["set-cookie"]
-        assert cookie.startswith("hookyard_token=")
+        assert cookie.startswith("hookyard_session=")
         for attribute in ("HttpOnly", "Path=/ui", "SameSite=strict", "Secure"):
             assert attribute in cookie
         assert_no_secret([cookie], SECRETS)
@@ -149,7 +149,7 @@ def test_with_token_ui_takes_the_header_too(token_bench: Bench) -> None:
     with client_from(token_bench, "10.1.2.3") as c:
         assert c.get("/ui", headers={"Authorization": f"Bearer {WEB_TOKEN}"}).status_code == 200
         assert c.get("/ui", headers={"Authorization": "Bearer wrong"}).status_code == 401
-        c.cookies.set("hookyard_token", WEB_TOKEN)
+        c.cookies.set("hookyard_session", WEB_TOKEN)
         assert c.get("/ui").status_code == 401  # the raw token is not the cookie
 
 
@@ -176,7 +176,7 @@ def test_unsafe_requests_need_csrf_and_same_origin(
     bench: Bench, path: str, form: dict[str, str], origin: str | None, status: int, code: str | None
 ) -> None:
     event = bench.post_event("test.failed", "run-1")
-    csrf = csrf_of(bench.get(f"/ui/events/{event}").text)
+    csrf = csrf_of(bench.get(f"/ui/events/{event}/replay").text)  # the confirmation step
     headers = {"Origin": origin} if origin else {}
     data = {k: v.format(csrf=csrf) for k, v in form.items()}
     r = bench.client.post(path.format(event=event), data=data, headers=headers, follow_redirects=False)
@@ -224,6 +224,12 @@ def test_no_secret_in_any_page_or_answer(token_bench: Bench) -> None:
         "/ui/deliveries",
         "/ui/deliveries?state=dead",
         "/ui/login",
+        f"/ui/deliveries/{dlv}",
+        f"/ui/events/{failed}/replay",
+        "/ui?type=run.*&delivery=dead&sink=hook",
+        "/api/openapi.json",
+        "/metrics",
+        "/readyz",
         "/ui/events/evt_nope",
     ]
     answers = [token_bench.get(p, headers=auth) for p in paths]

@@ -1,0 +1,135 @@
+"""The shapes of the JSON API: pydantic models the handlers build their answers from,
+and the source of ``/api/openapi.json`` (see ``openapi.py``). One definition each."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+State = Literal["queued", "in_progress", "retrying", "succeeded", "dead", "superseded"]
+Time = str  # RFC 3339 UTC, milliseconds: 2026-02-06T12:00:00.000Z
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Error(Model):
+    """Every refused request (4xx)."""
+
+    error: str = Field(description="what went wrong, for people")
+    code: str = Field(description="what went wrong, for programs: bad_limit, unauthorized, throttled, …")
+
+
+class Attempt(Model):
+    number: int
+    started_at: Time
+    duration_ms: float
+    outcome: str
+    status: int | None = Field(description="the HTTP status the sink answered, if any")
+    error_class: str | None
+    reason: str | None
+    response_excerpt: str | None
+
+
+class Delivery(Model):
+    """One (event, rule action, sink) job with its attempt log (attempts were redacted when recorded)."""
+
+    id: str
+    event_id: str
+    rule: str
+    action_index: int
+    sink: str
+    state: State
+    attempts: int
+    emit: str | None
+    last_error: str | None
+    last_reason: str | None = Field(description="the last attempt's reason: why a dead delivery died")
+    created_at: Time
+    updated_at: Time
+    next_attempt_at: Time
+    replay_of: str | None
+    params: dict[str, Any] | None
+    attempt_log: list[Attempt]
+
+
+class EventSummary(Model):
+    """What a list of events shows: no body, headers or envelope."""
+
+    id: str
+    source: str
+    kind: str
+    type: str
+    subject: str | None
+    received_at: Time
+    normalize_error: str | None
+    parent_id: str | None
+    correlation_id: str
+    depth: int
+    rules_version: str | None
+    matched_rules: list[str]
+    run_name: str | None = Field(description="data.run.name")
+    outcome: str | None = Field(description="data.run.outcome")
+    delivery_states: dict[str, int] | None = Field(
+        default=None, description="lists only: how many of the event's deliveries are in each state"
+    )
+
+
+class Event(EventSummary):
+    """One event in full: envelope, stored headers (credentials were dropped at ingest), raw body."""
+
+    headers: dict[str, str]
+    envelope: dict[str, Any]
+    body_size: int
+    body: str | None = Field(description="the raw body when it is text, else null")
+
+
+class EventDetail(Model):
+    event: Event
+    deliveries: list[Delivery]
+    more_deliveries: bool
+    parent: EventSummary | None
+    root: EventSummary | None
+    children: list[EventSummary]
+
+
+class EventList(Model):
+    events: list[EventSummary]
+    next_before: str | None = Field(description="pass as before= for the next (older) page; null: no more")
+    scanned: int = Field(description="events looked at (a text search looks at more than it returns)")
+
+
+class DeliveryList(Model):
+    deliveries: list[Delivery]
+
+
+class PlannedDelivery(Model):
+    id: str
+    rule: str
+    action_index: int
+    sink: str
+    state: State
+    last_error: str | None
+    replay_of: str | None
+
+
+class ReplayPlan(Model):
+    event_id: str
+    rules_version: str | None
+    matched_rules: list[str]
+    deliveries: list[PlannedDelivery]
+
+
+class RetriedDead(Model):
+    sink: str
+    requeued: int = Field(description="dead deliveries put back in the queue")
+
+
+class Stats(BaseModel):
+    """Counts; other parts of the daemon may add keys of their own (extra keys are allowed)."""
+
+    model_config = ConfigDict(extra="allow")
+    events: int
+    deliveries: dict[str, int] = Field(description="deliveries per state")
+    dead_by_sink: dict[str, int] = Field(description="dead deliveries per sink (sinks with none are left out)")

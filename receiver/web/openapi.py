@@ -1,0 +1,77 @@
+"""``/api/openapi.json``: the OpenAPI 3.1 document of the JSON API, made from the endpoint
+table (``api.API``) and the models the handlers answer with (``models.py``)."""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from receiver.web import models
+
+REF = "#/components/schemas/{model}"
+_ERROR_TEXT = {
+    400: "a query parameter is not valid",
+    401: "a valid token is required (web.token)",
+    403: "refused: not a loopback client without a token, or another origin",
+    404: "no such thing",
+    409: "not in a state that allows this",
+    429: "too many wrong tokens from this address (see Retry-After)",
+}
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": REF.format(model=model.__name__)}
+
+
+def _json(model: type[BaseModel], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(model)}}}
+
+
+@functools.cache
+def document() -> dict[str, Any]:
+    from receiver.web.api import API
+
+    used = sorted({e.ok for e in API} | {models.Error}, key=lambda m: m.__name__)
+    _, schemas = models_json_schema([(m, "serialization") for m in used], ref_template=REF)
+    paths: dict[str, dict[str, Any]] = {}
+    for e in API:
+        path_params = re.findall(r"{(\w+)}", e.path)
+        parameters = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}} for name in path_params
+        ] + [
+            {
+                "name": p.name,
+                "in": "query",
+                "required": False,
+                "description": p.description,
+                "schema": {"type": "string", **({"enum": list(p.enum)} if p.enum else {})},
+            }
+            for p in e.params
+        ]
+        responses = {str(status): _json(e.ok, e.summary) for status in e.ok_status}
+        errors = (*e.errors, 404) if path_params else e.errors
+        responses |= {str(status): _json(models.Error, _ERROR_TEXT[status]) for status in sorted(set(errors))}
+        operation: dict[str, Any] = {"summary": e.summary, "operationId": e.handler, "responses": responses}
+        if parameters:
+            operation["parameters"] = parameters
+        paths.setdefault(e.path, {})[e.method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Hookyard delivery log", "version": "1"},
+        "components": {
+            "schemas": schemas.get("$defs", {}),
+            "securitySchemes": {"token": {"type": "http", "scheme": "bearer", "description": "web.token"}},
+        },
+        "security": [{"token": []}],
+        "paths": paths,
+    }
+
+
+async def openapi_endpoint(request: Request) -> Response:
+    return JSONResponse(document())
