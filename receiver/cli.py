@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from receiver import __version__
+from receiver import __version__, jsonutil
 from receiver.cli_common import CONFIG_OPTION, load_or_exit, parse_headers
 from receiver.config import load_config
 from receiver.errors import ConfigError
@@ -100,17 +100,19 @@ def events(config_path: Path, source_id: str | None, event_type: str | None, lim
         if as_json:
             click.echo(
                 json.dumps(
-                    {
-                        "id": row.id,
-                        "source": row.source_id,
-                        "type": row.type,
-                        "subject": row.subject,
-                        "received_at": isoformat(row.received_at),
-                        "normalize_error": row.normalize_error,
-                        "matched_rules": row.matched_rules,
-                        "rules_version": row.rules_version,
-                        "envelope": row.envelope,
-                    },
+                    jsonutil.with_notes(
+                        {
+                            "id": row.id,
+                            "source": row.source_id,
+                            "type": row.type,
+                            "subject": row.subject,
+                            "received_at": isoformat(row.received_at),
+                            "normalize_error": row.normalize_error,
+                            "matched_rules": row.matched_rules,
+                            "rules_version": row.rules_version,
+                            "envelope": row.envelope,
+                        }
+                    ),
                     sort_keys=True,
                 )
             )

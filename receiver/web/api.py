@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from receiver import jsonutil
 from receiver.routing import Plan
 from receiver.web.auth import Guard
 from receiver.web.present import delivery_dict, event_dict, event_summary
@@ -57,15 +58,17 @@ class Api:
     async def events(self, request: Request) -> Response:
         page = await self.log.events(parse_event_filter(request.query_params))
         return JSONResponse(
-            {
-                "events": [event_summary(e) for e in page.events],
-                "next_before": page.next_before,
-                "scanned": page.scanned,
-            }
+            jsonutil.with_notes(
+                {
+                    "events": [event_summary(e) for e in page.events],
+                    "next_before": page.next_before,
+                    "scanned": page.scanned,
+                }
+            )
         )
 
     async def event(self, request: Request) -> Response:
-        return JSONResponse(detail_dict(await self.log.event(request.path_params["event_id"])))
+        return JSONResponse(jsonutil.with_notes(detail_dict(await self.log.event(request.path_params["event_id"]))))
 
     async def replay(self, request: Request) -> Response:
         event_id = request.path_params["event_id"]

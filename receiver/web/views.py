@@ -7,7 +7,6 @@ so the page needs no JavaScript. Templates are Jinja2 with autoescaping on.
 from __future__ import annotations
 
 import functools
-import json
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -17,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from receiver import jsonutil
 from receiver.errors import HTTPError
 from receiver.web.auth import COOKIE, CSRF_FIELD, Endpoint, Guard, same_origin
 from receiver.web.present import delivery_dict, event_dict, event_summary
@@ -47,7 +47,7 @@ NOTICES = {
 
 
 def _pretty(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False, default=str)
+    return jsonutil.pretty(value)
 
 
 def environment() -> jinja2.Environment:
