@@ -1,4 +1,5 @@
-"""CPU cost of the HTTP limits per request: uvicorn's httptools protocol with and without them.
+"""CPU cost of the HTTP limits per request: uvicorn's httptools protocol with and without them,
+and uvicorn's h11 protocol (the other choice: it bounds the head size itself, but parses in Python).
 
 In process, no sockets: one keep-alive connection (a transport that only collects what is
 written) is fed the same signed Fusillade request over and over, answered by a minimal
@@ -18,6 +19,7 @@ from typing import Any
 
 import uvicorn
 from common import fusillade_request
+from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
@@ -74,10 +76,15 @@ async def seconds_per_request(cls: type[asyncio.Protocol], requests: int, reques
 async def main(args: argparse.Namespace) -> None:
     limited = protocol_class(Limits(16384, 100, 10.0, 30.0, 1000))
     request = fusillade_request(0, b"whsec_bench", "127.0.0.1", "/hooks/fusillade", "overhead")
-    runs: dict[str, list[float]] = {"httptools": [], "httptools + limits": []}
+    contenders: dict[str, type[asyncio.Protocol]] = {
+        "httptools": HttpToolsProtocol,
+        "httptools + limits": limited,
+        "h11": H11Protocol,
+    }
+    runs: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(args.rounds):
-        runs["httptools"].append(await seconds_per_request(HttpToolsProtocol, args.requests, request))
-        runs["httptools + limits"].append(await seconds_per_request(limited, args.requests, request))
+        for name, cls in contenders.items():
+            runs[name].append(await seconds_per_request(cls, args.requests, request))
     print(f"command: .venv/bin/python bench/limits_overhead.py --requests {args.requests} --rounds {args.rounds}")
     base = statistics.median(runs["httptools"])
     for name, values in runs.items():
