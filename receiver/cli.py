@@ -99,20 +99,18 @@ def events(config_path: Path, source_id: str | None, event_type: str | None, lim
     for row in rows:
         if as_json:
             click.echo(
-                json.dumps(
-                    jsonutil.with_notes(
-                        {
-                            "id": row.id,
-                            "source": row.source_id,
-                            "type": row.type,
-                            "subject": row.subject,
-                            "received_at": isoformat(row.received_at),
-                            "normalize_error": row.normalize_error,
-                            "matched_rules": row.matched_rules,
-                            "rules_version": row.rules_version,
-                            "envelope": row.envelope,
-                        }
-                    ),
+                jsonutil.show(
+                    {
+                        "id": row.id,
+                        "source": row.source_id,
+                        "type": row.type,
+                        "subject": row.subject,
+                        "received_at": isoformat(row.received_at),
+                        "normalize_error": row.normalize_error,
+                        "matched_rules": row.matched_rules,
+                        "rules_version": row.rules_version,
+                        "envelope": row.envelope,
+                    },
                     sort_keys=True,
                 )
             )

@@ -113,6 +113,11 @@ def with_notes(doc: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
+def show(doc: dict[str, Any], **kwargs: Any) -> str:
+    """``with_notes(doc)`` as JSON text (``kwargs`` go to ``json.dumps``)."""
+    return json.dumps(with_notes(doc), allow_nan=False, **kwargs)
+
+
 def pretty(value: Any) -> str:
     """Indented JSON for a page; notes about escaped values follow it."""
     shown, notes = renderable(value)

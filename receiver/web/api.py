@@ -15,6 +15,13 @@ from receiver.web.present import delivery_dict, event_dict, event_summary
 from receiver.web.service import DeliveryLog, EventDetail, parse_delivery_query, parse_event_filter
 
 
+class ShownJSON(JSONResponse):
+    """JSON for a reader of stored rows: what strict JSON cannot hold is shown escaped, with render_notes."""
+
+    def render(self, content: Any) -> bytes:
+        return super().render(jsonutil.with_notes(content))
+
+
 def deny(request: Request, status: int, code: str, message: str) -> Response:
     headers = {"WWW-Authenticate": 'Bearer realm="hookyard"'} if status == 401 else None
     return JSONResponse({"error": message, "code": code}, status_code=status, headers=headers)
@@ -57,18 +64,16 @@ class Api:
 
     async def events(self, request: Request) -> Response:
         page = await self.log.events(parse_event_filter(request.query_params))
-        return JSONResponse(
-            jsonutil.with_notes(
-                {
-                    "events": [event_summary(e) for e in page.events],
-                    "next_before": page.next_before,
-                    "scanned": page.scanned,
-                }
-            )
+        return ShownJSON(
+            {
+                "events": [event_summary(e) for e in page.events],
+                "next_before": page.next_before,
+                "scanned": page.scanned,
+            }
         )
 
     async def event(self, request: Request) -> Response:
-        return JSONResponse(jsonutil.with_notes(detail_dict(await self.log.event(request.path_params["event_id"]))))
+        return ShownJSON(detail_dict(await self.log.event(request.path_params["event_id"])))
 
     async def replay(self, request: Request) -> Response:
         event_id = request.path_params["event_id"]
@@ -77,15 +82,15 @@ class Api:
 
     async def deliveries(self, request: Request) -> Response:
         found = await self.log.deliveries(parse_delivery_query(request.query_params))
-        return JSONResponse({"deliveries": [delivery_dict(d.row, d.attempts) for d in found]})
+        return ShownJSON({"deliveries": [delivery_dict(d.row, d.attempts) for d in found]})
 
     async def delivery(self, request: Request) -> Response:
         d = await self.log.delivery(request.path_params["delivery_id"])
-        return JSONResponse(delivery_dict(d.row, d.attempts))
+        return ShownJSON(delivery_dict(d.row, d.attempts))
 
     async def retry(self, request: Request) -> Response:
         d = await self.log.retry(request.path_params["delivery_id"])
-        return JSONResponse(delivery_dict(d.row, d.attempts))
+        return ShownJSON(delivery_dict(d.row, d.attempts))
 
     async def stats(self, request: Request) -> Response:
         return JSONResponse(await self.log.stats())
