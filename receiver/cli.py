@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from receiver import __version__
+from receiver import __version__, jsonutil
 from receiver.cli_common import CONFIG_OPTION, load_or_exit, parse_headers
 from receiver.config import load_config
 from receiver.errors import ConfigError
@@ -103,7 +103,7 @@ def events(config_path: Path, source_id: str | None, event_type: str | None, lim
     for row in rows:
         if as_json:
             click.echo(
-                json.dumps(
+                jsonutil.show(
                     {
                         "id": row.id,
                         "source": row.source_id,

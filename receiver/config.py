@@ -37,6 +37,13 @@ class ServerModel(_Strict):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
     max_body_bytes: Annotated[int, Field(gt=0)] = 1_048_576
+    # Hostile clients (receiver/httplimits.py): head size and count, time to send head and body.
+    max_header_bytes: Annotated[int, Field(ge=1024, le=1_048_576)] = 16_384
+    max_headers: Annotated[int, Field(ge=10, le=1000)] = 100
+    header_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 10.0
+    body_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    keep_alive_seconds: Annotated[int, Field(ge=1, le=3600)] = 30
+    max_connections: Annotated[int, Field(ge=1, le=1_000_000)] = 1000
     access_log: bool = False
     watch_files: bool = True
     # 1: one process receives and delivers. N > 1: one process sends every delivery and

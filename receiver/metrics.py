@@ -30,6 +30,12 @@ class Metrics:
             ["source", "code"],
             registry=self.registry,
         )
+        self._refused = Counter(
+            "hookyard_connections_refused",
+            "Client connections closed by the HTTP limits (server.*), by reason",
+            ["reason"],
+            registry=self.registry,
+        )
 
         self._received_children: dict[tuple[str, bool], Counter] = {}
 
@@ -43,6 +49,9 @@ class Metrics:
 
     def rejected(self, source: str, code: str) -> None:
         self._rejected.labels(source, code).inc()
+
+    def connection_refused(self, reason: str) -> None:
+        self._refused.labels(reason).inc()
 
     def rejected_count(self, source: str, code: str) -> float:
         value = self.registry.get_sample_value(

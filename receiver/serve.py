@@ -11,6 +11,7 @@ import uvicorn
 
 from receiver.app import HookyardApp, create_app
 from receiver.config import Config
+from receiver.httplimits import Limits, connection_budget, protocol_class, raise_file_limit
 from receiver.routing import Router, load_rules_for
 
 
@@ -35,14 +36,25 @@ def run(
 def uvicorn_config(
     app: HookyardApp, config: Config, *, host: str | None = None, port: int | None = None, log_level: str = "info"
 ) -> uvicorn.Config:
+    server = config.server
+    limits = Limits(
+        max_header_bytes=server.max_header_bytes,
+        max_headers=server.max_headers,
+        header_timeout=server.header_timeout_seconds,
+        body_timeout=server.body_timeout_seconds,
+        max_connections=connection_budget(server.max_connections, raise_file_limit()),
+        on_refused=app.hookyard.metrics.connection_refused,
+    )
     return uvicorn.Config(
         app,
-        host=host or config.server.host,
-        port=port if port is not None else config.server.port,
+        host=host or server.host,
+        port=port if port is not None else server.port,
         log_level=log_level,
-        access_log=config.server.access_log,
-        # Bound the time a slow client may hold a connection open.
-        timeout_keep_alive=30,
+        access_log=server.access_log,
+        # httptools (uvicorn's faster parser) with the limits of receiver/httplimits.py.
+        http=protocol_class(limits),
+        ws="none",
+        timeout_keep_alive=server.keep_alive_seconds,
     )
 
 

@@ -27,6 +27,13 @@ CASES = [
     ("server:\n  processes: 0\n", ["{f}:2: server.processes: Input should be greater than or equal to 1"]),
     ("server:\n  processes: 65\n", ["{f}:2: server.processes: Input should be less than or equal to 64"]),
     (
+        "server:\n  header_timeout_seconds: 0\n  max_header_bytes: 100\n",
+        [
+            "{f}:3: server.max_header_bytes: Input should be greater than or equal to 1024",
+            "{f}:2: server.header_timeout_seconds: Input should be greater than 0",
+        ],
+    ),
+    (
         "sources:\n  - id: a\n    kind: nope\n    secrets: [x]\n",
         [
             "{f}:3: sources[0].kind: unknown kind 'nope' (known: automatedfuture, bug0, fume, fusillade, generic, "

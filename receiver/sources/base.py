@@ -8,10 +8,12 @@ raises). Each kind registers an :class:`AdapterSpec` in ``receiver.sources.ADAPT
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import orjson
 from pydantic import BaseModel, ConfigDict
 
 from receiver import jsonutil
@@ -64,9 +66,47 @@ def unknown(kind: str, reason: str, raw: Any = None, platform_event: str | None 
 
 
 def safe_normalize(adapter: Adapter, req: RawRequest) -> Normalized:
-    """Normalize, turning any adapter exception into an ``<kind>.unknown`` event."""
+    """Normalize, turning any adapter exception into an ``<kind>.unknown`` event; the result is storable."""
     try:
-        return adapter.normalize(req)
+        normalized = adapter.normalize(req)
     except Exception as exc:  # an adapter bug must never lose a verified event
         raw, _ = parse_json(req)
-        return unknown(adapter.kind, f"adapter error: {type(exc).__name__}: {exc}", raw)
+        normalized = unknown(adapter.kind, f"adapter error: {type(exc).__name__}: {exc}", raw)
+    return storable(normalized)
+
+
+def storable(n: Normalized) -> Normalized:
+    """``n`` with what neither store can hold repaired and noted in ``normalize_error``.
+
+    A verified body that parses can still carry what strict JSON or UTF-8 text cannot:
+    an unpaired surrogate escape (``"\\ud800"``) in the subject, or data nested deeper
+    than the encoder goes. Such a field is repaired (U+FFFD) or dropped, and the event is
+    stored rather than answered with a 500 that the sender would retry forever.
+    """
+    texts = (n.type, n.platform_event, n.subject, n.time, n.normalize_error)
+    if _encodes(n.data) and not any(t is not None and jsonutil.has_surrogates(t) for t in texts):
+        return n  # the hot path: one orjson pass over the (small) data
+    notes: list[str] = []
+    fields: dict[str, Any] = {}
+    for name in ("type", "platform_event", "subject", "time"):
+        value = getattr(n, name)
+        if value is not None:
+            fields[name], more = jsonutil.repair(value, path=name)
+            notes += more
+    # The stored envelope holds data one level down: it must fit within the encoder's depth there.
+    data, data_notes = jsonutil.repair(n.data, max_depth=jsonutil.MAX_DEPTH - 1, path="data")
+    notes += data_notes
+    previous = jsonutil.repair(n.normalize_error)[0] if n.normalize_error else None
+    note = "; ".join(notes)
+    error = f"{previous}; {note}" if previous and note else (previous or note or None)
+    return dataclasses.replace(n, data=data, normalize_error=error, **fields)
+
+
+def _encodes(data: dict[str, Any]) -> bool:
+    # The envelope adds one level around data: wrap it so the depth check is the stored one.
+    # (orjson writes NaN as null, as every stored JSON column does, so it needs no repair.)
+    try:
+        orjson.dumps([data])
+    except (TypeError, orjson.JSONEncodeError):
+        return False
+    return True

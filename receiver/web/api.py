@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from receiver import jsonutil
 from receiver.sources.fields import OUTCOMES
 from receiver.web import models
 from receiver.web.auth import Guard, json_deny
@@ -23,7 +24,8 @@ from receiver.web.service import DeliveryLog
 
 
 def answer(model: BaseModel, status: int = 200) -> Response:
-    return JSONResponse(model.model_dump(mode="json"), status_code=status)
+    # Stored rows may hold what strict JSON cannot (NaN, lone surrogates): shown escaped, with render_notes.
+    return JSONResponse(jsonutil.with_notes(model.model_dump(mode="json")), status_code=status)
 
 
 @dataclass(frozen=True)

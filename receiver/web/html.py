@@ -3,7 +3,6 @@ notices after a form, safe redirects, and the static files."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import Response
 
+from receiver import jsonutil
 from receiver.errors import HTTPError
 
 HERE = Path(__file__).parent
@@ -42,7 +42,7 @@ REFRESH_SECONDS = 15
 
 
 def pretty(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False, default=str)
+    return jsonutil.pretty(value)
 
 
 def ago(iso: str, now: float) -> str:
