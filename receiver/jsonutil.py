@@ -25,9 +25,10 @@ import orjson
 
 # orjson encodes at most this many nested containers; the stored envelope must fit.
 MAX_DEPTH = 254
-# What a reader shows: deep enough for any stored envelope inside an API document, shallow
-# enough for the standard library's encoders (recursive) on any stack.
-SHOW_DEPTH = 300
+# What a reader shows: shallow enough for the standard library's encoders (recursive) on any
+# stack and for pydantic's serializer (about 255 levels, counted from the API model that holds
+# the envelope two levels down); deeper parts are shown as a note.
+SHOW_DEPTH = 240
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 

@@ -14,7 +14,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from receiver import jsonutil
 from receiver.sources.fields import OUTCOMES
 from receiver.web import models
 from receiver.web.auth import Guard, json_deny
@@ -24,8 +23,7 @@ from receiver.web.service import DeliveryLog
 
 
 def answer(model: BaseModel, status: int = 200) -> Response:
-    # Stored rows may hold what strict JSON cannot (NaN, lone surrogates): shown escaped, with render_notes.
-    return JSONResponse(jsonutil.with_notes(model.model_dump(mode="json")), status_code=status)
+    return JSONResponse(model.model_dump(mode="json"), status_code=status)
 
 
 @dataclass(frozen=True)

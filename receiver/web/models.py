@@ -74,6 +74,9 @@ class EventSummary(Model):
     delivery_states: dict[str, int] | None = Field(
         default=None, description="lists only: how many of the event's deliveries are in each state"
     )
+    render_notes: list[str] | None = Field(
+        default=None, description="stored values strict JSON cannot hold (NaN, lone surrogates, deep nesting)"
+    )
 
 
 class Event(EventSummary):

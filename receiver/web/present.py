@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from receiver import jsonutil
 from receiver.events import isoformat
 from receiver.routing import Plan
 from receiver.store.base import AttemptRow, DeliveryRow, EventRow
@@ -75,9 +76,16 @@ def _summary_fields(e: EventRow) -> dict[str, Any]:
     }
 
 
+def _shown(fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` with what strict JSON cannot hold escaped (jsonutil), and ``render_notes`` saying where."""
+    shown, notes = jsonutil.renderable(fields)
+    shown["render_notes"] = notes or None
+    return shown
+
+
 def summary_model(e: EventRow, delivery_states: dict[str, int] | None = None) -> models.EventSummary:
     """What a list of events shows: no body, headers or envelope (lists add the delivery states)."""
-    return models.EventSummary(**_summary_fields(e), delivery_states=delivery_states)
+    return models.EventSummary(**_shown(_summary_fields(e)), delivery_states=delivery_states)
 
 
 def event_summary(e: EventRow, delivery_states: dict[str, int] | None = None) -> dict[str, Any]:
@@ -98,9 +106,7 @@ def body_text(body: bytes) -> str | None:
 def event_model(e: EventRow) -> models.Event:
     """One event in full: envelope, stored headers (credentials were dropped at ingest), raw body."""
     return models.Event(
-        **_summary_fields(e),
-        headers=e.headers,
-        envelope=e.envelope,
+        **_shown({**_summary_fields(e), "headers": e.headers, "envelope": e.envelope}),
         body_size=len(e.body),
         body=body_text(e.body),
     )

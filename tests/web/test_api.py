@@ -50,6 +50,7 @@ def test_events_newest_first_and_paged_by_before(bench: Bench) -> None:
         "run_name": "API Load Test",
         "outcome": "passed",
         "delivery_states": {"queued": 1},
+        "render_notes": None,
     }
 
 
