@@ -14,10 +14,9 @@ from receiver.app import create_app
 from receiver.cli import main
 from receiver.config import load_config
 from receiver.routing import Router, load_rules_for
-from tests.helpers import ROOT, stripe_header
+from tests.helpers import ROOT
 
 PAYLOADS = ROOT / "tests" / "testdata" / "payloads"
-FUS_SECRET = "whsec_dev_only_fusillade"  # the example config's dev default
 
 
 @pytest.fixture(name="workdir")
@@ -36,16 +35,20 @@ def cli(*args: str, env: dict[str, str | None] | None = None) -> tuple[int, str,
     return result.exit_code, result.stdout, result.stderr
 
 
-def ingest(config_path: Path, payloads: list[str], source: str = "fusillade", secret: str = FUS_SECRET) -> list[str]:
-    """Store signed events through the real app (nothing is sent); their ids."""
+def ingest(config_path: Path, payloads: list[str | bytes], source: str = "fusillade") -> list[str]:
+    """Store events through the real app (nothing is sent), each signed with the source's own
+    scheme and first secret as `hookyard send` does; their ids. A str names a payload file."""
+    from receiver.verify import SCHEMES
+
     config = load_config(config_path)
+    src = config.sources[source]
     app = create_app(config, router=Router(load_rules_for(config)), deliver=False)
     ids = []
     with TestClient(app) as client:
-        for name in payloads:
-            body = (PAYLOADS / name).read_bytes()
-            sig = stripe_header(secret, body, int(time.time()))
-            r = client.post(f"/hooks/{source}", content=body, headers={"X-Fusillade-Signature": sig})
+        for payload in payloads:
+            body = (PAYLOADS / payload).read_bytes() if isinstance(payload, str) else payload
+            headers = SCHEMES[src.scheme].sign(src.verify_options, src.secrets[0], body, time.time())
+            r = client.post(f"/hooks/{source}", content=body, headers=headers)
             assert r.status_code == 202, r.text
             ids.append(r.json()["event_id"])
     return ids

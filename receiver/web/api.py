@@ -69,6 +69,10 @@ class Api:
 
     async def replay(self, request: Request) -> Response:
         event_id = request.path_params["event_id"]
+        if request.query_params.get("renormalize", "").lower() in ("1", "true", "yes"):
+            done = await self.log.renormalize(event_id)
+            body = {**plan_dict(done.event_id, done.plan), "renormalized_from": event_id, "changed": done.changed}
+            return JSONResponse(body, status_code=202 if done.plan.deliveries else 201)
         plan = await self.log.replay(event_id)
         return JSONResponse(plan_dict(event_id, plan), status_code=202 if plan.deliveries else 200)
 
@@ -81,8 +85,8 @@ class Api:
         return JSONResponse(delivery_dict(d.row, d.attempts))
 
     async def retry(self, request: Request) -> Response:
-        d = await self.log.retry(request.path_params["delivery_id"])
-        return JSONResponse(delivery_dict(d.row, d.attempts))
+        d, result = await self.log.retry(request.path_params["delivery_id"])
+        return JSONResponse({**delivery_dict(d.row, d.attempts), "message": result.message})
 
     async def stats(self, request: Request) -> Response:
         return JSONResponse(await self.log.stats())

@@ -40,8 +40,13 @@ SECURITY_HEADERS = {
 NOTICES = {
     "retried": ("ok", "Delivery {id} is queued again with a fresh attempt budget."),
     "replayed": ("ok", "Event replayed under the current rules: {n} new deliveries."),
+    "renormalized": ("ok", "Re-normalized from event {id} with its source's current adapter: {n} new deliveries."),
     "nothing_matched": ("warn", "No rule matches this event now: nothing was queued."),
     "not_dead": ("warn", "Delivery {id} is not dead any more: nothing to retry."),
+    "rerendered": ("ok", "Delivery {id} had no parameters: its action was rendered again under the rules in force "
+                   "and it is queued again."),
+    "cannot_render": ("warn", "Delivery {id} cannot be retried: it has no parameters and its action cannot be "
+                      "rendered under the rules in force (see its last error); fix the rule, or replay the event."),
     "logged_out": ("ok", "Logged out."),
 }
 
@@ -196,17 +201,22 @@ class Views:
         delivery_id = request.path_params["delivery_id"]
         back = safe_next(fields.get("next"), "/ui/deliveries?state=dead")
         try:
-            await self.log.retry(delivery_id)
+            _, result = await self.log.retry(delivery_id)
         except HTTPError as exc:
-            if exc.code != "not_dead":
+            if exc.code not in ("not_dead", "cannot_render"):
                 raise
-            return RedirectResponse(with_query(back, done="not_dead", id=delivery_id), status_code=303)
-        return RedirectResponse(with_query(back, done="retried", id=delivery_id), status_code=303)
+            return RedirectResponse(with_query(back, done=exc.code, id=delivery_id), status_code=303)
+        done = "rerendered" if result.rerendered else "retried"
+        return RedirectResponse(with_query(back, done=done, id=delivery_id), status_code=303)
 
     async def replay(self, request: Request) -> Response:
         fields = await self._form(request)
         event_id = request.path_params["event_id"]
         back = safe_next(fields.get("next"), f"/ui/events/{event_id}")
+        if fields.get("renormalize") == "1":
+            new = await self.log.renormalize(event_id)
+            page = with_query(f"/ui/events/{new.event_id}", done="renormalized", id=event_id)
+            return RedirectResponse(with_query(page, n=str(len(new.plan.deliveries))), status_code=303)
         plan = await self.log.replay(event_id)
         done = {"done": "replayed", "n": str(len(plan.deliveries))} if plan.deliveries else {"done": "nothing_matched"}
         return RedirectResponse(with_query(back, **done), status_code=303)
