@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 import time
 import uuid
@@ -86,7 +87,7 @@ def serve(
 ) -> None:
     """Run the daemon."""
     from receiver.serve import configure_logging, run
-    from receiver.startup import StartupError, exposure_problem, preflight
+    from receiver.startup import StartupError, exposure_problem, exposure_warning, preflight
 
     log_level = log_level.lower()
     configure_logging(log_level)
@@ -95,6 +96,9 @@ def serve(
     if exposed:
         raise StartupError(exposed)
     preflight(config)
+    warning = exposure_warning(config, host or config.server.host)
+    if warning:
+        logging.getLogger("hookyard.serve").warning("%s", warning)
     run(config, host=host, port=port, log_level=log_level, processes=processes)
 
 

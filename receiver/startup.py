@@ -95,6 +95,16 @@ def exposure_problem(config: Config, host: str, *, allow_dev_secrets: bool = Fal
     )
 
 
+def exposure_warning(config: Config, host: str) -> str | None:
+    """What a daemon reachable from other hosts cannot do yet: its page answers loopback only."""
+    if is_loopback(host) or not config.web_enabled or config.web_token:
+        return None
+    return (
+        f"listening on {host} without web.token: /ui and /api answer loopback clients only "
+        "(from outside a container that is every client); set web.token (HOOKYARD_WEB_TOKEN in the example config)"
+    )
+
+
 def listen_socket(host: str, port: int) -> socket.socket:
     """The bound listening address, or one line saying why it cannot be had."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from receiver.config import load_config
-from receiver.startup import exposure_problem, is_dev_only
+from receiver.startup import exposure_problem, exposure_warning, is_dev_only
 from tests.cli_env import cli, no_traceback, workdir_fixture  # noqa: F401
 from tests.helpers import free_port
 
@@ -141,6 +141,19 @@ def test_no_dev_secret_left_means_exposed_is_fine(workdir: Path, monkeypatch: py
 )
 def test_dev_only_secrets_are_recognised(secret: str, dev: bool) -> None:
     assert is_dev_only(secret) is dev
+
+
+@pytest.mark.parametrize(
+    ("host", "token", "warned"),
+    [("127.0.0.1", "", False), ("0.0.0.0", "", True), ("0.0.0.0", "page-token-6d0b", False)],
+)
+def test_a_public_address_without_a_web_token_is_warned_about(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, host: str, token: str, warned: bool
+) -> None:
+    monkeypatch.setenv("HOOKYARD_WEB_TOKEN", token)
+    warning = exposure_warning(load_config(workdir / "config.yaml"), host)
+    assert (warning is not None) == warned
+    assert warning is None or warning.startswith(f"listening on {host} without web.token: ")
 
 
 def test_serve_refuses_dev_secrets_on_a_public_address(workdir: Path) -> None:
