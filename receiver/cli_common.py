@@ -108,5 +108,9 @@ class Commands(click.Group):
             fail(*(str(p) for p in exc.problems))
         except HookyardError as exc:
             fail(f"error: {exc}")
+        except OSError as exc:
+            from receiver.startup import os_error_line
+
+            fail(f"error: {os_error_line(exc)}")
         except Exception as exc:
             fail(f"error: {one_line(exc)}")

@@ -51,8 +51,17 @@ async def _open_store(url: str) -> None:
         await store.open()
     except OSError as exc:
         # The store reports what it knows how to; an OS error left over still gets one line.
-        raise StartupError(f"cannot open the store: {exc.strerror or exc}: {exc.filename or url}") from None
+        raise StartupError(f"cannot open the store: {os_error_line(exc)}") from None
     await store.close()
+
+
+def os_error_line(exc: OSError) -> str:
+    """An OS error as one line naming its file; a dangling symbolic link says where it points."""
+    name = os.fsdecode(exc.filename) if exc.filename is not None else None
+    if name is not None and os.path.islink(name) and not os.path.exists(name):
+        return f"{name} is a symbolic link to {os.readlink(name)}, which does not exist"
+    reason = exc.strerror or str(exc)
+    return f"{name}: {reason}" if name is not None else reason
 
 
 def is_loopback(host: str) -> bool:
