@@ -74,8 +74,8 @@ def check(config_path: Path) -> None:
 @click.option(
     "--allow-dev-secrets",
     is_flag=True,
-    envvar="HOOKYARD_ALLOW_DEV_SECRETS",
-    help="Listen on a non-loopback address even though a source uses a public dev-only secret (demos only).",
+    help="Listen on a non-loopback address even though a source uses a public dev-only secret (demos only; "
+    "HOOKYARD_ALLOW_DEV_SECRETS=1 does the same, for check too).",
 )
 def serve(
     config_path: Path,
@@ -89,7 +89,6 @@ def serve(
     from receiver.serve import configure_logging, run
     from receiver.startup import StartupError, exposure_problem, exposure_warning, preflight
 
-    log_level = log_level.lower()
     configure_logging(log_level)
     config = load_or_exit(config_path, secrets=True)
     exposed = exposure_problem(config, host or config.server.host, allow_dev_secrets=allow_dev_secrets)

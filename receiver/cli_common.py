@@ -3,7 +3,6 @@ every failure into one line on stderr with exit code 1 (click keeps 2 for usage 
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -17,13 +16,23 @@ CONFIG_ENV = "HOOKYARD_CONFIG"
 DEFAULT_CONFIG = Path("config.example.yaml")
 
 
+_ORIGIN = "hookyard.config_origin"  # ctx.meta key: where the config path came from
+
+
 def _resolve_config(ctx: click.Context, _param: click.Parameter, value: Path | None) -> Path:
     """``--config`` after the subcommand wins, then ``--config`` before it (or HOOKYARD_CONFIG,
     which the group reads), then the default file in the current folder."""
+    root = ctx.find_root()
+    given = root.params.get("config_path")
     if value is not None:
+        ctx.meta[_ORIGIN] = "given with --config"
         return value
-    given = ctx.find_root().params.get("config_path")
-    return Path(given) if given is not None else DEFAULT_CONFIG
+    if given is not None:
+        from_env = root.get_parameter_source("config_path") == click.core.ParameterSource.ENVIRONMENT
+        ctx.meta[_ORIGIN] = f"given by {CONFIG_ENV}" if from_env else "given with --config"
+        return Path(given)
+    ctx.meta[_ORIGIN] = f"the default, looked up in {Path.cwd()}"
+    return DEFAULT_CONFIG
 
 
 CONFIG_OPTION = click.option(
@@ -45,9 +54,8 @@ def fail(*lines: str) -> NoReturn:
 def _missing_config(config_path: Path) -> str | None:
     if config_path.exists():
         return None
-    where = "given by HOOKYARD_CONFIG" if os.environ.get(CONFIG_ENV) else "the default"
-    if config_path == DEFAULT_CONFIG:
-        where = f"the default, looked up in {Path.cwd()}"
+    ctx = click.get_current_context(silent=True)
+    where = ctx.meta.get(_ORIGIN, "given") if ctx is not None else "given"
     return (
         f"{config_path}: no such config file ({where}); pass --config FILE (before or after the command) "
         f"or set {CONFIG_ENV}=FILE"

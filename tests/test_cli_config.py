@@ -111,7 +111,8 @@ def test_config_before_after_and_from_the_environment(workdir: Path, monkeypatch
     [
         (["events"], {}, "config.example.yaml: no such config file (the default, looked up in "),
         (["deliveries"], {"HOOKYARD_CONFIG": "gone.yaml"}, "gone.yaml: no such config file (given by HOOKYARD_CONFIG)"),
-        (["check", "--config", "gone.yaml"], {}, "gone.yaml: no such config file"),
+        (["check", "--config", "gone.yaml"], {}, "gone.yaml: no such config file (given with --config)"),
+        (["--config", "gone.yaml", "events"], {}, "gone.yaml: no such config file (given with --config)"),
     ],
 )
 def test_a_missing_config_says_how_to_point_at_one(
