@@ -16,7 +16,7 @@ import pytest
 from receiver.config import load_config
 from receiver.startup import exposure_problem, exposure_warning, is_dev_only
 from tests.cli_env import cli, no_traceback, workdir_fixture  # noqa: F401
-from tests.helpers import free_port
+from tests.helpers import Daemon, free_port
 
 
 def _dangling_data(folder: Path) -> str:
@@ -182,3 +182,11 @@ def test_a_busy_port_is_one_line_before_anything_starts(workdir: Path) -> None:
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr.splitlines() == [f"error: cannot listen on 127.0.0.1:{port}: address already in use"]
     assert "startup complete" not in proc.stdout + proc.stderr
+
+
+def test_a_daemon_that_never_gets_healthy_is_not_left_running(workdir: Path) -> None:
+    """The test helper's own bound: hitting it stops the process it started."""
+    daemon = Daemon(workdir / "config.yaml")
+    with pytest.raises(RuntimeError, match="did not become healthy"):
+        daemon.start(timeout=0)
+    assert daemon.proc is None
