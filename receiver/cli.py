@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 import time
 import uuid
@@ -13,13 +14,22 @@ from typing import Any
 import click
 
 from receiver import __version__, jsonutil
-from receiver.cli_common import CONFIG_OPTION, load_or_exit, parse_headers
-from receiver.config import load_config
-from receiver.errors import ConfigError
+from receiver.cli_common import CONFIG_ENV, CONFIG_OPTION, Commands, fail, load_or_exit, parse_headers
+from receiver.errors import ConfigError, HookyardError
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    envvar=CONFIG_ENV,
+    help=f"The config file for every command [env: {CONFIG_ENV}; default: config.example.yaml].",
+)
+def main(config_path: Path | None) -> None:
     """Hookyard: receive, verify, normalize and route testing-platform webhooks."""
 
 
@@ -32,32 +42,30 @@ def version() -> None:
 @main.command()
 @CONFIG_OPTION
 def check(config_path: Path) -> None:
-    """Validate the config and every rule file; exit 1 listing located problems."""
-    from receiver.routing import load_rules_for
+    """Run every check `serve` runs short of binding the port: config, rule files, sinks, the
+    store (opened and migrated), and the dev-secret guard; exit 1 listing every problem."""
+    from receiver.startup import exposure_problem, preflight
 
+    config = load_or_exit(config_path, secrets=True)
     problems: list[str] = []
     try:
-        config = load_config(config_path)
+        ruleset = preflight(config)
     except ConfigError as exc:
-        problems = [str(p) for p in exc.problems]
-        config = None
-    if config is not None:
-        try:
-            ruleset = load_rules_for(config)
-        except ConfigError as exc:
-            problems += [str(p) for p in exc.problems]
+        problems += [str(p) for p in exc.problems]
+    except HookyardError as exc:
+        problems.append(f"error: {exc}")
+    exposed = exposure_problem(config, config.server.host)
+    if exposed:
+        problems.append(f"error: {exposed}")
     if problems:
-        for line in problems:
-            click.echo(line, err=True)
-        sys.exit(1)
-    assert config is not None
+        fail(*problems)
     from receiver.cli_check import private_url_warnings
 
     for warning in private_url_warnings(config):
         click.echo(str(warning), err=True)
     click.echo(
         f"{config_path}: ok: {len(config.sources)} sources, {len(config.sinks)} sinks, "
-        f"{len(ruleset.rules)} rules (version {ruleset.version})"
+        f"{len(ruleset.rules)} rules (version {ruleset.version}), store {config.storage_url.split(':', 1)[0]} ok"
     )
 
 
@@ -65,14 +73,35 @@ def check(config_path: Path) -> None:
 @CONFIG_OPTION
 @click.option("--host", default=None, help="Override server.host.")
 @click.option("--port", type=int, default=None, help="Override server.port.")
-@click.option("--log-level", default="info", show_default=True)
+@click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False), default="info", show_default=True)
 @click.option("--processes", type=click.IntRange(1, 64), default=None, help="Override server.processes.")
-def serve(config_path: Path, host: str | None, port: int | None, log_level: str, processes: int | None) -> None:
+@click.option(
+    "--allow-dev-secrets",
+    is_flag=True,
+    help="Listen on a non-loopback address even though a source uses a public dev-only secret (demos only; "
+    "HOOKYARD_ALLOW_DEV_SECRETS=1 does the same, for check too).",
+)
+def serve(
+    config_path: Path,
+    host: str | None,
+    port: int | None,
+    log_level: str,
+    processes: int | None,
+    allow_dev_secrets: bool,
+) -> None:
     """Run the daemon."""
     from receiver.serve import configure_logging, run
+    from receiver.startup import StartupError, exposure_problem, exposure_warning, preflight
 
     configure_logging(log_level)
-    config = load_or_exit(config_path)
+    config = load_or_exit(config_path, secrets=True)
+    exposed = exposure_problem(config, host or config.server.host, allow_dev_secrets=allow_dev_secrets)
+    if exposed:
+        raise StartupError(exposed)
+    preflight(config)
+    warning = exposure_warning(config, host or config.server.host)
+    if warning:
+        logging.getLogger("hookyard.serve").warning("%s", warning)
     run(config, host=host, port=port, log_level=log_level, processes=processes)
 
 
@@ -139,7 +168,7 @@ def send(config_path: Path, source_id: str, url: str | None, extra_headers: tupl
 
     from receiver.verify import SCHEMES
 
-    config = load_or_exit(config_path)
+    config = load_or_exit(config_path, secrets=True)
     src = config.sources.get(source_id)
     if src is None:
         raise click.BadParameter(f"no source {source_id!r} in {config_path}", param_hint="--source")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from receiver.cli_common import CONFIG_OPTION, load_or_exit
+from receiver.cli_common import CONFIG_OPTION, fail, load_or_exit
 from receiver.config import Config
 from receiver.web.present import delivery_dict
 
@@ -75,47 +74,61 @@ def deliveries(
             )
         if item["state"] in ("retrying", "queued"):
             click.echo(f"    next attempt at {item['next_attempt_at']}")
+        if item["state"] == "dead":
+            click.echo(f"    died: {death_reason(item)}")
     if not items and not as_json:
         click.echo("no deliveries", err=True)
+
+
+def death_reason(item: dict[str, Any]) -> str:
+    """Why a dead delivery died: its recorded error, else its last attempt's reason."""
+    if item["last_error"]:
+        return str(item["last_error"])
+    reasons = [a["reason"] for a in item["attempt_log"] if a["reason"]]
+    return reasons[-1] if reasons else "no reason recorded"
 
 
 @click.command()
 @CONFIG_OPTION
 @click.argument("delivery_id")
 def retry(config_path: Path, delivery_id: str) -> None:
-    """Put a dead delivery back in the queue with a fresh attempt budget."""
+    """Put a dead delivery back in the queue with a fresh attempt budget.
+
+    One that died without parameters (its template failed) has its action rendered again
+    under the rules in force; when that cannot work, the retry is refused with the reason."""
+    from receiver.cli_rules import _ruleset
+    from receiver.retrying import retry_delivery
 
     config = load_or_exit(config_path)
-
-    async def run(store: Any) -> str:
-        row = await store.get_delivery(delivery_id)
-        if row is None:
-            return f"no delivery {delivery_id}"
-        if not await store.requeue(delivery_id, time.time()):
-            return f"delivery {delivery_id} is {row.state.value}; only dead deliveries can be retried"
-        return ""
-
-    problem = with_store(config, run)
-    if problem:
-        click.echo(problem, err=True)
-        sys.exit(1)
-    click.echo(f"{delivery_id} queued again; the running daemon sends it within its poll interval")
+    ruleset = _ruleset(config)
+    result = with_store(config, lambda store: retry_delivery(store, ruleset, delivery_id, time.time()))
+    if not result.ok:
+        fail(result.message)
+    click.echo(f"{result.message}; the running daemon sends it within its poll interval")
 
 
 @click.command()
 @CONFIG_OPTION
+@click.option(
+    "--renormalize",
+    is_flag=True,
+    help="Run the source's current adapter on the stored body and headers first; route the new event.",
+)
 @click.argument("event_id")
-def replay(config_path: Path, event_id: str) -> None:
+def replay(config_path: Path, renormalize: bool, event_id: str) -> None:
     """Route a stored event again under the current rules (new deliveries, linked to the original)."""
     from receiver.app import build_sinks
     from receiver.cli_rules import _ruleset
     from receiver.routing import Router, replay
     from receiver.sinks.client import HttpClient
 
-    config = load_or_exit(config_path)
+    config = load_or_exit(config_path, secrets=True)
     router = Router(_ruleset(config))
     # Live sinks give replayed github_status deliveries their ordering key (no I/O here).
     router.sinks = build_sinks(config, HttpClient())
+    if renormalize:
+        _renormalize(config, router, event_id)
+        return
 
     async def run(store: Any) -> list[Any] | None:
         plan = await replay(store, router, event_id, time.time())
@@ -123,12 +136,25 @@ def replay(config_path: Path, event_id: str) -> None:
 
     planned = with_store(config, run)
     if planned is None:
-        click.echo(f"no event {event_id}", err=True)
-        sys.exit(1)
+        fail(f"no event {event_id}")
+    _print_planned(event_id, planned, event_id)
+
+
+def _print_planned(event_id: str, planned: list[Any], replay_of: str) -> None:
     if not planned:
         click.echo(f"{event_id}: no rule matches it now; nothing queued")
         return
     for d in planned:
         note = f"  ({d.state.value}: {d.last_error})" if d.last_error else ""
         click.echo(f"{d.id}  rule {d.rule}[{d.action_index}] → {d.sink_id}{note}")
-    click.echo(f"{len(planned)} deliveries queued for {event_id} (replay_of={event_id})")
+    click.echo(f"{len(planned)} deliveries queued for {event_id} (replay_of={replay_of})")
+
+
+def _renormalize(config: Config, router: Any, event_id: str) -> None:
+    from receiver.renormalize import renormalize_event
+
+    done = with_store(config, lambda store: renormalize_event(store, config, router, event_id, time.time()))
+    changed = ", ".join(done.changed) if done.changed else "nothing (same envelope as before)"
+    click.echo(f"{done.event_id}  re-normalized from {event_id} ({done.envelope['type']}); changed: {changed}")
+    _print_planned(done.event_id, done.plan.deliveries, event_id)
+

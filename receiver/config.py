@@ -8,6 +8,7 @@ adapter and verifier built; runtime code never re-validates.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from receiver import yamlfile
+from receiver import lazy_secrets, yamlfile
 from receiver.errors import ConfigError, Problem
 from receiver.secret import Secret
 from receiver.sources.base import Adapter
@@ -158,9 +159,14 @@ class Config:
 ALWAYS_PRIVATE = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 
 
-def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
-    """Load and compile a config file; raises ConfigError with every located problem."""
+def load_config(path: str | Path, env: Mapping[str, str] | None = None, *, secrets: bool = True) -> Config:
+    """Load and compile a config file; raises ConfigError with every located problem.
+
+    ``secrets=False`` (commands that verify and send nothing) defers unset secret variables
+    to where they are used (``receiver.lazy_secrets``)."""
     cfg_path = Path(path)
+    if not secrets:
+        env = lazy_secrets.deferring_env(cfg_path, os.environ if env is None else env)
     doc = yamlfile.load(cfg_path, expand_env=True, env=env)
     if doc.data is None:
         doc.data = {}
@@ -174,7 +180,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
 
 
 def _compile(cfg_path: Path, doc: yamlfile.Located, model: ConfigModel) -> Config:
-    problems: list[Problem] = []
+    problems: list[Problem] = lazy_secrets.misplaced(doc)
     base = cfg_path.parent
     sources: dict[str, Source] = {}
     for i, src in enumerate(model.sources):
@@ -193,6 +199,9 @@ def _compile(cfg_path: Path, doc: yamlfile.Located, model: ConfigModel) -> Confi
         if compiled_sink is not None:
             sinks[snk.id] = compiled_sink
     storage_url = _resolve_storage(doc, base, model.storage.url, problems)
+    for i, rule_path in enumerate(model.rules if "rules" in doc.data else []):
+        if not (base / rule_path).exists():
+            problems.append(doc.problem(("rules", i), "no such file or directory"))
     if problems:
         raise ConfigError(problems)
     return Config(
@@ -297,8 +306,9 @@ def _compile_source(
         return None
     if len(problems) > n_before or adapter is None:
         return None
+    deferred = lazy_secrets.pending(doc, i, src.secrets)
     try:
-        verifier = scheme.build(vopts, secrets)
+        verifier = lazy_secrets.Unresolved(scheme_name, deferred) if deferred else scheme.build(vopts, secrets)
     except ValueError as exc:
         problems.append(doc.problem(("sources", i, "secrets"), str(exc)))
         return None
@@ -329,6 +339,8 @@ def _compile_sink(doc: yamlfile.Located, i: int, snk: SinkModel, problems: list[
         known = ", ".join(sorted(SINKS))
         problems.append(doc.problem(("sinks", i, "kind"), f"unknown kind {snk.kind!r} (known: {known})"))
         return None
+    if lazy_secrets.has_unset(snk.model_extra):
+        return Sink(id=snk.id, kind=snk.kind, options=None)  # its secrets are not set: id and kind only
     try:
         options = spec.config.model_validate(snk.model_extra or {})
     except ValidationError as err:

@@ -13,6 +13,7 @@ from receiver.app import HookyardApp, create_app
 from receiver.config import Config
 from receiver.httplimits import Limits, connection_budget, protocol_class, raise_file_limit
 from receiver.routing import Router, load_rules_for
+from receiver.startup import listen_socket
 
 
 def run(
@@ -24,13 +25,16 @@ def run(
     processes: int | None = None,
 ) -> None:
     processes = processes or config.server.processes
+    # Bound before the app starts: a busy port is one line, not a traceback after "startup complete".
+    sock = listen_socket(host or config.server.host, port if port is not None else config.server.port)
     if processes > 1:
+        sock.close()  # the supervisor binds its own shared socket
         from receiver.workers import run_workers
 
         run_workers(config, receivers=processes - 1, host=host, port=port, log_level=log_level)
         return
     app = create_app(config, router=Router(load_rules_for(config)))
-    serve_app(app, uvicorn_config(app, config, host=host, port=port, log_level=log_level))
+    serve_app(app, uvicorn_config(app, config, host=host, port=port, log_level=log_level), sock)
 
 
 def uvicorn_config(

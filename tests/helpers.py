@@ -79,6 +79,9 @@ class Daemon:
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
+        # Stop it before saying so: the caller never gets a handle to it, and a daemon left
+        # running (with its worker processes) loads the machine for every later test.
+        self.stop()
         raise RuntimeError(f"daemon did not become healthy:\n{self.log.read_text()}")
 
     def kill9(self) -> None:

@@ -4,59 +4,22 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import jsonschema
 import pytest
-from click.testing import CliRunner
-from starlette.testclient import TestClient
 
-from receiver.app import create_app
-from receiver.cli import main
-from receiver.config import load_config
-from receiver.routing import Router, load_rules_for
-from tests.helpers import ROOT, Daemon, stripe_header
+from tests.cli_env import PAYLOADS, cli, ingest, workdir_fixture  # noqa: F401
+from tests.helpers import ROOT, Daemon
 
-PAYLOADS = ROOT / "tests" / "testdata" / "payloads"
 SCHEMA = json.loads((ROOT / "receiver" / "schema" / "event.schema.json").read_text())
-FUS_SECRET = "whsec_dev_only_fusillade"  # the example config's dev default
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The example config, rules and secrets copied to a temp dir (its own SQLite file)."""
-    shutil.copy(ROOT / "config.example.yaml", tmp_path / "config.yaml")
-    shutil.copytree(ROOT / "rules", tmp_path / "rules")
-    shutil.copytree(ROOT / "secrets", tmp_path / "secrets")
-    for var in ("FUSILLADE_WEBHOOK_SECRET", "GITHUB_WEBHOOK_SECRET"):
-        monkeypatch.delenv(var, raising=False)
-    return tmp_path
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args))
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture
 def ingested(workdir: Path) -> Iterator[list[str]]:
     """Store a few real events through the app (no sending), return their ids."""
-    config = load_config(workdir / "config.yaml")
-    app = create_app(config, router=Router(load_rules_for(config)), deliver=False)
-    ids = []
-    with TestClient(app) as client:
-        for name in ("completed.json", "failed.json"):
-            body = (PAYLOADS / "fusillade" / name).read_bytes()
-            r = client.post(
-                "/hooks/fusillade",
-                content=body,
-                headers={"X-Fusillade-Signature": stripe_header(FUS_SECRET, body, int(time.time()))},
-            )
-            assert r.status_code == 202, r.text
-            ids.append(r.json()["event_id"])
-    yield ids
+    yield ingest(workdir / "config.yaml", ["fusillade/completed.json", "fusillade/failed.json"])
 
 
 def test_check_ok_and_located_problems(workdir: Path) -> None:

@@ -215,8 +215,9 @@ class DeliveryStore(Protocol):
 
     async def attempts_for(self, delivery_ids: Sequence[str]) -> dict[str, list[AttemptRow]]: ...
 
-    async def requeue(self, delivery_id: str, now: float) -> bool:
-        """A dead delivery goes back to the queue with a fresh attempt budget."""
+    async def requeue(self, delivery_id: str, now: float, params: dict[str, Any] | None = None) -> bool:
+        """A dead delivery goes back to the queue with a fresh attempt budget; ``params``
+        (when given) replace its rendered parameters (a retry that re-rendered them)."""
 
     async def add_deliveries(self, event_id: str, deliveries: Sequence[NewDelivery], now: float) -> None: ...
 

@@ -395,12 +395,15 @@ class PostgresStore(PostgresWeb):
                 out[r[0]].append(AttemptRow(*r))
         return out
 
-    async def requeue(self, delivery_id: str, now: float) -> bool:
+    async def requeue(self, delivery_id: str, now: float, params: dict[str, Any] | None = None) -> bool:
+        new_params = None if params is None else json.dumps(params)
+
         async def op(conn: Conn) -> bool:
             cur = await conn.execute(
                 "UPDATE deliveries SET state = 'queued', attempts = 0, next_attempt_at = %s, budget_start = %s, "
-                "updated_at = %s, lease_until = NULL, lease_owner = NULL WHERE id = %s AND state = 'dead'",
-                (now, now, now, delivery_id),
+                "updated_at = %s, lease_until = NULL, lease_owner = NULL, params = COALESCE(%s::json, params) "
+                "WHERE id = %s AND state = 'dead'",
+                (now, now, now, new_params, delivery_id),
             )
             return cur.rowcount == 1
 

@@ -213,12 +213,15 @@ class SqliteQueue:
 
         return await self._read(q)
 
-    async def requeue(self, delivery_id: str, now: float) -> bool:
+    async def requeue(self, delivery_id: str, now: float, params: dict[str, Any] | None = None) -> bool:
+        new_params = None if params is None else jsonutil.dumps(params)
+
         def op(conn: sqlite3.Connection) -> bool:
             cur = conn.execute(
                 "UPDATE deliveries SET state = 'queued', attempts = 0, next_attempt_at = ?, budget_start = ?, "
-                "updated_at = ?, lease_until = NULL, lease_owner = NULL WHERE id = ? AND state = 'dead'",
-                (now, now, now, delivery_id),
+                "updated_at = ?, lease_until = NULL, lease_owner = NULL, params = COALESCE(?, params) "
+                "WHERE id = ? AND state = 'dead'",
+                (now, now, now, new_params, delivery_id),
             )
             return cur.rowcount == 1
 

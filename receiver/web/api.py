@@ -78,7 +78,9 @@ API = (
         "Route a stored event again under the current rules",
         "replay",
         models.ReplayPlan,
-        ok_status=(200, 202),
+        ok_status=(200, 201, 202),
+        params=(Param("renormalize", "true: normalize the stored body and headers again with the source's current "
+                      "adapter, store that as a new event linked to this one, and route the new event"),),
     ),
     Endpoint("/api/deliveries", "GET", "Deliveries, newest first", "deliveries", models.DeliveryList,
              params=DELIVERY_PARAMS),
@@ -128,6 +130,13 @@ class Api:
 
     async def replay(self, request: Request) -> Response:
         event_id = request.path_params["event_id"]
+        if request.query_params.get("renormalize", "").lower() in ("1", "true", "yes"):
+            done = await self.log.renormalize(event_id)
+            renormalized = plan_model(done.event_id, done.plan).model_copy(
+                update={"renormalized_from": event_id, "changed": list(done.changed)}
+            )
+            # 201: a new event was stored even when no rule routes it.
+            return answer(renormalized, 202 if done.plan.deliveries else 201)
         plan = await self.log.replay(event_id)
         return answer(plan_model(event_id, plan), 202 if plan.deliveries else 200)
 
@@ -140,8 +149,8 @@ class Api:
         return answer(delivery_model(d.row, d.attempts))
 
     async def retry(self, request: Request) -> Response:
-        d = await self.log.retry(request.path_params["delivery_id"])
-        return answer(delivery_model(d.row, d.attempts))
+        d, result = await self.log.retry(request.path_params["delivery_id"])
+        return answer(models.RetriedDelivery(**delivery_model(d.row, d.attempts).model_dump(), message=result.message))
 
     async def retry_dead(self, request: Request) -> Response:
         sink_id = request.path_params["sink_id"]

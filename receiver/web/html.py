@@ -34,6 +34,11 @@ NOTICES = {
     "replayed": ("ok", "Event replayed under the current rules: {n} new deliveries."),
     "nothing_matched": ("warn", "No rule matches this event now: nothing was queued."),
     "not_dead": ("warn", "Delivery {id} is not dead any more: nothing to retry."),
+    "renormalized": ("ok", "Re-normalized from event {id} with its source's current adapter: {n} new deliveries."),
+    "rerendered": ("ok", "Delivery {id} had no parameters: its action was rendered again under the rules in force "
+                   "and it is queued again."),
+    "cannot_render": ("warn", "Delivery {id} cannot be retried: it has no parameters and its action cannot be "
+                      "rendered under the rules in force (see its last error); fix the rule, or replay the event."),
     "logged_out": ("ok", "Logged out."),
 }
 # Query parameters that only carry a notice: an auto-refresh leaves them out.

@@ -118,10 +118,20 @@ class PlannedDelivery(Model):
 
 
 class ReplayPlan(Model):
-    event_id: str
+    event_id: str = Field(description="the event routed: with renormalize, the new event")
     rules_version: str | None
     matched_rules: list[str]
     deliveries: list[PlannedDelivery]
+    renormalized_from: str | None = Field(
+        default=None, description="with renormalize: the stored event whose raw body and headers were normalized again"
+    )
+    changed: list[str] | None = Field(
+        default=None, description="with renormalize: the envelope fields that differ from the original's"
+    )
+
+
+class RetriedDelivery(Delivery):
+    message: str = Field(description="what the retry did: queued again, or re-rendered under the rules in force")
 
 
 class RetriedDead(Model):

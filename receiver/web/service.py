@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Protocol, cast
 
 from receiver.errors import HTTPError, NotFound
 from receiver.events import new_id
+from receiver.renormalize import Renormalized, renormalize_event
+from receiver.retrying import RetryResult, retry_delivery
 from receiver.routing import Plan, replay
 from receiver.store.base import (
     AttemptRow,
@@ -168,16 +170,15 @@ class DeliveryLog:
         attempts = await self.store.attempts_for([row.id])
         return Delivery(row, attempts[row.id])
 
-    async def retry(self, delivery_id: str) -> Delivery:
-        """A dead delivery goes back to the queue with a fresh attempt budget (409 otherwise)."""
-        await self.delivery(delivery_id)  # 404 before 409
-        if not await self.store.requeue(delivery_id, self.hy.clock()):
-            state = (await self.delivery(delivery_id)).row.state.value
-            raise HTTPError(
-                f"delivery {delivery_id} is {state}; only dead deliveries can be retried", code="not_dead", status=409
-            )
+    async def retry(self, delivery_id: str) -> tuple[Delivery, RetryResult]:
+        """A dead delivery goes back to the queue with a fresh attempt budget, its action
+        re-rendered when it died without parameters (404 / 409 with the reason otherwise)."""
+        result = await retry_delivery(self.store, self.hy.router.ruleset, delivery_id, self.hy.clock())
+        if not result.ok:
+            status = 404 if result.code == "delivery_not_found" else 409
+            raise HTTPError(result.message, code=result.code, status=status)
         self.hy.wake()
-        return await self.delivery(delivery_id)
+        return await self.delivery(delivery_id), result
 
     async def retry_dead(self, sink_id: str) -> int:
         """Every dead delivery to ``sink_id`` goes back to the queue; how many did."""
@@ -203,6 +204,13 @@ class DeliveryLog:
         if plan.deliveries:
             self.hy.wake()
         return plan
+
+    async def renormalize(self, event_id: str) -> Renormalized:
+        """Run the source's current adapter on the stored body again; the new event is stored and routed."""
+        done = await renormalize_event(self.store, self.hy.config, self.hy.router, event_id, self.hy.clock())
+        if done.plan.deliveries:
+            self.hy.wake()
+        return done
 
     async def stats(self) -> dict[str, object]:
         """Counts for the header and ``/api/stats`` (a dict: other parts may add their own keys)."""

@@ -169,12 +169,13 @@ class Views:
         delivery_id = request.path_params["delivery_id"]
         back = safe_next(fields.get("next"), "/ui/deliveries?state=dead")
         try:
-            await self.log.retry(delivery_id)
+            _, result = await self.log.retry(delivery_id)
         except HTTPError as exc:
-            if exc.code != "not_dead":
+            if exc.code not in ("not_dead", "cannot_render"):
                 raise
-            return RedirectResponse(with_query(back, done="not_dead", id=delivery_id), status_code=303)
-        return RedirectResponse(with_query(back, done="retried", id=delivery_id), status_code=303)
+            return RedirectResponse(with_query(back, done=exc.code, id=delivery_id), status_code=303)
+        done = "rerendered" if result.rerendered else "retried"
+        return RedirectResponse(with_query(back, done=done, id=delivery_id), status_code=303)
 
     async def retry_dead(self, request: Request) -> Response:
         fields = await self._form(request)
@@ -187,6 +188,10 @@ class Views:
         fields = await self._form(request)
         event_id = request.path_params["event_id"]
         back = safe_next(fields.get("next"), f"/ui/events/{event_id}")
+        if fields.get("renormalize") == "1":
+            new = await self.log.renormalize(event_id)
+            page = with_query(f"/ui/events/{new.event_id}", done="renormalized", id=event_id)
+            return RedirectResponse(with_query(page, n=str(len(new.plan.deliveries))), status_code=303)
         plan = await self.log.replay(event_id)
         if not plan.deliveries:
             return RedirectResponse(with_query(back, done="nothing_matched"), status_code=303)
