@@ -105,7 +105,8 @@ def action_checks(config: Any) -> dict[str, Any]:
     out = {}
     for sink in config.sinks.values():
         check = SINKS[sink.kind].check_action
-        if check is not None:
+        # A config loaded without secrets (read-only commands) keeps no sink options to check against.
+        if check is not None and sink.options is not None:
             out[sink.id] = partial(check, sink.id, sink.options)
     return out
 

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from receiver.cli_rules import param_changes
-from tests.test_cli import PAYLOADS, cli, ingested, workdir  # noqa: F401 - fixtures
+from tests.cli_env import PAYLOADS, cli, workdir_fixture  # noqa: F401 - fixtures
+from tests.test_cli import ingested  # noqa: F401 - a fixture
 
 EMPTY_MESSAGE_RULE = """\
 rules:
@@ -23,11 +24,11 @@ rules:
 """
 
 
-def rules_test(workdir: Path, *args: str) -> tuple[int, str, str]:  # noqa: F811 - the fixture's name
+def rules_test(workdir: Path, *args: str) -> tuple[int, str, str]:
     return cli("rules", "test", "--config", str(workdir / "config.yaml"), *args)
 
 
-def test_shipped_failed_runs_rule_says_something_without_counts(workdir: Path) -> None:  # noqa: F811
+def test_shipped_failed_runs_rule_says_something_without_counts(workdir: Path) -> None:
     code, out, _ = rules_test(workdir, "--source", "fusillade", str(PAYLOADS / "fusillade" / "failed.json"))
     assert code == 0
     assert out.splitlines()[0].startswith("event run.failed from fusillade (subject t-3); rules version ")
@@ -37,7 +38,7 @@ def test_shipped_failed_runs_rule_says_something_without_counts(workdir: Path) -
     assert "warning" not in out
 
 
-def test_rules_test_warns_when_a_message_renders_empty(workdir: Path) -> None:  # noqa: F811
+def test_rules_test_warns_when_a_message_renders_empty(workdir: Path) -> None:
     (workdir / "rules" / "99-empty.yaml").write_text(EMPTY_MESSAGE_RULE)
     failed = str(PAYLOADS / "fusillade" / "failed.json")
     code, out, _ = rules_test(workdir, "--source", "fusillade", failed)
@@ -60,7 +61,7 @@ def test_rules_test_warns_when_a_message_renders_empty(workdir: Path) -> None:  
     assert [a["warnings"] for a in report["failed-runs"]["actions"]] == [[], []]
 
 
-def test_rules_test_names_the_failing_condition_of_the_commit_gate(workdir: Path) -> None:  # noqa: F811
+def test_rules_test_names_the_failing_condition_of_the_commit_gate(workdir: Path) -> None:
     """A comparison of a run that carries no commit: the gate says it is data.git.sha, and
     an event without a subject says so in words."""
     code, out, _ = cli(
@@ -158,7 +159,7 @@ def payload_cases() -> list[tuple[str, Path, dict[str, str]]]:
     return cases
 
 
-def test_shipped_rules_render_a_message_for_every_sample_payload(workdir: Path) -> None:  # noqa: F811
+def test_shipped_rules_render_a_message_for_every_sample_payload(workdir: Path) -> None:
     """Whatever a platform leaves out, every action the shipped rules plan renders, and every
     title and body says something (Apprise services refuse an empty message)."""
     from receiver.cli_rules import _event_from, rendered_actions

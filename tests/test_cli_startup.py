@@ -33,8 +33,10 @@ def _unreachable_postgres(folder: Path) -> str:
 
 def _missing_rules_folder(folder: Path) -> str:
     cfg = folder / "config.yaml"
-    cfg.write_text(cfg.read_text().replace("rules: [rules/]", "rules: [rules/, no-such-rules/]"))
-    return f"{cfg}:19: rules[1]: no such file or directory"
+    text = cfg.read_text().replace("rules: [rules/]", "rules: [rules/, no-such-rules/]")
+    cfg.write_text(text)
+    line = next(n for n, row in enumerate(text.splitlines(), 1) if "no-such-rules/" in row)
+    return f"{cfg}:{line}: rules[1]: no such file or directory"
 
 
 STORE_READERS = ("check", "events", "deliveries", "serve")
@@ -145,7 +147,7 @@ def test_dev_only_secrets_are_recognised(secret: str, dev: bool) -> None:
 
 @pytest.mark.parametrize(
     ("host", "token", "warned"),
-    [("127.0.0.1", "", False), ("0.0.0.0", "", True), ("0.0.0.0", "page-token-6d0b", False)],
+    [("127.0.0.1", "", False), ("0.0.0.0", "", True), ("0.0.0.0", "page-token-6d0b-4e7c-9a1f-52d3c8b0e6a4", False)],
 )
 def test_a_public_address_without_a_web_token_is_warned_about(
     workdir: Path, monkeypatch: pytest.MonkeyPatch, host: str, token: str, warned: bool

@@ -90,7 +90,7 @@ API = (
         "POST",
         "Queue a dead delivery again (409 unless it is dead)",
         "retry",
-        models.Delivery,
+        models.RetriedDelivery,
         errors=(400, 401, 403, 409, 429),
     ),
     Endpoint(
