@@ -12,7 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from receiver.errors import StoreBusy, StoreUnavailable
+from receiver.store.sqlite import SqliteStore
 from tests.helpers import Daemon, stripe_header
+from tests.store.locks import HeldLock
+from tests.store.test_contract import event
 
 SECRET = "whsec_writer_test"
 
@@ -171,5 +175,77 @@ def test_a_write_that_need_not_be_durable_is_answered_before_the_fsync(tmp_path:
             assert not durable.done() and gated.fsyncs == 0
             gated.gate.set()
             assert await asyncio.wait_for(durable, 5) == -1
+
+    asyncio.run(run())
+
+
+# -- a write lock held by another process for longer than storage.busy_timeout_seconds -------------
+
+
+def test_a_write_waits_for_the_lock_only_up_to_its_bound_and_the_writer_carries_on(tmp_path: Path) -> None:
+    async def run() -> None:
+        store = SqliteStore(tmp_path / "b.db", busy_timeout=2.0)
+        await store.open()
+        try:
+            with HeldLock(tmp_path / "b.db") as lock:
+                t0 = time.monotonic()
+                first = asyncio.ensure_future(store.save_event(event("evt_first")))
+                await asyncio.sleep(1.0)
+                second = asyncio.ensure_future(store.save_event(event("evt_second")))  # its own bound: 2 s from now
+                with pytest.raises(StoreBusy) as busy:
+                    await asyncio.wait_for(first, 30)
+                assert time.monotonic() - t0 >= 2.0  # refused only once its bound had passed
+                assert not second.done()  # still within its own bound, still waiting
+                lock.release()
+                assert (await asyncio.wait_for(second, 30)).duplicate is False
+            assert (busy.value.status, busy.value.code, busy.value.retry_after) == (503, "store_busy", 2)
+            assert "2 s" in busy.value.message and "nothing was stored" in busy.value.message
+            assert store._writer.failure is None
+            # Nothing of the refused write was stored; it succeeds when the sender retries.
+            assert await store.get_event("evt_first") is None
+            assert (await store.save_event(event("evt_first"))).duplicate is False
+            assert await store.count_events() == 2
+        finally:
+            await store.close()
+
+    asyncio.run(run())
+
+
+def test_closing_is_bounded_while_another_process_holds_the_lock(tmp_path: Path) -> None:
+    async def run() -> None:
+        store = SqliteStore(tmp_path / "c.db", busy_timeout=0.5)
+        await store.open()
+        await store.save_event(event("evt_0"))  # something to checkpoint at close
+        with HeldLock(tmp_path / "c.db"):
+            waiting = asyncio.ensure_future(store.save_event(event("evt_1")))
+            await asyncio.sleep(0.1)
+            await asyncio.wait_for(store.close(), 20)  # the queued write is refused, not waited for forever
+            with pytest.raises(StoreBusy):
+                await waiting
+        with sqlite3.connect(tmp_path / "c.db") as conn:
+            assert [r[0] for r in conn.execute("SELECT id FROM events")] == ["evt_0"]
+
+    asyncio.run(run())
+
+
+def test_an_unexpected_writer_error_fails_every_waiting_write_and_is_reported_once(tmp_path: Path) -> None:
+    async def run() -> None:
+        store = SqliteStore(tmp_path / "f.db")
+        failures: list[str] = []
+        store.on_failure(failures.append)
+        await store.open()
+        try:
+            await store.save_event(event("evt_before"))
+            assert store._writer._conn is not None
+            store._writer._conn.close()  # the next BEGIN raises ProgrammingError: not a busy lock
+            with pytest.raises(StoreUnavailable) as failed:
+                await asyncio.wait_for(store.save_event(event("evt_1")), 10)  # answered, not left hanging
+            assert failed.value.status == 503 and failed.value.code == "store_unavailable"
+            assert len(failures) == 1 and "ProgrammingError" in failures[0] and "\n" not in failures[0]
+            with pytest.raises(StoreUnavailable):  # later writes are refused at once
+                await asyncio.wait_for(store.save_event(event("evt_2")), 1)
+            assert len(failures) == 1
+        finally:
+            await asyncio.wait_for(store.close(), 20)
 
     asyncio.run(run())

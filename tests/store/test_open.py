@@ -1,0 +1,123 @@
+"""Opening a store that cannot be opened: one typed error, one line, no credentials, in bounded time."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from receiver.errors import HookyardError, StoreUnavailable
+from receiver.store import open_store
+from tests.helpers import assert_no_secret, free_port
+from tests.pg import PostgresServer
+from tests.store.test_contract import event
+
+PASSWORD = "pw-s3cret-do-not-log"
+
+
+def _dangling_symlink(tmp: Path) -> Path:
+    (tmp / "data").symlink_to(tmp / "gone")  # e.g. a volume that is not mounted
+    return tmp / "data" / "hookyard.db"
+
+
+def _under_a_file(tmp: Path) -> Path:
+    (tmp / "data").write_text("not a folder")
+    return tmp / "data" / "hookyard.db"
+
+
+def _a_folder(tmp: Path) -> Path:
+    (tmp / "hookyard.db").mkdir()
+    return tmp / "hookyard.db"
+
+
+def _read_only_filesystem(tmp: Path) -> Path:
+    return Path("/sys/hookyard-test/hookyard.db")  # sysfs refuses new folders, even to root
+
+
+@pytest.mark.parametrize(
+    ("where", "says"),
+    [
+        (_dangling_symlink, "data is a symlink to {tmp}/gone, which does not exist"),
+        (_under_a_file, "{tmp}/data is not a folder"),
+        (_a_folder, "it is a folder, not a database file"),
+        (_read_only_filesystem, "/sys/hookyard-test"),
+    ],
+)
+def test_an_sqlite_store_that_cannot_be_opened_says_why_in_one_line(
+    tmp_path: Path, where: Callable[[Path], Path], says: str
+) -> None:
+    db = where(tmp_path)
+    store = open_store(f"sqlite:///{db}")
+    with pytest.raises(StoreUnavailable) as failed:
+        asyncio.run(store.open())
+    message = str(failed.value)
+    assert isinstance(failed.value, HookyardError)
+    assert message.startswith(f"cannot open the SQLite store {db}: ")
+    assert says.format(tmp=tmp_path) in message
+    assert "\n" not in message and "Traceback" not in message
+
+
+def test_an_unreachable_postgresql_is_one_line_within_the_bound_without_the_password(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    port = free_port()  # nothing listens there
+    store = open_store(f"postgresql://hookyard:{PASSWORD}@127.0.0.1:{port}/hookyard", connect_timeout=1.5)
+    caplog.set_level(logging.DEBUG)
+    t0 = time.monotonic()
+    with pytest.raises(StoreUnavailable) as failed:
+        asyncio.run(asyncio.wait_for(store.open(), 30))
+    waited = time.monotonic() - t0
+    message = str(failed.value)
+    assert waited >= 1.0  # it kept trying (the server may still be starting) ...
+    assert waited < 15  # ... but not for ever
+    assert message.startswith(f"cannot connect to PostgreSQL at postgresql://hookyard:<redacted>@127.0.0.1:{port}/")
+    assert "within 1.5 s" in message and "\n" not in message
+    assert "not reachable yet" in caplog.text  # the retries are visible
+    assert_no_secret([message, caplog.text], [PASSWORD])
+
+
+async def _forward(port: int, target: int, delay: float) -> asyncio.Server:
+    """After ``delay`` seconds, a TCP forwarder on ``port`` to the real server (a server that
+    comes up while the daemon starts)."""
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", target)
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    await asyncio.sleep(delay)
+    return await asyncio.start_server(client, "127.0.0.1", port)
+
+
+def test_postgresql_that_comes_up_during_the_bound_is_waited_for(pg_server: PostgresServer) -> None:
+    url = pg_server.new_database()
+    port = free_port()
+    late_url = url.replace(f":{pg_server.port}/", f":{port}/")
+
+    async def main() -> None:
+        forwarder = asyncio.ensure_future(_forward(port, pg_server.port, delay=1.0))
+        store = open_store(late_url, connect_timeout=20)
+        t0 = time.monotonic()
+        await asyncio.wait_for(store.open(), 30)
+        assert time.monotonic() - t0 >= 0.9  # it was not there at first
+        try:
+            assert (await store.save_event(event("evt_1"))).duplicate is False
+        finally:
+            await store.close()
+            server = await forwarder
+            server.close()
+
+    asyncio.run(main())
