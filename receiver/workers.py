@@ -37,7 +37,7 @@ import uvicorn
 
 from receiver.config import Config, load_config
 from receiver.delivery.wakeup import WakeupListener, WakeupSender
-from receiver.store import open_store
+from receiver.store import open_configured
 
 log = logging.getLogger("hookyard.workers")
 
@@ -72,7 +72,7 @@ def run_workers(
 
 
 async def _migrate(config: Config) -> None:
-    store = open_store(config.storage_url)
+    store = open_configured(config)
     await store.open()
     await store.close()
 
@@ -194,6 +194,7 @@ async def _dispatch(config: Config, wake_path: str) -> None:
 
     app = create_app(config, router=Router(load_rules_for(config)), deliver=True)
     stop = asyncio.Event()
+    app.hookyard.on_fatal = stop.set  # the store stopped working: exit non-zero (below), to be restarted
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
@@ -205,6 +206,8 @@ async def _dispatch(config: Config, wake_path: str) -> None:
         listener.start()
         await stop.wait()
         listener.close()
+    if app.hookyard.fatal is not None:
+        raise SystemExit(1)
 
 
 def _exit_with_parent(parent_pid: int) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import sqlite3
 import threading
 import time
@@ -249,3 +251,90 @@ def test_an_unexpected_writer_error_fails_every_waiting_write_and_is_reported_on
             await asyncio.wait_for(store.close(), 20)
 
     asyncio.run(run())
+
+
+# -- the real daemon ---------------------------------------------------------------------------------
+
+
+def _daemon_config(tmp_path: Path, extra: str = "") -> Path:
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(
+        "storage: {url: 'sqlite:///h.db', busy_timeout_seconds: 1}\nrules: []\n"
+        f"sources:\n  - id: fus\n    kind: fusillade\n    secrets: ['{SECRET}']\n" + extra
+    )
+    return cfg
+
+
+def _post(daemon: Daemon, test_id: str) -> httpx.Response:
+    body = json.dumps({"event": "test.started", "data": {"test_id": test_id, "status": "running"}}).encode()
+    headers = {"X-Fusillade-Signature": stripe_header(SECRET, body, int(time.time()))}
+    return httpx.post(daemon.url + "/hooks/fus", content=body, headers=headers, timeout=60)
+
+
+def test_the_daemon_answers_store_busy_recovers_and_stops_within_a_bound_while_the_lock_is_held(
+    tmp_path: Path, daemons: list[Daemon]
+) -> None:
+    daemon = Daemon(_daemon_config(tmp_path)).start()
+    daemons.append(daemon)
+    assert _post(daemon, "before").status_code == 202
+    with HeldLock(tmp_path / "h.db"):
+        busy = _post(daemon, "during")
+        assert busy.status_code == 503 and busy.json()["code"] == "store_busy"
+        assert busy.headers["retry-after"] == "1"
+        ready = httpx.get(daemon.url + "/readyz", timeout=30)
+        assert ready.status_code == 503 and ready.json()["checks"]["store"]["status"] == "busy"
+        assert httpx.get(daemon.url + "/healthz", timeout=30).status_code == 200
+    assert _post(daemon, "during").status_code == 202  # the sender's retry, once the lock is free
+    assert httpx.get(daemon.url + "/readyz", timeout=30).status_code == 200
+
+    with HeldLock(tmp_path / "h.db"):
+        answer: dict[str, httpx.Response] = {}
+        sender = threading.Thread(target=lambda: answer.update(r=_post(daemon, "at-shutdown")))
+        sender.start()
+        time.sleep(0.3)  # its write is waiting for the lock
+        assert daemon.proc is not None
+        daemon.proc.send_signal(signal.SIGTERM)
+        # Not stuck behind the held lock. (uvicorn re-raises SIGTERM once it has shut down.)
+        assert daemon.proc.wait(timeout=30) == -signal.SIGTERM
+        sender.join(timeout=30)
+    assert answer["r"].status_code == 503 and answer["r"].json()["code"] == "store_busy"
+    with sqlite3.connect(tmp_path / "h.db") as conn:
+        subjects = sorted(r[0] for r in conn.execute("SELECT subject FROM events"))
+    assert subjects == ["before", "during"]  # nothing half-stored, nothing lost
+    assert "Application shutdown complete" in daemon.logs()
+    assert "Traceback" not in daemon.logs()
+
+
+# Injected before the daemon imports anything: once the test creates the file "disk-fails" next to
+# the config, the writer's next BEGIN fails as on a dying disk.
+_FAULT = """
+import os, sqlite3
+from receiver.store.writer import GroupCommitWriter
+
+_real = GroupCommitWriter._begin
+
+async def _begin(self, waiting):
+    if os.path.exists("disk-fails"):
+        raise sqlite3.OperationalError("disk I/O error")
+    return await _real(self, waiting)
+
+GroupCommitWriter._begin = _begin
+"""
+
+
+def test_an_unexpected_writer_error_makes_the_daemon_exit_non_zero(tmp_path: Path, daemons: list[Daemon]) -> None:
+    (tmp_path / "fault").mkdir()
+    (tmp_path / "fault" / "sitecustomize.py").write_text(_FAULT)
+    path = os.pathsep.join(p for p in (str(tmp_path / "fault"), os.environ.get("PYTHONPATH", "")) if p)
+    # No dispatcher: its polls would meet the failure first; here the webhook's write does.
+    daemon = Daemon(_daemon_config(tmp_path, "delivery: {workers: 0}\n"), env={"PYTHONPATH": path}).start()
+    daemons.append(daemon)
+    assert _post(daemon, "t0").status_code == 202
+    (tmp_path / "disk-fails").touch()
+    failed = _post(daemon, "t1")
+    assert failed.status_code == 503 and failed.json()["code"] == "store_unavailable"
+    assert daemon.proc is not None
+    assert daemon.proc.wait(timeout=30) == 1  # a supervisor (systemd, server.processes) restarts it
+    logs = daemon.logs()
+    assert "the SQLite writer stopped (hookyard-sqlite-writer: OperationalError: disk I/O error)" in logs
+    assert "Traceback" not in logs
