@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import socket
@@ -12,6 +13,7 @@ import uvicorn
 from receiver.app import HookyardApp, create_app
 from receiver.config import Config
 from receiver.routing import Router, load_rules_for
+from receiver.store import prepare_store
 
 
 def run(
@@ -28,6 +30,8 @@ def run(
 
         run_workers(config, receivers=processes - 1, host=host, port=port, log_level=log_level)
         return
+    # A store that cannot be opened is one line (StoreUnavailable), not a lifespan traceback.
+    asyncio.run(prepare_store(config))
     app = create_app(config, router=Router(load_rules_for(config)))
     serve_app(app, uvicorn_config(app, config, host=host, port=port, log_level=log_level))
 

@@ -37,7 +37,7 @@ import uvicorn
 
 from receiver.config import Config, load_config
 from receiver.delivery.wakeup import WakeupListener, WakeupSender
-from receiver.store import open_configured
+from receiver.store import prepare_store
 
 log = logging.getLogger("hookyard.workers")
 
@@ -53,7 +53,7 @@ _spawn = multiprocessing.get_context("spawn")
 def run_workers(
     config: Config, *, receivers: int, host: str | None = None, port: int | None = None, log_level: str = "info"
 ) -> None:
-    asyncio.run(_migrate(config))
+    asyncio.run(prepare_store(config))  # once, before any child starts
     bind = uvicorn.Config(
         app="receiver", host=host or config.server.host, port=port if port is not None else config.server.port
     )
@@ -69,12 +69,6 @@ def run_workers(
     finally:
         sock.close()
         shutil.rmtree(runtime, ignore_errors=True)
-
-
-async def _migrate(config: Config) -> None:
-    store = open_configured(config)
-    await store.open()
-    await store.close()
 
 
 class Supervisor:

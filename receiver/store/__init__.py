@@ -23,6 +23,14 @@ def open_configured(config: Config, *, clock: Callable[[], float] = time.time) -
     )
 
 
+async def prepare_store(config: Config) -> None:
+    """Open the configured store (creating it, applying migrations) and close it again, so a
+    store that cannot be opened is one StoreUnavailable line before anything listens."""
+    store = open_configured(config)
+    await store.open()
+    await store.close()
+
+
 def open_store(
     url: str,
     *,

@@ -63,22 +63,23 @@ def _connect(path: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> sqlite3.C
 def open_error(path: str, exc: Exception) -> StoreUnavailable:
     """One line saying why the SQLite file cannot be opened. A dangling symlink or a file on
     the way to it is named (``mkdir`` says only "File exists")."""
-    where = Path(path)
+    where = Path(path).absolute()
+    shown = str(where)
     for folder in where.parents:
         if folder.is_symlink() and not folder.exists():
             target = os.readlink(folder)
             return StoreUnavailable(
-                f"cannot open the SQLite store {path}: {folder} is a symlink to {target}, which does not exist"
+                f"cannot open the SQLite store {shown}: {folder} is a symlink to {target}, which does not exist"
             )
         if folder.exists() and not folder.is_dir():
-            return StoreUnavailable(f"cannot open the SQLite store {path}: {folder} is not a folder")
+            return StoreUnavailable(f"cannot open the SQLite store {shown}: {folder} is not a folder")
     if where.is_dir():
-        return StoreUnavailable(f"cannot open the SQLite store {path}: it is a folder, not a database file")
+        return StoreUnavailable(f"cannot open the SQLite store {shown}: it is a folder, not a database file")
     if isinstance(exc, sqlite3.Error) and is_lock_busy(exc):
-        return StoreUnavailable(f"cannot open the SQLite store {path}: another process holds its write lock")
+        return StoreUnavailable(f"cannot open the SQLite store {shown}: another process holds its write lock")
     reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-    detail = f" ({exc.filename})" if isinstance(exc, OSError) and exc.filename and exc.filename != path else ""
-    return StoreUnavailable(f"cannot open the SQLite store {path}: {reason}{detail}")
+    detail = f" ({exc.filename})" if isinstance(exc, OSError) and exc.filename and exc.filename != shown else ""
+    return StoreUnavailable(f"cannot open the SQLite store {shown}: {reason}{detail}")
 
 
 class SqliteStore(SqliteQueue):

@@ -353,6 +353,6 @@ class GroupCommitWriter:
                 self._dirty = False
                 try:
                     await asyncio.to_thread(self._checkpoint)
-                except sqlite3.Error:
-                    log.exception("WAL checkpoint failed; retrying later")
+                except sqlite3.Error as exc:
+                    log.warning("SQLite WAL checkpoint failed: %s; retrying later", exc)
                     self._dirty = True

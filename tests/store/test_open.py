@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -121,3 +123,23 @@ def test_postgresql_that_comes_up_during_the_bound_is_waited_for(pg_server: Post
             server.close()
 
     asyncio.run(main())
+
+
+def test_serve_reports_a_store_it_cannot_open_before_it_starts_listening(tmp_path: Path) -> None:
+    (tmp_path / "data").symlink_to(tmp_path / "not-mounted")
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text("storage: {url: 'sqlite:///data/h.db'}\nrules: []\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "receiver", "serve", "--config", str(cfg), "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    out = done.stdout + done.stderr
+    assert done.returncode == 1
+    assert (
+        f"cannot open the SQLite store {tmp_path}/data/h.db: {tmp_path}/data is a symlink to "
+        f"{tmp_path}/not-mounted, which does not exist"
+    ) in out
+    assert "Application startup" not in out  # refused before uvicorn starts, not as a lifespan traceback
