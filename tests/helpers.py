@@ -79,6 +79,7 @@ class Daemon:
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
+        self.stop()  # not left running: no fixture knows about it yet
         raise RuntimeError(f"daemon did not become healthy:\n{self.log.read_text()}")
 
     def kill9(self) -> None:
