@@ -86,3 +86,20 @@ def test_a_write_blocked_by_another_sessions_lock_is_store_busy_then_succeeds(pg
             await store.close()
 
     asyncio.run(main())
+
+
+def test_waiting_for_a_free_pooled_connection_is_bounded_too(pg_url: str) -> None:
+    async def main() -> None:
+        store = PostgresStore(pg_url, pool_size=1, busy_timeout=0.5)
+        await store.open()
+        try:
+            assert store._pool is not None
+            async with store._pool.connection():  # the only connection, held (as by a slow operation)
+                with pytest.raises(StoreBusy) as busy:
+                    await asyncio.wait_for(store.save_event(event("evt_1")), 30)
+                assert "all 1 connections to PostgreSQL stayed in use for over 0.5 s" in busy.value.message
+            assert (await store.save_event(event("evt_1"))).duplicate is False
+        finally:
+            await store.close()
+
+    asyncio.run(main())
