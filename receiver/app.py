@@ -114,7 +114,10 @@ class Hookyard:
             checks["store"] = {"status": "ok"}
         except (StoreBusy, TimeoutError) as exc:
             ready = False
-            busy = str(exc) or f"the store accepted no write within {wait:g} s: another process holds its write lock"
+            busy = str(exc) or (
+                f"the store accepted no write within {wait:g} s (another process holds its write lock, "
+                "or the disk or server is slow)"
+            )
             checks["store"] = {"status": "busy", "code": StoreBusy.code, "error": busy}
         except Exception as exc:
             ready = False

@@ -109,5 +109,11 @@ async def respond(send: Send, status: int, payload: dict[str, Any], retry_after:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if retry_after is not None:
         headers.append((b"retry-after", str(retry_after).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": headers,
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -110,6 +110,13 @@ class Pool:
                 yield conn
             except pgerrors.LockNotAvailable:
                 raise self.busy("a lock it needed stayed held by another session") from None
+            except psycopg.OperationalError as exc:
+                if not conn.broken:
+                    raise
+                # The server went away mid-operation (a restart, a failover): the sender is told to
+                # retry, and a redelivery is deduplicated should the write have committed after all.
+                lost = f"lost the connection to PostgreSQL at {self.where}: {self.reason(exc)}"
+                raise StoreUnavailable(lost) from None
             finally:
                 reusable = (
                     not self._closed

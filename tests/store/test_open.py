@@ -82,11 +82,33 @@ def test_an_unreachable_postgresql_is_one_line_within_the_bound_without_the_pass
     assert_no_secret([message, caplog.text], [PASSWORD])
 
 
-async def _forward(port: int, target: int, delay: float) -> asyncio.Server:
-    """After ``delay`` seconds, a TCP forwarder on ``port`` to the real server (a server that
-    comes up while the daemon starts)."""
+class _Forwarder:
+    """A TCP forwarder to the real server that can come up late and go away (a server that
+    starts while the daemon does, or restarts while it runs)."""
 
-    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, port: int, target: int) -> None:
+        self.port = port
+        self.target = target
+        self.server: asyncio.Server | None = None
+        self.writers: list[asyncio.StreamWriter] = []
+
+    async def start(self, delay: float = 0.0) -> None:
+        await asyncio.sleep(delay)
+        self.server = await asyncio.start_server(self._client, "127.0.0.1", self.port)
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+        for writer in self.writers:
+            writer.close()
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
+        self.writers += [writer, up_writer]
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+
+    @staticmethod
+    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while data := await reader.read(65536):
                 writer.write(data)
@@ -96,13 +118,6 @@ async def _forward(port: int, target: int, delay: float) -> asyncio.Server:
         finally:
             writer.close()
 
-    async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", target)
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-
-    await asyncio.sleep(delay)
-    return await asyncio.start_server(client, "127.0.0.1", port)
-
 
 def test_postgresql_that_comes_up_during_the_bound_is_waited_for(pg_server: PostgresServer) -> None:
     url = pg_server.new_database()
@@ -110,7 +125,8 @@ def test_postgresql_that_comes_up_during_the_bound_is_waited_for(pg_server: Post
     late_url = url.replace(f":{pg_server.port}/", f":{port}/")
 
     async def main() -> None:
-        forwarder = asyncio.ensure_future(_forward(port, pg_server.port, delay=1.0))
+        forwarder = _Forwarder(port, pg_server.port)
+        starting = asyncio.ensure_future(forwarder.start(delay=1.0))
         store = open_store(late_url, connect_timeout=20)
         t0 = time.monotonic()
         await asyncio.wait_for(store.open(), 30)
@@ -119,8 +135,8 @@ def test_postgresql_that_comes_up_during_the_bound_is_waited_for(pg_server: Post
             assert (await store.save_event(event("evt_1"))).duplicate is False
         finally:
             await store.close()
-            server = await forwarder
-            server.close()
+            await starting
+            await forwarder.stop()
 
     asyncio.run(main())
 
@@ -143,3 +159,26 @@ def test_serve_reports_a_store_it_cannot_open_before_it_starts_listening(tmp_pat
         f"{tmp_path}/not-mounted, which does not exist"
     ) in out
     assert "Application startup" not in out  # refused before uvicorn starts, not as a lifespan traceback
+
+
+def test_postgresql_gone_while_running_is_store_unavailable_not_an_error_500(pg_server: PostgresServer) -> None:
+    url = pg_server.new_database().replace("postgres@", f"postgres:{PASSWORD}@")  # trust auth ignores it
+    port = free_port()
+
+    async def main() -> None:
+        forwarder = _Forwarder(port, pg_server.port)
+        await forwarder.start()
+        store = open_store(url.replace(f":{pg_server.port}/", f":{port}/"), busy_timeout=1.0)
+        await store.open()
+        try:
+            assert (await store.save_event(event("evt_1"))).duplicate is False
+            await forwarder.stop()  # the server goes away, its connections with it
+            for attempt in ("the pooled connection", "a new connection"):
+                with pytest.raises(StoreUnavailable) as gone:
+                    await asyncio.wait_for(store.save_event(event("evt_2")), 30)
+                assert gone.value.status == 503 and "\n" not in str(gone.value), attempt
+                assert_no_secret([str(gone.value)], [PASSWORD])
+        finally:
+            await store.close()
+
+    asyncio.run(main())
