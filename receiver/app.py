@@ -22,19 +22,21 @@ from starlette.routing import Route
 
 from receiver.config import Config
 from receiver.delivery.dispatcher import Dispatcher
-from receiver.errors import HTTPError
+from receiver.errors import HTTPError, StoreBusy
 from receiver.hook_route import Receive, Scope, Send, handle_hook, hook_source_id
 from receiver.ingest import Ingest
 from receiver.metrics import Metrics
 from receiver.reload import Reloader
 from receiver.routing import Router
 from receiver.sinks.client import HttpClient
-from receiver.store import open_store
+from receiver.store import open_configured
 from receiver.store.base import Store
 
 log = logging.getLogger("hookyard.app")
 
 _STARLETTE_CODES = {404: "not_found", 405: "method_not_allowed"}
+# /readyz answers within this even while a write waits for the store's lock (probes time out).
+READY_STORE_WAIT_SECONDS = 2.0
 
 
 def build_sinks(config: Config, http: HttpClient) -> dict[str, Any]:
@@ -44,8 +46,9 @@ def build_sinks(config: Config, http: HttpClient) -> dict[str, Any]:
     return {sid: SINKS[s.kind].create(sid, s.options, http) for sid, s in config.sinks.items()}
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": message, "code": code}, status_code=status)
+def error_response(status: int, code: str, message: str, retry_after: int | None = None) -> JSONResponse:
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return JSONResponse({"error": message, "code": code}, status_code=status, headers=headers)
 
 
 class Hookyard:
@@ -80,6 +83,16 @@ class Hookyard:
         self.wake = wake or self.dispatcher.notify
         self.ingest = Ingest(config, store, router, self.metrics, clock, on_stored=self.wake)
         self.started_at = clock()
+        # Why this process can no longer serve (its store writer died), once it cannot;
+        # ``on_fatal`` then stops it (``serve`` makes that a non-zero exit).
+        self.fatal: str | None = None
+        self.on_fatal: Callable[[], None] = lambda: None
+        store.on_failure(self.store_failed)
+
+    def store_failed(self, reason: str) -> None:
+        self.fatal = reason
+        log.error("%s; stopping so that a supervisor restarts the daemon", reason)
+        self.on_fatal()
 
     async def hook(self, scope: Scope, receive: Receive, send: Send) -> None:
         """``POST /hooks/{source_id}`` (a plain ASGI endpoint: see ``hook_route``)."""
@@ -87,14 +100,25 @@ class Hookyard:
         await handle_hook(self.ingest, self.config.server.max_body_bytes, source_id or "", scope, receive, send)
 
     async def healthz(self, request: Request) -> Response:
+        """Able to serve: the event loop answered (this response) and the store can still write."""
+        if self.fatal is not None:
+            return JSONResponse({"status": "failing", "error": self.fatal}, status_code=503)
         return JSONResponse({"status": "ok"})
 
     async def readyz(self, request: Request) -> Response:
         checks: dict[str, Any] = {"config": {"status": "ok", "file": str(self.config.path)}}
         ready = True
+        wait = min(READY_STORE_WAIT_SECONDS, self.config.storage.busy_timeout_seconds + 1)
         try:
-            await asyncio.wait_for(self.store.ping(), timeout=5)
+            await asyncio.wait_for(self.store.ping(), timeout=wait)
             checks["store"] = {"status": "ok"}
+        except (StoreBusy, TimeoutError) as exc:
+            ready = False
+            busy = str(exc) or (
+                f"the store accepted no write within {wait:g} s (another process holds its write lock, "
+                "or the disk or server is slow)"
+            )
+            checks["store"] = {"status": "busy", "code": StoreBusy.code, "error": busy}
         except Exception as exc:
             ready = False
             checks["store"] = {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
@@ -113,7 +137,7 @@ class Hookyard:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPError)
-    return error_response(exc.status, exc.code, exc.message)
+    return error_response(exc.status, exc.code, exc.message, exc.retry_after)
 
 
 async def _starlette_error(request: Request, exc: Exception) -> Response:
@@ -182,7 +206,7 @@ def create_app(
     """The app. ``deliver=False`` runs no dispatcher here (``wake`` then tells the one
     running elsewhere about new work)."""
     clock = clock or time.time
-    store = store or open_store(config.storage_url, clock=clock)
+    store = store or open_configured(config, clock=clock)
     router = router or Router(None)
     own_http = http is None
     http = http or HttpClient()

@@ -21,6 +21,7 @@ from receiver import lazy_secrets, yamlfile
 from receiver.errors import ConfigError, Problem
 from receiver.secret import Secret
 from receiver.sources.base import Adapter
+from receiver.store.base import DEFAULT_BUSY_TIMEOUT, DEFAULT_CONNECT_TIMEOUT
 from receiver.verify.base import Verifier
 
 log = logging.getLogger("hookyard.config")
@@ -54,6 +55,10 @@ class ServerModel(_Strict):
 
 class StorageModel(_Strict):
     url: str = "sqlite:///data/hookyard.db"
+    # A write waits this long for a lock another process holds, then answers 503 store_busy.
+    busy_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = DEFAULT_BUSY_TIMEOUT
+    # At start, how long to keep trying to reach PostgreSQL before giving up.
+    connect_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = DEFAULT_CONNECT_TIMEOUT
 
 
 class DeliveryModel(_Strict):
@@ -150,6 +155,7 @@ class Config:
     web_enabled: bool = True
     web_token: Secret | None = field(default=None, repr=False)
     metrics_need_token: bool = True
+    storage: StorageModel = field(default_factory=StorageModel)  # its timeouts; the url is storage_url
 
     @property
     def base_dir(self) -> Path:
@@ -215,6 +221,7 @@ def _compile(cfg_path: Path, doc: yamlfile.Located, model: ConfigModel) -> Confi
         web_enabled=model.web.enabled,
         web_token=Secret(model.web.token) if model.web.token else None,
         metrics_need_token=model.web.metrics_need_token,
+        storage=model.storage,
     )
 
 

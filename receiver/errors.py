@@ -17,6 +17,7 @@ class HookyardError(Exception):
 class HTTPError(HookyardError):
     status = 400
     code = "bad_request"
+    retry_after: int | None = None  # seconds, sent as ``Retry-After`` when set
 
     def __init__(self, message: str, *, code: str | None = None, status: int | None = None) -> None:
         super().__init__(message)
@@ -35,6 +36,26 @@ class NotFound(HTTPError):
 class PayloadTooLarge(HTTPError):
     status = 413
     code = "body_too_large"
+
+
+class StoreUnavailable(HTTPError):
+    """The store cannot be opened or cannot write: one line, no credentials in it.
+    Nothing of the request was stored, so a sender may retry."""
+
+    status = 503
+    code = "store_unavailable"
+    retry_after = 5
+
+
+class StoreBusy(StoreUnavailable):
+    """A write did not get the store's write lock within ``storage.busy_timeout_seconds``
+    (another process holds it): nothing was written; retry after ``retry_after`` seconds."""
+
+    code = "store_busy"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class VerificationError(HTTPError):

@@ -67,7 +67,7 @@ async def handle_hook(
         )
         result = await ingest.receive(src, req)
     except HTTPError as exc:
-        await respond(send, exc.status, {"error": exc.message, "code": exc.code})
+        await respond(send, exc.status, {"error": exc.message, "code": exc.code}, exc.retry_after)
     except ClientGone:
         return
     except Exception:
@@ -104,13 +104,16 @@ async def read_body(declared: str | None, receive: Receive, limit: int) -> bytes
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def respond(send: Send, status: int, payload: dict[str, Any]) -> None:
+async def respond(send: Send, status: int, payload: dict[str, Any], retry_after: int | None = None) -> None:
     body = orjson.dumps(payload)
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            "headers": headers,
         }
     )
     await send({"type": "http.response.body", "body": body})

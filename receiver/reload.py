@@ -34,7 +34,7 @@ def _restart_needed(old: Config, new: Config) -> list[str]:
     changed = []
     if _sink_signature(old) != _sink_signature(new):
         changed.append("sinks")
-    if old.storage_url != new.storage_url:
+    if old.storage_url != new.storage_url or old.storage != new.storage:
         changed.append("storage")
     if old.server != new.server:
         changed.append("server")

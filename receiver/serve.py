@@ -64,7 +64,13 @@ def uvicorn_config(
 
 def serve_app(app: HookyardApp, uv: uvicorn.Config, sock: socket.socket | None = None) -> None:
     tune_gc()
-    uvicorn.Server(uv).run(sockets=[sock] if sock is not None else None)
+    server = uvicorn.Server(uv)
+    # The store stopped working: stop serving, then exit non-zero so that a supervisor
+    # (systemd, the server.processes supervisor) restarts the daemon instead of it living on deaf.
+    app.hookyard.on_fatal = lambda: setattr(server, "should_exit", True)
+    server.run(sockets=[sock] if sock is not None else None)
+    if app.hookyard.fatal is not None:
+        sys.exit(1)
 
 
 def tune_gc() -> None:

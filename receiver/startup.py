@@ -39,20 +39,19 @@ def preflight(config: Config) -> RuleSet:
 
     ruleset = load_rules_for(config)
     build_sinks(config, HttpClient())  # no I/O: building validates what config could not
-    asyncio.run(_open_store(config.storage_url))
+    asyncio.run(_open_store(config))
     return ruleset
 
 
-async def _open_store(url: str) -> None:
-    from receiver.store import open_store
+async def _open_store(config: Config) -> None:
+    from receiver.store import prepare_store
 
-    store = open_store(url)
     try:
-        await store.open()
+        # Opened with the configured timeouts; what the store can explain is a StoreUnavailable line.
+        await prepare_store(config)
     except OSError as exc:
-        # The store reports what it knows how to; an OS error left over still gets one line.
+        # An OS error left over still gets one line.
         raise StartupError(f"cannot open the store: {os_error_line(exc)}") from None
-    await store.close()
 
 
 def os_error_line(exc: OSError) -> str:

@@ -37,7 +37,7 @@ import uvicorn
 
 from receiver.config import Config, load_config
 from receiver.delivery.wakeup import WakeupListener, WakeupSender
-from receiver.store import open_store
+from receiver.store import prepare_store
 
 log = logging.getLogger("hookyard.workers")
 
@@ -53,7 +53,7 @@ _spawn = multiprocessing.get_context("spawn")
 def run_workers(
     config: Config, *, receivers: int, host: str | None = None, port: int | None = None, log_level: str = "info"
 ) -> None:
-    asyncio.run(_migrate(config))
+    asyncio.run(prepare_store(config))  # once, before any child starts
     bind = uvicorn.Config(
         app="receiver", host=host or config.server.host, port=port if port is not None else config.server.port
     )
@@ -69,12 +69,6 @@ def run_workers(
     finally:
         sock.close()
         shutil.rmtree(runtime, ignore_errors=True)
-
-
-async def _migrate(config: Config) -> None:
-    store = open_store(config.storage_url)
-    await store.open()
-    await store.close()
 
 
 class Supervisor:
@@ -194,6 +188,7 @@ async def _dispatch(config: Config, wake_path: str) -> None:
 
     app = create_app(config, router=Router(load_rules_for(config)), deliver=True)
     stop = asyncio.Event()
+    app.hookyard.on_fatal = stop.set  # the store stopped working: exit non-zero (below), to be restarted
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
@@ -205,6 +200,8 @@ async def _dispatch(config: Config, wake_path: str) -> None:
         listener.start()
         await stop.wait()
         listener.close()
+    if app.hookyard.fatal is not None:
+        raise SystemExit(1)
 
 
 def _exit_with_parent(parent_pid: int) -> None:

@@ -93,6 +93,13 @@ CASES = [
         ["{f}:7: sources[0].verify.signed_string: unknown placeholder(s) ['ts']; use {{body}}, {{timestamp}}, {{id}}"],
     ),
     ("storage:\n  url: mysql://x\n", ["{f}:2: storage.url: must start with sqlite:/// or postgresql://"]),
+    (
+        "storage:\n  busy_timeout_seconds: 0\n  connect_timeout: 3\n",
+        [
+            "{f}:2: storage.busy_timeout_seconds: Input should be greater than 0",
+            "{f}:3: storage.connect_timeout: unknown key",
+        ],
+    ),
     ("server:\n  port: 1\n  port: 2\n", ["{f}:3: server.port: duplicate key"]),
     ("server: [unclosed\n", ["{f}:2: invalid YAML: expected ',' or ']', but got '<stream end>'"]),
     ("- just\n- a list\n", ["{f}:1: the config must be a mapping"]),

@@ -31,7 +31,7 @@ from typing import Any
 from receiver.config import ALWAYS_PRIVATE, DeliveryModel
 from receiver.delivery.limits import CircuitBreaker, TokenBucket
 from receiver.delivery.policy import exhausted, next_delay
-from receiver.errors import DeliveryError
+from receiver.errors import DeliveryError, StoreUnavailable
 from receiver.events import Normalized, build_envelope, new_id
 from receiver.routing import Plan, Router
 from receiver.sinks.base import DeliveryOptions, SendContext, SendResult, Sink
@@ -107,6 +107,8 @@ class Dispatcher:
                     claimed = await self.store.claim_due(
                         self.clock(), min(free, 256), self.settings.lease_seconds, self.owner
                     )
+                except StoreUnavailable as exc:  # e.g. store_busy: nothing was claimed; the next poll retries
+                    log.warning("claiming deliveries failed: %s; retrying", exc)
                 except Exception:
                     log.exception("claiming deliveries failed; retrying")
             for c in claimed:
@@ -121,8 +123,11 @@ class Dispatcher:
     def _done(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
         self._wake.set()
-        if not task.cancelled() and task.exception() is not None:
-            log.error("delivery task failed", exc_info=task.exception())
+        error = None if task.cancelled() else task.exception()
+        if isinstance(error, StoreUnavailable):  # the lease runs out and the delivery is claimed again
+            log.warning("recording a delivery's attempt or lease failed: %s; it is retried after its lease", error)
+        elif error is not None:
+            log.error("delivery task failed", exc_info=error)
 
     # -- one delivery ------------------------------------------------------------------
     async def _deliver(self, c: Claimed) -> None:

@@ -4,18 +4,52 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from receiver.store.base import Store
+from receiver.errors import StoreUnavailable
+from receiver.store.base import DEFAULT_BUSY_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, Store
+
+if TYPE_CHECKING:
+    from receiver.config import Config
 
 
-def open_store(url: str, *, clock: Callable[[], float] = time.time) -> Store:
-    """The store for a config ``storage.url`` (already resolved to an absolute path)."""
+def open_configured(config: Config, *, clock: Callable[[], float] = time.time) -> Store:
+    """The store of a loaded config, with its ``storage:`` timeouts."""
+    return open_store(
+        config.storage_url,
+        clock=clock,
+        busy_timeout=config.storage.busy_timeout_seconds,
+        connect_timeout=config.storage.connect_timeout_seconds,
+    )
+
+
+async def prepare_store(config: Config) -> None:
+    """Open the configured store (creating it, applying migrations) and close it again, so a
+    store that cannot be opened is one StoreUnavailable line before anything listens."""
+    store = open_configured(config)
+    await store.open()
+    await store.close()
+
+
+def open_store(
+    url: str,
+    *,
+    clock: Callable[[], float] = time.time,
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+) -> Store:
+    """The store for a config ``storage.url`` (already resolved to an absolute path).
+
+    ``busy_timeout``: how long a write waits for a lock another process holds before it
+    fails with StoreBusy. ``connect_timeout``: how long ``open`` keeps trying to reach a
+    PostgreSQL server. ``open`` raises StoreUnavailable (one line, no credentials) when the
+    store cannot be opened."""
     if url.startswith("sqlite:///"):
         from receiver.store.sqlite import SqliteStore
 
-        return SqliteStore(url[len("sqlite:///") :], clock=clock)
+        return SqliteStore(url[len("sqlite:///") :], clock=clock, busy_timeout=busy_timeout)
     if url.startswith(("postgres://", "postgresql://")):
         from receiver.store.postgres import PostgresStore
 
-        return PostgresStore(url, clock=clock)
-    raise ValueError("storage url must start with sqlite:/// or postgresql://")
+        return PostgresStore(url, clock=clock, busy_timeout=busy_timeout, connect_timeout=connect_timeout)
+    raise StoreUnavailable("storage url must start with sqlite:/// or postgresql://")

@@ -8,9 +8,14 @@ event and its planned deliveries are committed to disk in one transaction.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+# storage.busy_timeout_seconds: a write waits this long for a lock another process holds.
+DEFAULT_BUSY_TIMEOUT = 5.0
+# storage.connect_timeout_seconds: opening a PostgreSQL store keeps trying this long.
+DEFAULT_CONNECT_TIMEOUT = 10.0
 
 
 class DeliveryState(enum.StrEnum):
@@ -152,6 +157,10 @@ class Store(Protocol):
 
     async def ping(self) -> None:
         """Raise unless the store accepts a write transaction right now."""
+
+    def on_failure(self, callback: Callable[[str], None]) -> None:
+        """Have ``callback`` told (once, with a one-line reason) if the store stops being able to
+        write for good while open, e.g. its writer task died: the process should then exit."""
 
     async def save_event(self, event: NewEvent, deliveries: Sequence[NewDelivery] = ()) -> SaveResult: ...
 

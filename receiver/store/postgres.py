@@ -22,15 +22,16 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors as pgerrors
-from psycopg.pq import TransactionStatus
 
+from receiver.errors import StoreUnavailable
 from receiver.store.base import (
+    DEFAULT_BUSY_TIMEOUT,
+    DEFAULT_CONNECT_TIMEOUT,
     AttemptRow,
     Claimed,
     DeliveryQuery,
@@ -44,6 +45,7 @@ from receiver.store.base import (
 )
 from receiver.store.event_filter import event_where
 from receiver.store.migrate import migrations
+from receiver.store.pg_pool import Conn, Pool
 from receiver.store.postgres_web import PostgresWeb
 from receiver.store.rows import (
     ATTEMPT_COLUMNS,
@@ -55,7 +57,6 @@ from receiver.store.rows import (
 )
 
 T = TypeVar("T")
-Conn = psycopg.AsyncConnection[tuple[Any, ...]]
 
 _D_COLUMNS = ", ".join("d." + c.strip() for c in DELIVERY_COLUMNS.split(","))
 _MIGRATION_LOCK = 0x686F6F6B79617264  # "hookyard": one migrator at a time across processes
@@ -87,78 +88,47 @@ def _delivery_args(d: NewDelivery, event_id: str, now: float) -> tuple[Any, ...]
     )  # fmt: skip
 
 
-class _Pool:
-    """At most ``size`` connections, opened on demand and reused. A connection that
-    breaks, or is left mid-transaction by a cancelled operation, is closed, not reused.
-    One that sat idle longer than ``probe_after`` seconds is probed first, so a server
-    restart while the daemon was quiet does not fail the next request."""
-
-    def __init__(self, url: str, size: int, probe_after: float) -> None:
-        self.url = url
-        self.probe_after = probe_after
-        self._idle: list[tuple[Conn, float]] = []  # (connection, monotonic time it was returned)
-        self._slots = asyncio.Semaphore(size)
-        self._closed = False
-
-    async def _take(self) -> Conn:
-        while self._idle:
-            conn, since = self._idle.pop()
-            if time.monotonic() - since < self.probe_after:
-                return conn
-            try:
-                await conn.execute("SELECT 1")
-                return conn
-            except psycopg.Error:
-                await conn.close()
-        return await psycopg.AsyncConnection.connect(self.url, autocommit=True)
-
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[Conn]:
-        if self._closed:
-            raise RuntimeError("store is not open")
-        async with self._slots:
-            conn = await self._take()
-            try:
-                yield conn
-            finally:
-                reusable = (
-                    not self._closed
-                    and not conn.closed
-                    and not conn.broken
-                    and conn.info.transaction_status == TransactionStatus.IDLE
-                )
-                if reusable:
-                    self._idle.append((conn, time.monotonic()))
-                else:
-                    await conn.close()
-
-    async def close(self) -> None:
-        self._closed = True
-        idle, self._idle = self._idle, []
-        for conn, _ in idle:
-            await conn.close()
-
-
 class PostgresStore(PostgresWeb):
     """The server-backed store, for several daemons or dispatchers sharing one queue."""
 
     backend = "postgres"
 
     def __init__(
-        self, url: str, *, clock: Callable[[], float] = time.time, pool_size: int = 8, probe_after: float = 5.0
+        self,
+        url: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        pool_size: int = 8,
+        probe_after: float = 5.0,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     ) -> None:
         self.url = url
         self.clock = clock
         self._pool_size = pool_size
         self._probe_after = probe_after
-        self._pool: _Pool | None = None
+        self._busy_timeout = busy_timeout
+        self._connect_timeout = connect_timeout
+        self._pool: Pool | None = None
         self._inflight: set[asyncio.Task[Any]] = set()
 
     # -- lifecycle -----------------------------------------------------------------
     async def open(self) -> None:
-        self._pool = _Pool(self.url, self._pool_size, self._probe_after)
-        async with self._pool.connection() as conn:
-            await self._migrate(conn)
+        pool = Pool(self.url, self._pool_size, self._probe_after, self._busy_timeout)
+        await pool.first(self._connect_timeout)
+        try:
+            async with pool.connection() as conn:
+                await self._migrate(conn)
+        except psycopg.Error as exc:
+            await pool.close()
+            raise StoreUnavailable(f"cannot prepare the PostgreSQL store at {pool.where}: {pool.reason(exc)}") from None
+        except BaseException:
+            await pool.close()
+            raise
+        self._pool = pool
+
+    def on_failure(self, callback: Callable[[str], None]) -> None:
+        """Nothing to report: there is no writer task, and every failure is per operation."""
 
     async def close(self) -> None:
         # Writes whose callers went away still finish before the connections close.

@@ -11,6 +11,7 @@ Reads use their own connections in worker threads; WAL lets them run beside writ
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import threading
 import time
@@ -19,7 +20,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from receiver import jsonutil
+from receiver.errors import StoreUnavailable
 from receiver.store.base import (
+    DEFAULT_BUSY_TIMEOUT,
     EventQuery,
     EventRow,
     NewDelivery,
@@ -35,13 +38,15 @@ from receiver.store.rows import (
 )
 from receiver.store.sqlite_queue import SqliteQueue, insert_deliveries
 from receiver.store.sqlite_web import SqliteWeb
-from receiver.store.writer import GroupCommitWriter
+from receiver.store.writer import GroupCommitWriter, is_lock_busy
 
 T = TypeVar("T")
 
 
-def _connect(path: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+def _connect(path: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> sqlite3.Connection:
+    # ``timeout``: how long a statement waits for a lock another process holds (then "database
+    # is locked"); the same bound as the writer's, so no connection waits longer than it.
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_timeout)
     # Switching a new file to WAL fails at once ("database is locked", no busy wait) while
     # another process opens it too: two daemons starting together. Retry for a while.
     for attempt in range(100):
@@ -54,8 +59,29 @@ def _connect(path: str) -> sqlite3.Connection:
             time.sleep(0.05)
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("PRAGMA busy_timeout=30000")
     return conn
+
+
+def open_error(path: str, exc: Exception) -> StoreUnavailable:
+    """One line saying why the SQLite file cannot be opened. A dangling symlink or a file on
+    the way to it is named (``mkdir`` says only "File exists")."""
+    where = Path(path).absolute()
+    shown = str(where)
+    for folder in where.parents:
+        if folder.is_symlink() and not folder.exists():
+            target = os.readlink(folder)
+            return StoreUnavailable(
+                f"cannot open the SQLite store {shown}: {folder} is a symlink to {target}, which does not exist"
+            )
+        if folder.exists() and not folder.is_dir():
+            return StoreUnavailable(f"cannot open the SQLite store {shown}: {folder} is not a folder")
+    if where.is_dir():
+        return StoreUnavailable(f"cannot open the SQLite store {shown}: it is a folder, not a database file")
+    if isinstance(exc, sqlite3.Error) and is_lock_busy(exc):
+        return StoreUnavailable(f"cannot open the SQLite store {shown}: another process holds its write lock")
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    detail = f" ({exc.filename})" if isinstance(exc, OSError) and exc.filename and exc.filename != shown else ""
+    return StoreUnavailable(f"cannot open the SQLite store {shown}: {reason}{detail}")
 
 
 class SqliteStore(SqliteQueue, SqliteWeb):
@@ -64,19 +90,33 @@ class SqliteStore(SqliteQueue, SqliteWeb):
 
     backend = "sqlite"
 
-    def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, path: str | Path, *, clock: Callable[[], float] = time.time, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    ) -> None:
         self.path = str(path)
         self.clock = clock
-        self._writer = GroupCommitWriter(lambda: _connect(self.path), self.path + "-wal", checkpoint=self._checkpoint)
+        self.busy_timeout = busy_timeout
+        self._writer = GroupCommitWriter(
+            self._connect, self.path + "-wal", busy_timeout=busy_timeout, checkpoint=self._checkpoint
+        )
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
 
     # -- lifecycle -----------------------------------------------------------------
     async def open(self) -> None:
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        await asyncio.to_thread(self._migrate)
-        await self._writer.start()
+        try:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            await asyncio.to_thread(self._migrate)
+            await self._writer.start()
+        except (OSError, sqlite3.Error) as exc:
+            raise open_error(self.path, exc) from None
+
+    def on_failure(self, callback: Callable[[str], None]) -> None:
+        self._writer.on_failure = callback
+
+    def _connect(self) -> sqlite3.Connection:
+        return _connect(self.path, self.busy_timeout)
 
     async def close(self) -> None:
         await self._writer.stop()
@@ -86,7 +126,7 @@ class SqliteStore(SqliteQueue, SqliteWeb):
             self._readers.clear()
 
     def _migrate(self) -> None:
-        conn = _connect(self.path)
+        conn = self._connect()
         try:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at REAL)"
@@ -114,7 +154,7 @@ class SqliteStore(SqliteQueue, SqliteWeb):
 
     def _checkpoint(self) -> None:
         """Copy the WAL into the database file (in a worker thread, off the event loop)."""
-        conn = _connect(self.path)
+        conn = self._connect()
         try:
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         finally:
@@ -124,7 +164,7 @@ class SqliteStore(SqliteQueue, SqliteWeb):
     def _reader(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = _connect(self.path)
+            conn = self._connect()
             self._local.conn = conn
             with self._readers_lock:
                 self._readers.append(conn)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
+from receiver.errors import StoreBusy
 from receiver.store.postgres import PostgresStore
 from tests.pg import PostgresServer
 from tests.store.test_contract import event
@@ -60,6 +61,44 @@ def test_ping_refuses_a_read_only_database(pg_server: PostgresServer, pg_url: st
                 await store.ping()
             with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
                 await store.save_event(event("evt_1"))
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
+def test_a_write_blocked_by_another_sessions_lock_is_store_busy_then_succeeds(pg_url: str) -> None:
+    async def main() -> None:
+        store = PostgresStore(pg_url, busy_timeout=0.5)
+        await store.open()
+        try:
+            # An operator's psql session holding a table lock in an open transaction.
+            async with await psycopg.AsyncConnection.connect(pg_url) as other:
+                await other.execute("LOCK TABLE events IN EXCLUSIVE MODE")  # blocks writes, not reads
+                with pytest.raises(StoreBusy) as busy:
+                    await asyncio.wait_for(store.save_event(event("evt_1")), 30)
+                assert (busy.value.status, busy.value.code, busy.value.retry_after) == (503, "store_busy", 1)
+                assert await store.count_events() == 0  # nothing half-stored
+                await other.rollback()
+            assert (await store.save_event(event("evt_1"))).duplicate is False  # the same pool, recovered
+            assert await store.count_events() == 1
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
+def test_waiting_for_a_free_pooled_connection_is_bounded_too(pg_url: str) -> None:
+    async def main() -> None:
+        store = PostgresStore(pg_url, pool_size=1, busy_timeout=0.5)
+        await store.open()
+        try:
+            assert store._pool is not None
+            async with store._pool.connection():  # the only connection, held (as by a slow operation)
+                with pytest.raises(StoreBusy) as busy:
+                    await asyncio.wait_for(store.save_event(event("evt_1")), 30)
+                assert "all 1 connections to PostgreSQL stayed in use for over 0.5 s" in busy.value.message
+            assert (await store.save_event(event("evt_1"))).duplicate is False
         finally:
             await store.close()
 
