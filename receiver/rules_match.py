@@ -16,10 +16,10 @@ Semantics (documented in ``docs/rules.md``):
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from receiver.regex import RegexError
 from receiver.rules_ops import (
     COMPARE,
     GLOB_CHARS,
@@ -265,7 +265,7 @@ def _values(items: Any, at: PathKey, report: Report) -> bool:
 def _glob(pattern: str, at: PathKey, report: Report) -> Test | None:
     try:
         return Glob(pattern)
-    except re.error as exc:
+    except RegexError as exc:
         report(at, f"invalid glob: {exc}")
         return None
 
@@ -291,7 +291,7 @@ def _operator(op: str, x: Any, at: PathKey, report: Report) -> Test | None:
             return _glob(x, at, report)
         try:
             return Regex(x)
-        except re.error as exc:
+        except RegexError as exc:
             report(at, f"invalid regex: {exc}")
             return None
     if op in COMPARE:

@@ -7,12 +7,13 @@ less or greater; each operator says in words why it failed, for ``RuleSet.explai
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import operator
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from receiver.regex import compile_glob, compile_regex
 
 
 class _Missing:
@@ -173,7 +174,7 @@ class Regex(Test):
 
     def __init__(self, pattern: str) -> None:
         self.source = pattern
-        self.pattern = re.compile(pattern)
+        self.pattern = compile_regex(pattern)  # RE2: linear time on attacker-controlled text
 
     def check(self, v: Any) -> bool:
         return type(v) is str and self.pattern.search(v) is not None
@@ -188,7 +189,7 @@ class Glob(Regex):
 
     def __init__(self, pattern: str) -> None:
         self.source = pattern
-        self.pattern = re.compile(fnmatch.translate(pattern))
+        self.pattern = compile_glob(pattern)
 
     def check(self, v: Any) -> bool:
         return type(v) is str and self.pattern.match(v) is not None
