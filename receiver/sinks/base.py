@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 from urllib.parse import SplitResult, parse_qsl, quote, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -95,10 +95,19 @@ class DeliveryOptions(BaseModel):
     breaker_cooldown_seconds: float = Field(default=30, ge=0)
 
 
+# Parameter position → how a value a template interpolates there is escaped.
+Escapes = Mapping[tuple[str | int, ...], Callable[[str], str]]
+
+
 class ActionModel(BaseModel):
-    """Base of rule action params models: unknown keys are errors."""
+    """Base of rule action params models: unknown keys are errors.
+
+    ``template_escapes``: parameter position → how a value a template interpolates there is
+    escaped (``receiver.render``), so event data cannot change the meaning of the text.
+    """
 
     model_config = ConfigDict(extra="forbid")
+    template_escapes: ClassVar[Escapes] = {}
 
 
 @dataclass(frozen=True)

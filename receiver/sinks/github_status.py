@@ -31,7 +31,10 @@ from receiver.sinks.base import (
 from receiver.sinks.client import HttpClient, Response
 
 DESCRIPTION_LIMIT = 140
-_REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+# GitHub's own rules: an owner is 1-39 letters, digits and inner hyphens; a repository name
+# is up to 100 letters, digits, ``.``, ``_``, ``-`` and never ``.`` or ``..``.
+_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 _SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
 
 
@@ -62,6 +65,12 @@ class GitHubStatusAction(ActionModel):
 def cut(text: str, limit: int = DESCRIPTION_LIMIT) -> str:
     """At most ``limit`` characters, marking the cut with an ellipsis."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def valid_repo(repo: str) -> bool:
+    """``owner/name`` as GitHub allows them, so the repo cannot reach another API path."""
+    owner, _, name = repo.partition("/")
+    return bool(_OWNER.match(owner) and _NAME.match(name) and name not in (".", ".."))
 
 
 def _git(ctx: SendContext) -> Mapping[str, Any]:
@@ -104,7 +113,7 @@ class GitHubStatusSink:
                 retryable=False,
             )
         repo, sha = str(repo), str(sha)
-        if not _REPO.match(repo):
+        if not valid_repo(repo):
             raise DeliveryError(f"repo {repo!r} is not owner/name", retryable=False)
         if not _SHA.match(sha):
             raise DeliveryError(f"sha {sha!r} is not a hex commit id", retryable=False)

@@ -20,6 +20,7 @@ from receiver.sinks import outbound
 from receiver.sinks.base import (
     ActionModel,
     DeliveryOptions,
+    Escapes,
     Redactor,
     SendContext,
     SendResult,
@@ -63,7 +64,13 @@ class RequestSpec(ActionModel):
         return self
 
 
+# Each value a template puts into ``request.path`` is one segment (outbound.segment).
+REQUEST_ESCAPES: Escapes = {("request", "path"): outbound.segment}
+
+
 class HttpAction(ActionModel):
+    template_escapes = REQUEST_ESCAPES
+
     request: RequestSpec
 
 

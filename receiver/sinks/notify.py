@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import apprise
 import httpx
@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from receiver.delivery.policy import classify
 from receiver.errors import DeliveryError
 from receiver.sinks import slack
-from receiver.sinks.base import ActionModel, DeliveryOptions, Redactor, SendContext, SendResult, SinkSpec
+from receiver.sinks.base import ActionModel, DeliveryOptions, Escapes, Redactor, SendContext, SendResult, SinkSpec
 from receiver.sinks.base import parse_action as _parse
 from receiver.sinks.client import HttpClient
 
@@ -71,6 +71,10 @@ class AppriseConfig(DeliveryOptions):
 
 
 class AppriseAction(ActionModel):
+    # Values interpolated into the text are escaped for Slack at render time (stored so);
+    # every other service gets them back as they were (slack.unescape).
+    template_escapes: ClassVar[Escapes] = {("title",): slack.escape, ("body",): slack.escape}
+
     body: str
     title: str = ""
     tag: str | list[str] | None = None
@@ -170,7 +174,10 @@ class AppriseSink:
         for t in chosen:
             apobj.add(t.service)
         result = await apobj.async_notify(
-            body=action.body, title=action.title, body_format=_FORMATS[action.format], timeout=self.timeout
+            body=slack.unescape(action.body),
+            title=slack.unescape(action.title),
+            body_format=_FORMATS[action.format],
+            timeout=self.timeout,
         )
         with result:
             if result.status == apprise.AppriseResultStatus.SUCCESS:

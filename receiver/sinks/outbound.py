@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 
@@ -33,6 +34,26 @@ class Outgoing:
 
     def __repr__(self) -> str:
         return f"<Outgoing {self.method} {redact_url(self.url)}>"
+
+
+def segment(value: object) -> str:
+    """``value`` as one URL path segment or query value: every character that could end it or
+    start another part (``/``, ``?``, ``#``, ``&``, ``=``, ``%``) is percent-encoded, and a value
+    of dots only is encoded too, so it can neither climb (``..``) nor address another endpoint."""
+    text = quote(str(value), safe="")
+    return text.replace(".", "%2E") if text and not text.strip(".") else text
+
+
+def climbs(url: str) -> bool:
+    """Whether the URL's path has a ``.`` or ``..`` segment, written plainly or percent-encoded.
+
+    HTTP clients resolve those before sending (``/a/%2E%2E/b`` goes out as ``/b``), so such
+    a path would reach another endpoint than the one it names."""
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        return False  # not a URL at all; parsing it again says so
+    return any(unquote(part) in (".", "..") for part in path.split("/"))
 
 
 def _parse_json(resp: Response) -> Any:
@@ -59,6 +80,9 @@ async def call(
     idempotency_key: str | None = None,
 ) -> Response:
     """Send ``out`` to a guarded, pinned address; transport failures become DeliveryError."""
+    if climbs(out.url):
+        reason = f"refused {redact_url(out.url)}: its path has a '.' or '..' segment"
+        raise DeliveryError(reason, retryable=False)
     try:
         url = httpx.URL(out.url)
         if out.params:

@@ -11,20 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 from pydantic import ConfigDict, Field, model_validator
 
 from receiver.secret import Secret
 from receiver.sinks.base import ActionModel, DeliveryOptions, SendContext, SinkSpec
 from receiver.sinks.client import HttpClient
-from receiver.sinks.http import HttpSink, RequestSpec
+from receiver.sinks.http import REQUEST_ESCAPES, HttpSink, RequestSpec
 from receiver.sinks.outbound import Outgoing
-
-
-def seg(value: str) -> str:
-    """One URL path segment, safely encoded."""
-    return quote(str(value), safe="")
+from receiver.sinks.outbound import segment as seg
 
 
 class PresetConfig(DeliveryOptions):
@@ -39,6 +34,8 @@ class RequiredBaseConfig(PresetConfig):
 
 class OneOf(ActionModel):
     """An action with exactly one of its fields set (``request`` or one shortcut)."""
+
+    template_escapes = REQUEST_ESCAPES
 
     @model_validator(mode="after")
     def _exactly_one(self) -> OneOf:
