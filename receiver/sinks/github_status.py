@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 import httpx
@@ -26,7 +26,6 @@ from receiver.sinks.base import (
     SendResult,
     SinkSpec,
     parse_action,
-    redact_url,
 )
 from receiver.sinks.client import HttpClient, Response
 
@@ -50,6 +49,8 @@ class GitHubStatusConfig(DeliveryOptions):
         url = httpx.URL(value)
         if url.scheme not in ("http", "https") or not url.host:
             raise ValueError("api_url must be an absolute http(s) URL")
+        if url.userinfo:
+            raise ValueError("api_url must not hold credentials (user:password@): the sink authenticates with token")
         return value.rstrip("/")
 
 
@@ -92,6 +93,7 @@ class GitHubStatusSink:
         context: str,
         allow_private: bool,
         timeout: float,
+        secrets: Iterable[str] = (),
     ) -> None:
         self.id = sink_id
         self._client = client
@@ -100,7 +102,7 @@ class GitHubStatusSink:
         self.context = context
         self.allow_private = allow_private
         self.timeout = timeout
-        self._redactor = Redactor([token])
+        self._redactor = Redactor([token, *secrets])
 
     def target(self, action: GitHubStatusAction, ctx: SendContext) -> tuple[str, str, str]:
         """(repo, sha, context) for this action; a missing or malformed commit is permanent."""
@@ -151,7 +153,7 @@ class GitHubStatusSink:
             raise _rate_limited(resp, exc) from None
 
     def describe(self) -> str:
-        return f"github_status → {redact_url(self.api_url)} (context {self.context!r})"
+        return f"github_status → {self._redactor.url(self.api_url)} (context {self.context!r})"
 
     def __repr__(self) -> str:
         return f"<GitHubStatusSink {self.id!r} {self.describe()}>"
@@ -181,6 +183,7 @@ def create(sink_id: str, config: GitHubStatusConfig, client: HttpClient) -> GitH
         context=config.context,
         allow_private=config.allow_private,
         timeout=config.timeout_seconds,
+        secrets=config.secrets(),
     )
 
 

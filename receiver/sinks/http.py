@@ -8,7 +8,7 @@ template cannot carry the credentials off to another host. Every call carries
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 import httpx
@@ -26,7 +26,7 @@ from receiver.sinks.base import (
     SendResult,
     SinkSpec,
     parse_action,
-    redact_url,
+    url_credentials,
 )
 from receiver.sinks.client import HttpClient
 
@@ -44,6 +44,10 @@ class HttpConfig(DeliveryOptions):
             url = httpx.URL(self.base_url)
             if url.scheme not in ("http", "https") or not url.host:
                 raise ValueError("base_url must be an absolute http(s) URL")
+            if url.userinfo and any(name.lower() == "authorization" for name in self.headers):
+                raise ValueError(
+                    "base_url: has credentials (user:password@) and headers has an Authorization header; keep one"
+                )
         return self
 
 
@@ -88,6 +92,7 @@ class HttpSink:
         headers: Mapping[str, Secret],
         allow_private: bool,
         timeout: float,
+        secrets: Iterable[Secret | str] = (),
     ) -> None:
         self.id = sink_id
         self._client = client
@@ -95,7 +100,8 @@ class HttpSink:
         self._headers = dict(headers)
         self.allow_private = allow_private
         self.timeout = timeout
-        self._redactor = Redactor(self._headers.values())
+        # Header values, credentials in base_url, and whatever the config expanded from ${VAR}.
+        self._redactor = Redactor([*self._headers.values(), *url_credentials(base_url), *secrets])
 
     action_model: type[ActionModel] = HttpAction
 
@@ -107,7 +113,7 @@ class HttpSink:
         if spec.url is not None:
             if self.base_url is not None and not outbound.same_origin(spec.url, self.base_url):
                 raise DeliveryError(
-                    f"refused url {redact_url(spec.url)}: not on the sink's base_url origin", retryable=False
+                    f"refused url {self._redactor.url(spec.url)}: not on the sink's base_url origin", retryable=False
                 )
             url = spec.url
         else:
@@ -136,7 +142,7 @@ class HttpSink:
         return outbound.judge(resp, self._redactor)
 
     def describe(self) -> str:
-        where = redact_url(self.base_url) if self.base_url else "any URL"
+        where = self._redactor.url(self.base_url) if self.base_url else "any URL"
         names = ", ".join(sorted(self._headers)) or "none"
         return f"{self.kind} → {where} (secret headers: {names})"
 
@@ -152,6 +158,7 @@ def create(sink_id: str, config: HttpConfig, client: HttpClient) -> HttpSink:
         headers={name: Secret(value) for name, value in config.headers.items()},
         allow_private=config.allow_private,
         timeout=config.timeout_seconds,
+        secrets=config.secrets(),
     )
 
 

@@ -6,6 +6,7 @@ in how they build the request, not in how it is sent or judged.
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -81,18 +82,19 @@ async def call(
 ) -> Response:
     """Send ``out`` to a guarded, pinned address; transport failures become DeliveryError."""
     if climbs(out.url):
-        reason = f"refused {redact_url(out.url)}: its path has a '.' or '..' segment"
+        reason = f"refused {redactor.url(out.url)}: its path has a '.' or '..' segment"
         raise DeliveryError(reason, retryable=False)
     try:
         url = httpx.URL(out.url)
         if out.params:
             url = url.copy_merge_params(out.params)
     except (httpx.InvalidURL, TypeError, ValueError) as exc:
-        reason = f"invalid URL {redact_url(out.url)}: {type(exc).__name__}"
+        reason = f"invalid URL {redactor.url(out.url)}: {type(exc).__name__}"
         raise DeliveryError(reason, retryable=False) from exc
+    url, auth = _basic_auth(url, out.headers, redactor)
     checked = await netguard.guard_url(url, allow_private=allow_private)
     pinned, host_header, server_hostname = netguard.pin(url, checked)
-    headers = {"User-Agent": USER_AGENT, **out.headers, **host_header}
+    headers = {"User-Agent": USER_AGENT, **out.headers, **auth, **host_header}
     if idempotency_key is not None:
         headers["Idempotency-Key"] = idempotency_key
     try:
@@ -105,14 +107,24 @@ async def call(
             server_hostname=server_hostname,
         )
     except Timeout as exc:
-        raise DeliveryError(f"{_where(out.method, url)}: timed out after {timeout:g}s", retryable=True) from exc
+        where = f"{out.method} {redactor.url(str(url))}"
+        raise DeliveryError(f"{where}: timed out after {timeout:g}s", retryable=True) from exc
     except TransportError as exc:
-        detail = redactor(str(exc))
-        raise DeliveryError(f"{_where(out.method, url)}: {detail}", retryable=True) from exc
+        where = f"{out.method} {redactor.url(str(url))}"
+        raise DeliveryError(f"{where}: {redactor(str(exc))}", retryable=True) from exc
 
 
-def _where(method: str, url: object) -> str:
-    return f"{method} {redact_url(str(url))}"
+def _basic_auth(url: httpx.URL, headers: Mapping[str, str], redactor: Redactor) -> tuple[httpx.URL, dict[str, str]]:
+    """Credentials in the URL become an explicit ``Authorization: Basic`` header and leave the
+    URL, so no URL that is sent, shown or logged carries them. With an Authorization header
+    as well there would be two credentials: that is refused (permanent), never guessed."""
+    if not url.userinfo:
+        return url, {}
+    if any(name.lower() == "authorization" for name in headers):
+        reason = f"refused {redactor.url(str(url))}: it has credentials and the request an Authorization header"
+        raise DeliveryError(reason + "; keep one", retryable=False)
+    pair = f"{url.username}:{url.password}".encode()
+    return url.copy_with(username=None, password=None), {"Authorization": "Basic " + base64.b64encode(pair).decode()}
 
 
 def judge(
@@ -144,8 +156,13 @@ def judge(
 
 
 def join(base_url: str, path: str) -> str:
-    """``base_url`` + ``path`` with exactly one slash between them."""
-    return base_url.rstrip("/") + "/" + path.lstrip("/")
+    """``base_url`` + ``path`` with exactly one slash between them; a query in either is kept
+    after the joined path (a generic webhook URL often carries its key as ``?key=…``)."""
+    base, _, base_query = base_url.partition("?")
+    path, _, query = path.partition("?")
+    joined = base.rstrip("/") + "/" + path.lstrip("/")
+    query = "&".join(q for q in (base_query, query) if q)
+    return f"{joined}?{query}" if query else joined
 
 
 def same_origin(a: str, b: str) -> bool:

@@ -12,10 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from receiver.secret import Secret
-from receiver.sinks.base import ActionModel, DeliveryOptions, SendContext, SinkSpec
+from receiver.sinks.base import ActionModel, DeliveryOptions, SendContext, SinkSpec, url_credentials
 from receiver.sinks.client import HttpClient
 from receiver.sinks.http import REQUEST_ESCAPES, HttpSink, RequestSpec
 from receiver.sinks.outbound import Outgoing
@@ -26,6 +26,13 @@ class PresetConfig(DeliveryOptions):
     api_key: str = Field(min_length=1)
     base_url: str | None = None
     allow_private: bool = False
+
+    @field_validator("base_url")
+    @classmethod
+    def _no_credentials(cls, value: str | None) -> str | None:
+        if url_credentials(value):
+            raise ValueError("must not hold credentials (user:password@): the preset authenticates with api_key")
+        return value
 
 
 class RequiredBaseConfig(PresetConfig):
@@ -232,11 +239,11 @@ class PresetSink(HttpSink):
             headers={preset.auth_header: key},
             allow_private=config.allow_private,
             timeout=config.timeout_seconds,
+            secrets=[Secret(config.api_key), *config.secrets()],
         )
         self.kind = preset.kind
         self.preset = preset
         self.action_model = preset.action
-        self._redactor = type(self._redactor)([key, Secret(config.api_key)])
 
     def outgoing(self, action: Any, ctx: SendContext) -> Outgoing:
         spec = action.request if action.request is not None else self.preset.shortcut(action, ctx)

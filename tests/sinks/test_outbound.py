@@ -18,7 +18,7 @@ from receiver.rules import load_rules, render_action
 from receiver.sinks import SINKS
 from receiver.sinks.base import SendContext
 from receiver.sinks.client import HttpClient
-from receiver.sinks.outbound import climbs, segment
+from receiver.sinks.outbound import climbs, join, segment
 from tests.servers import RecordingServer
 
 pytestmark = pytest.mark.anyio
@@ -162,3 +162,17 @@ def test_segment(value: object, expected: str) -> None:
 )
 def test_climbs(url: str, expected: bool) -> None:
     assert climbs(url) is expected
+
+
+@pytest.mark.parametrize(
+    ("base", "path", "expected"),
+    [
+        ("https://h/api/", "/v1/x", "https://h/api/v1/x"),
+        ("https://h/api", "v1/x", "https://h/api/v1/x"),
+        ("https://h/hook?key=k1", "/run/t-1", "https://h/hook/run/t-1?key=k1"),
+        ("https://h/hook?key=k1", "/run?page=2", "https://h/hook/run?key=k1&page=2"),
+        ("https://h", "//evil.example/x", "https://h/evil.example/x"),
+    ],
+)
+def test_join_keeps_the_base_query_after_the_path(base: str, path: str, expected: str) -> None:
+    assert join(base, path) == expected
