@@ -40,6 +40,8 @@ def secret_shapes(secret: str) -> set[str]:
     shapes.add(base64.b64encode(secret.encode()).decode())
     if "://" in secret:
         parts = urlsplit(secret)
+        if parts.password:
+            shapes.add(base64.b64encode(f"{unquote(parts.username or '')}:{unquote(parts.password)}".encode()).decode())
         pieces = [parts.username or "", parts.password or "", *parts.path.split("/")]
         pieces += [v for pair in parts.query.split("&") for v in pair.split("=")[1:]]
         for piece in (unquote(p) for p in pieces):

@@ -13,6 +13,7 @@ do that work.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -210,12 +211,17 @@ def sink_secrets(entry: Any, expanded: Iterable[str]) -> list[str]:
 
 
 def url_credentials(url: str | None) -> list[str]:
-    """The user and password written in a URL (decoded), if any."""
+    """The user and password written in a URL (decoded), if any, and the ``Basic`` token they
+    are sent as (a destination may echo the Authorization header back)."""
     try:
         parts = urlsplit(url or "")
     except ValueError:
         return []
-    return [unquote(p) for p in (parts.username, parts.password) if p]
+    found = [unquote(p) for p in (parts.username, parts.password) if p]
+    if parts.username is not None or parts.password is not None:
+        pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+        found.append(base64.b64encode(pair.encode()).decode())
+    return found
 
 
 def url_parts(url: str) -> list[str]:
@@ -229,6 +235,22 @@ def url_parts(url: str) -> list[str]:
     found += [unquote(s) for s in parts.path.split("/")]
     found += [v for _, v in parse_qsl(parts.query, keep_blank_values=True)]
     return [p for p in found if p]
+
+
+def redact_params(value: Any, key: str | int | None = None) -> Any:
+    """Rendered action params as shown (UI, API, CLI): credential-named headers and query
+    parameters, and credentials in URLs, hidden. The stored params keep them: they are sent."""
+    if isinstance(value, dict):
+        if key == "headers":
+            return redact_headers(value)
+        if key == "query":
+            return {k: REDACTED if _SECRET_PARAM.search(str(k)) else v for k, v in value.items()}
+        return {k: redact_params(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_params(v, i) for i, v in enumerate(value)]
+    if isinstance(value, str) and key in ("url", "path", "target_url") and ("://" in value or "?" in value):
+        return redact_url(value)
+    return value
 
 
 def redact_url(url: str, hides: Callable[[str], bool] = lambda part: False) -> str:

@@ -36,6 +36,9 @@ Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
 class HttpConfig(DeliveryOptions):
     base_url: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
+    # Query parameters sent with every request (an API that takes its key as ?api_key=…):
+    # secrets like headers, so rules need not carry them (rule params are stored and shown).
+    query: dict[str, str] = Field(default_factory=dict)
     allow_private: bool = False
 
     @model_validator(mode="after")
@@ -93,15 +96,19 @@ class HttpSink:
         allow_private: bool,
         timeout: float,
         secrets: Iterable[Secret | str] = (),
+        query: Mapping[str, Secret] | None = None,
     ) -> None:
         self.id = sink_id
         self._client = client
         self.base_url = base_url
         self._headers = dict(headers)
+        self._query = dict(query or {})
         self.allow_private = allow_private
         self.timeout = timeout
         # Header values, credentials in base_url, and whatever the config expanded from ${VAR}.
-        self._redactor = Redactor([*self._headers.values(), *url_credentials(base_url), *secrets])
+        self._redactor = Redactor(
+            [*self._headers.values(), *self._query.values(), *url_credentials(base_url), *secrets]
+        )
 
     action_model: type[ActionModel] = HttpAction
 
@@ -125,7 +132,7 @@ class HttpSink:
             method=spec.method,
             url=url,
             headers=outbound.merge_headers(spec.headers, auth),
-            params=dict(spec.query),
+            params={**spec.query, **{name: value.reveal() for name, value in self._query.items()}},
             json=spec.json_body,
         )
 
@@ -144,7 +151,8 @@ class HttpSink:
     def describe(self) -> str:
         where = self._redactor.url(self.base_url) if self.base_url else "any URL"
         names = ", ".join(sorted(self._headers)) or "none"
-        return f"{self.kind} → {where} (secret headers: {names})"
+        query = f", secret query parameters: {', '.join(sorted(self._query))}" if self._query else ""
+        return f"{self.kind} → {where} (secret headers: {names}{query})"
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id!r} {self.describe()}>"
@@ -159,6 +167,7 @@ def create(sink_id: str, config: HttpConfig, client: HttpClient) -> HttpSink:
         allow_private=config.allow_private,
         timeout=config.timeout_seconds,
         secrets=config.secrets(),
+        query={name: Secret(value) for name, value in config.query.items()},
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from receiver.events import isoformat
+from receiver.sinks.base import redact_params
 from receiver.store.base import AttemptRow, DeliveryRow, EventRow
 
 
@@ -37,7 +38,7 @@ def delivery_dict(d: DeliveryRow, attempts: list[AttemptRow]) -> dict[str, Any]:
         "updated_at": isoformat(d.updated_at),
         "next_attempt_at": isoformat(d.next_attempt_at),
         "replay_of": d.replay_of,
-        "params": d.params,
+        "params": redact_params(d.params),
         "attempt_log": [attempt_dict(a) for a in attempts],
     }
 

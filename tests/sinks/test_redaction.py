@@ -171,3 +171,18 @@ def _b64(text: str) -> str:
     import base64
 
     return base64.b64encode(text.encode()).decode()
+
+
+async def test_sink_query_parameters_are_sent_and_kept_secret(tmp_path: Path, client: HttpClient) -> None:
+    with RecordingServer(default=Reply(401, f"bad key {QUERY_KEY}")) as server:
+        text = (
+            f"  - id: api\n    kind: http\n    base_url: {server.url}\n    allow_private: true\n"
+            "    query: {api_key: '${KEY}'}\n"
+        )
+        sink = build(load(tmp_path, text, {"KEY": QUERY_KEY}), "api", client)
+        with pytest.raises(DeliveryError) as info:
+            await sink.send({"request": {"path": "/x", "query": {"page": "2", "api_key": "from-rule"}}}, _ctx())
+        (got,) = server.received
+    assert got.query == {"page": "2", "api_key": QUERY_KEY}  # the sink's value wins, like its headers
+    assert "api_key" in sink.describe()
+    assert_no_secret([info.value.reason, info.value.response_excerpt or "", sink.describe(), repr(sink)], SECRETS)
