@@ -112,6 +112,9 @@ async def call(
     except TransportError as exc:
         where = f"{out.method} {redactor.url(str(url))}"
         raise DeliveryError(f"{where}: {redactor(str(exc))}", retryable=True) from exc
+    except ValueError as exc:  # the client refuses what it cannot send: a header with a newline, …
+        where = f"{out.method} {redactor.url(str(url))}"
+        raise DeliveryError(f"{where}: cannot be sent: {redactor(str(exc))}", retryable=False) from exc
 
 
 def _basic_auth(url: httpx.URL, headers: Mapping[str, str], redactor: Redactor) -> tuple[httpx.URL, dict[str, str]]:

@@ -176,3 +176,17 @@ def test_climbs(url: str, expected: bool) -> None:
 )
 def test_join_keeps_the_base_query_after_the_path(base: str, path: str, expected: str) -> None:
     assert join(base, path) == expected
+
+
+async def test_a_header_value_with_a_newline_is_a_permanent_failure_not_a_crash(
+    server: RecordingServer, client: HttpClient
+) -> None:
+    action = {"sink": "api", "request": {"path": "/x", "headers": {"X-Run": "{{ event.subject }}"}}}
+    hostile = "t-1\r\nX-Injected: yes"
+    params = render(action, event(hostile))
+    spec = SINKS["http"]
+    sink = spec.create("api", spec.config.model_validate({"base_url": server.url, "allow_private": True}), client)
+    with pytest.raises(DeliveryError) as info:
+        await sink.send(params, SendContext("dlv_1", 1, event(hostile)))
+    assert not info.value.retryable and "cannot be sent" in info.value.reason
+    assert server.received == []
