@@ -10,11 +10,14 @@ A pattern RE2 refuses is compiled by Python's ``re`` too, so an ordinary syntax 
 reads as it always did (``missing ), unterminated subpattern at position 0``) and what
 Python accepts but RE2 cannot run gets its own message. Differences that remain are
 listed in docs/rules.md.
+
+Globs are not compiled here: ``fnmatch.translate`` already emits patterns that cannot
+backtrack catastrophically (each ``*`` is an atomic group), and Python's ``re`` runs them
+several times cheaper per call than RE2 does from Python, on the hot path (``type: run.*``).
 """
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from typing import Any
 
@@ -91,16 +94,3 @@ def _explain(pattern: str, exc: Exception) -> str:
     if isinstance(detail, bytes):
         detail = detail.decode("utf-8", "replace")
     return f"not supported by RE2 (the linear-time engine rules use): {detail}"
-
-
-def compile_glob(glob: str) -> Any:
-    """The program for a glob (a full match, as ``fnmatch.fnmatchcase``); raises RegexError.
-
-    Globs stay on Python's ``re``, several times cheaper per call than RE2 from Python (they
-    are on the hot path: ``type: run.*``). ``fnmatch.translate`` emits patterns that cannot
-    backtrack catastrophically (each ``*`` becomes an atomic group), so matching is linear in
-    the text for a given glob (tests/test_regex.py holds a hostile case)."""
-    try:
-        return re.compile(fnmatch.translate(glob))
-    except re.error as exc:
-        raise RegexError(str(exc)) from None

@@ -16,6 +16,7 @@ Semantics (documented in ``docs/rules.md``):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -265,7 +266,7 @@ def _values(items: Any, at: PathKey, report: Report) -> bool:
 def _glob(pattern: str, at: PathKey, report: Report) -> Test | None:
     try:
         return Glob(pattern)
-    except RegexError as exc:
+    except re.error as exc:
         report(at, f"invalid glob: {exc}")
         return None
 

@@ -7,13 +7,14 @@ less or greater; each operator says in words why it failed, for ``RuleSet.explai
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import operator
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from receiver.regex import compile_glob, compile_regex
+from receiver.regex import compile_regex
 
 
 class _Missing:
@@ -189,7 +190,7 @@ class Glob(Regex):
 
     def __init__(self, pattern: str) -> None:
         self.source = pattern
-        self.pattern = compile_glob(pattern)
+        self.pattern = re.compile(fnmatch.translate(pattern))
 
     def check(self, v: Any) -> bool:
         return type(v) is str and self.pattern.match(v) is not None
