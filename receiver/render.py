@@ -82,7 +82,7 @@ FILTERS: dict[str, Callable[..., Any]] = {"short_sha": short_sha, "duration": du
 
 
 # How the value of each ``{{ … }}`` is escaped while one parameter renders (None: as is).
-# Set per parameter from the sink's action model (``escapes``): a URL path encodes each
+# Set per parameter from the sink's action model (``template_escapes``): a URL path encodes each
 # value as one segment, Slack text escapes ``&<>``. The template's literal text is never
 # touched, so the rule author's own markup and slashes keep working.
 Escape = Callable[[str], str]
@@ -225,9 +225,9 @@ def render_action(planned: PlannedAction, event: Mapping[str, Any]) -> dict[str,
     """The action's parameters rendered for ``event`` (without ``sink``/``emit``).
 
     Values interpolated where the sink kind's model says (``template_escapes``) are escaped
-    for that place. The result is validated with the sink kind's model once more (a template may have
-    produced a value the sink cannot take) but returned as plain data: the sink parses it
-    with its own model. Raises RenderError.
+    for that place. The result is validated with the sink kind's model once more (a
+    template may have produced a value the sink cannot take) but returned as plain data:
+    the sink parses it with its own model. Raises RenderError.
     """
     action = planned.action
     escapes = getattr(action.model, "template_escapes", None)

@@ -73,7 +73,7 @@ class Daemon:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 20) -> Daemon:
+    def start(self, timeout: float = 60) -> Daemon:  # generous: startup takes 15-20 s on a loaded 2-core machine
         logf = self.log.open("ab")
         self.proc = subprocess.Popen(
             [

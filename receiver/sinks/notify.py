@@ -6,10 +6,10 @@ posts Slack webhooks itself (see :mod:`receiver.sinks.slack`) and hands the rest
 ``Apprise.async_notify``. The per-service ``AppriseResult`` decides the outcome; the
 last warning/error Apprise logged for a failed service becomes the reason.
 
-URLs are only ever shown in Apprise's privacy form, itself redacted (every path segment and
-query value of a configured URL may be a credential: generic webhook paths usually are). One attempt notifies every
-selected URL, so a retry after a partial failure repeats the ones that worked: give
-each destination its own sink when duplicates matter.
+URLs are only ever shown in Apprise's privacy form, itself redacted (token-like path
+segments and query values of a configured URL are credentials: generic webhook paths
+usually are). One attempt notifies every selected URL, so a retry after a partial failure
+repeats the ones that worked: give each destination its own sink when duplicates matter.
 """
 
 from __future__ import annotations
