@@ -340,6 +340,7 @@ def _compile_source(
 
 def _compile_sink(doc: yamlfile.Located, i: int, snk: SinkModel, problems: list[Problem]) -> Sink | None:
     from receiver.sinks import SINKS
+    from receiver.sinks.base import sink_secrets
 
     spec = SINKS.get(snk.kind)
     if spec is None:
@@ -353,4 +354,5 @@ def _compile_sink(doc: yamlfile.Located, i: int, snk: SinkModel, problems: list[
     except ValidationError as err:
         problems.extend(yamlfile.problems_from_pydantic(doc, err, ("sinks", i)))
         return None
+    options.mark_secrets(sink_secrets(snk.model_extra, doc.expanded))
     return Sink(id=snk.id, kind=snk.kind, options=options)

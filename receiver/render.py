@@ -14,10 +14,11 @@ the dispatcher records it as a failed delivery, never as a failed event.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from jinja2 import StrictUndefined, Template, TemplateSyntaxError
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ValidationError
 
@@ -80,6 +81,21 @@ def percent(value: Any, digits: int = 1) -> str:
 FILTERS: dict[str, Callable[..., Any]] = {"short_sha": short_sha, "duration": duration, "percent": percent}
 
 
+# How the value of each ``{{ … }}`` is escaped while one parameter renders (None: as is).
+# Set per parameter from the sink's action model (``template_escapes``): a URL path encodes each
+# value as one segment, Slack text escapes ``&<>``. The template's literal text is never
+# touched, so the rule author's own markup and slashes keep working.
+Escape = Callable[[str], str]
+_ESCAPE: ContextVar[Escape | None] = ContextVar("template_escape", default=None)
+
+
+def _finalize(value: Any) -> Any:
+    escape = _ESCAPE.get()
+    if escape is None or isinstance(value, Undefined):
+        return value  # an Undefined raises when Jinja turns it into text, as it should
+    return escape(str(value))
+
+
 def make_environment() -> ImmutableSandboxedEnvironment:
     """The template environment.
 
@@ -87,7 +103,9 @@ def make_environment() -> ImmutableSandboxedEnvironment:
     ``dict.update`` …) because one event envelope is shared by every rule that renders it.
     StrictUndefined so a typo in a path is an error rather than an empty string.
     """
-    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    env = ImmutableSandboxedEnvironment(
+        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, finalize=_finalize
+    )
     env.filters.update(FILTERS)
     return env
 
@@ -174,14 +192,21 @@ def compile_when(source: str) -> Callable[..., Any]:
 # --- render at delivery time ----------------------------------------------------------------
 
 
-def render_value(value: Any, context: Mapping[str, Any], path: PathKey = ()) -> Any:
-    """Render every compiled template in ``value``; other values are returned as they are."""
+def render_value(
+    value: Any, context: Mapping[str, Any], path: PathKey = (), escapes: Mapping[PathKey, Escape] | None = None
+) -> Any:
+    """Render every compiled template in ``value``; other values are returned as they are.
+
+    ``escapes`` maps a parameter's position to how values interpolated there are escaped."""
     if isinstance(value, Compiled):
         where = format_path(path) or "value"
+        token = _ESCAPE.set((escapes or {}).get(path))
         try:
             text = value.template.render(context)
         except Exception as exc:  # any template failure is a failed delivery, never a crash
             raise RenderError(f"template error in {where}: {_describe(exc)}") from None
+        finally:
+            _ESCAPE.reset(token)
         if not value.json:
             return text
         try:
@@ -190,21 +215,23 @@ def render_value(value: Any, context: Mapping[str, Any], path: PathKey = ()) -> 
             shown = text if len(text) <= 80 else text[:77] + "..."
             raise RenderError(f"{where}: !json rendered {shown!r}, which is not JSON (end with | tojson)") from None
     if isinstance(value, dict):
-        return {k: render_value(v, context, (*path, k)) for k, v in value.items()}
+        return {k: render_value(v, context, (*path, k), escapes) for k, v in value.items()}
     if isinstance(value, list):
-        return [render_value(v, context, (*path, i)) for i, v in enumerate(value)]
+        return [render_value(v, context, (*path, i), escapes) for i, v in enumerate(value)]
     return value
 
 
 def render_action(planned: PlannedAction, event: Mapping[str, Any]) -> dict[str, Any]:
     """The action's parameters rendered for ``event`` (without ``sink``/``emit``).
 
-    The result is validated with the sink kind's model once more (a template may have
-    produced a value the sink cannot take) but returned as plain data: the sink parses it
-    with its own model. Raises RenderError.
+    Values interpolated where the sink kind's model says (``template_escapes``) are escaped
+    for that place. The result is validated with the sink kind's model once more (a
+    template may have produced a value the sink cannot take) but returned as plain data:
+    the sink parses it with its own model. Raises RenderError.
     """
     action = planned.action
-    rendered: dict[str, Any] = render_value(action.compiled, {"event": event, "vars": action.vars})
+    escapes = getattr(action.model, "template_escapes", None)
+    rendered: dict[str, Any] = render_value(action.compiled, {"event": event, "vars": action.vars}, (), escapes)
     check_params(action.model, rendered)
     return rendered
 

@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from receiver.regex import RegexError
 from receiver.rules_ops import (
     COMPARE,
     GLOB_CHARS,
@@ -291,7 +292,7 @@ def _operator(op: str, x: Any, at: PathKey, report: Report) -> Test | None:
             return _glob(x, at, report)
         try:
             return Regex(x)
-        except re.error as exc:
+        except RegexError as exc:
             report(at, f"invalid regex: {exc}")
             return None
     if op in COMPARE:

@@ -32,6 +32,8 @@ class Located:
     file: str
     data: Any
     lines: dict[PathKey, int] = field(default_factory=dict)
+    # Every value ``${VAR}`` expanded to: treated as a secret wherever the config shows it.
+    expanded: set[str] = field(default_factory=set, repr=False)
 
     def line_of(self, path: Sequence[str | int]) -> int | None:
         """The line of ``path``, or of its nearest ancestor that has one."""
@@ -183,6 +185,7 @@ class _Builder:
                 return "$"
             name, default = m.group(1), m.group(2)
             if name in self.env:
+                self.doc.expanded.add(self.env[name])
                 return self.env[name]
             if default is not None:
                 return default

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import json
 import os
 import signal
 import socket
@@ -12,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 import httpx
 
@@ -29,12 +32,31 @@ def stripe_header(secret: str, body: bytes, ts: int) -> str:
     return f"t={ts},v1={mac}"
 
 
+def secret_shapes(secret: str) -> set[str]:
+    """The ways a secret can show up in text: as written, percent-encoded (a URL path, query or
+    userinfo), form-encoded, JSON-escaped, and base64 (a Basic credential); a secret that is a
+    URL also by each of its token-like parts (user, password, path segments, query values)."""
+    shapes = {secret, quote(secret, safe=""), quote(secret), quote_plus(secret), json.dumps(secret)[1:-1]}
+    shapes.add(base64.b64encode(secret.encode()).decode())
+    if "://" in secret:
+        parts = urlsplit(secret)
+        if parts.password:
+            shapes.add(base64.b64encode(f"{unquote(parts.username or '')}:{unquote(parts.password)}".encode()).decode())
+        pieces = [parts.username or "", parts.password or "", *parts.path.split("/")]
+        pieces += [v for pair in parts.query.split("&") for v in pair.split("=")[1:]]
+        for piece in (unquote(p) for p in pieces):
+            if len(piece) >= 8:
+                shapes |= secret_shapes(piece)
+    return shapes
+
+
 def assert_no_secret(texts: Iterable[str | bytes], secrets: Iterable[str]) -> None:
-    """No secret may appear in logs, error bodies, stored rows or pages."""
+    """No secret may appear in logs, error bodies, stored rows or pages, in any shape."""
     blobs = [t.decode("utf-8", "replace") if isinstance(t, bytes) else t for t in texts]
     for secret in secrets:
-        for blob in blobs:
-            assert secret not in blob, f"a secret leaked into: {blob[:200]!r}"
+        for shape in secret_shapes(secret):
+            for blob in blobs:
+                assert shape not in blob, f"a secret leaked (as {shape!r}) into: {blob[:300]!r}"
 
 
 class Daemon:
@@ -51,7 +73,7 @@ class Daemon:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 20) -> Daemon:
+    def start(self, timeout: float = 60) -> Daemon:  # generous: startup takes 15-20 s on a loaded 2-core machine
         logf = self.log.open("ab")
         self.proc = subprocess.Popen(
             [

@@ -264,3 +264,28 @@ def test_json_tag_values_are_checked_against_the_sink_after_rendering() -> None:
     assert info.value.reason == (
         "rendered params are invalid: state: Input should be 'pending', 'success', 'failure' or 'error'"
     )
+
+
+ESCAPED = [
+    # (template, rendered where the position is escaped with "[…]" around each value)
+    ("plain text", "plain text"),
+    ("a {{ event.subject }} b", "a [t-1] b"),
+    ("{{ event.subject }}{{ event.type }}", "[t-1][run.completed]"),
+    ("{% for t in event.data.run.tags %}<{{ t }}>{% endfor %}", "<[nightly]>"),
+    ("{{ event.data.metrics.p95_latency_ms }}", "[850]"),
+    ("{{ event.data.run.tags | join(',') }}", "[nightly]"),
+]
+
+
+@pytest.mark.parametrize(("source", "expected"), ESCAPED)
+def test_escapes_apply_to_interpolated_values_only_and_only_where_declared(source: str, expected: str) -> None:
+    compiled = compile_params({"here": source, "there": source}).value
+    out = render_value(compiled, {"event": EVENT, "vars": {}}, (), {("here",): lambda v: f"[{v}]"})
+    assert out == {"here": expected, "there": render_value(compiled["there"], {"event": EVENT, "vars": {}})}
+    assert "[" not in out["there"]
+
+
+def test_an_undefined_value_still_fails_where_values_are_escaped() -> None:
+    compiled = compile_params({"here": "{{ event.nope }}"}).value
+    with pytest.raises(RenderError, match="template error in here: 'dict object' has no attribute 'nope'"):
+        render_value(compiled, {"event": EVENT, "vars": {}}, (), {("here",): str.upper})

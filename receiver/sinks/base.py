@@ -13,13 +13,14 @@ do that work.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar, runtime_checkable
-from urllib.parse import SplitResult, parse_qsl, quote, urlsplit, urlunsplit
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
+from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from receiver import __version__
 from receiver.errors import DeliveryError
@@ -94,11 +95,36 @@ class DeliveryOptions(BaseModel):
     breaker_threshold: int = Field(default=5, ge=1)
     breaker_cooldown_seconds: float = Field(default=30, ge=0)
 
+    # Values of this entry that came from ``${VAR}`` expansion (set by the config loader): the
+    # sink redacts them, and their URL parts, wherever it shows a URL or a reason.
+    _secrets: tuple[str, ...] = PrivateAttr(default=())
+
+    def mark_secrets(self, values: Iterable[str]) -> None:
+        self._secrets = tuple(values)
+
+    def secrets(self) -> tuple[str, ...]:
+        return self._secrets
+
+    def __repr_args__(self) -> Any:
+        # The config's repr shows each sink's options: not the values expanded from ${VAR}.
+        redactor = Redactor(self._secrets)
+        for name, value in super().__repr_args__():
+            yield name, _redacted(value, redactor)
+
+
+# Parameter position → how a value a template interpolates there is escaped.
+Escapes = Mapping[tuple[str | int, ...], Callable[[str], str]]
+
 
 class ActionModel(BaseModel):
-    """Base of rule action params models: unknown keys are errors."""
+    """Base of rule action params models: unknown keys are errors.
+
+    ``template_escapes``: parameter position → how a value a template interpolates there is
+    escaped (``receiver.render``), so event data cannot change the meaning of the text.
+    """
 
     model_config = ConfigDict(extra="forbid")
+    template_escapes: ClassVar[Escapes] = {}
 
 
 @dataclass(frozen=True)
@@ -106,7 +132,7 @@ class SinkSpec:
     """How a sink kind plugs in; ``create(sink_id, config, http_client)`` builds the sink."""
 
     kind: str
-    config: type[BaseModel]
+    config: type[DeliveryOptions]
     action: type[BaseModel]
     create: Callable[[str, Any, HttpClient], Sink]
     # Optional load-time check of an action's literal params against this sink's config:
@@ -115,21 +141,48 @@ class SinkSpec:
 
 
 class Redactor:
-    """Replaces known secret values in text (a destination may echo a token back)."""
+    """Hides known secret values: in text (a destination may echo a token back) and in URLs.
+
+    A secret that is itself a URL (a webhook URL from ``${VAR}``) also makes its userinfo, path
+    segments and query values secret: :meth:`url` masks those parts wherever they appear, so
+    the host stays readable while the credential-bearing path does not.
+    """
 
     def __init__(self, secrets: Iterable[Secret | str] = ()) -> None:
         values = {s.reveal() if isinstance(s, Secret) else s for s in secrets}
+        self._parts = frozenset(p for v in values if "://" in v for p in url_parts(v))
         # Longest first so a secret containing another is replaced whole; very short
         # values would mangle ordinary text and are not credentials anyway.
-        self._values = sorted((v for v in values if len(v) >= 4), key=len, reverse=True)
+        # Parts of URLs are replaced in text only when long enough to be tokens ("notify" is not).
+        texts = values | {p for p in self._parts if len(p) >= 8}
+        self._values = sorted((v for v in texts if len(v) >= 4), key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         for value in self._values:
             text = text.replace(value, REDACTED)
         return text
 
+    def url(self, url: str) -> str:
+        """``redact_url`` that also masks every path segment and query value that is, or holds,
+        a known secret; then any secret still left in the text."""
+        return self(redact_url(url, self._hides))
+
+    def _hides(self, part: str) -> bool:
+        return part in self._parts or any(v in part for v in self._values)
+
     def __repr__(self) -> str:
         return f"<Redactor {len(self._values)} values>"
+
+
+def _redacted(value: Any, redactor: Redactor) -> Any:
+    """``value`` (a config value: text, list, mapping) with known secrets hidden."""
+    if isinstance(value, str):
+        return redactor.url(value) if "://" in value else redactor(value)
+    if isinstance(value, dict):
+        return {k: _redacted(v, redactor) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v, redactor) for v in value]
+    return value
 
 
 def redact_headers(headers: Mapping[str, Any], secret_names: Iterable[str] = ()) -> dict[str, str]:
@@ -142,8 +195,70 @@ def redact_headers(headers: Mapping[str, Any], secret_names: Iterable[str] = ())
     return out
 
 
-def redact_url(url: str) -> str:
-    """The URL with its password, credential-like query values and Slack hook tokens hidden."""
+def sink_secrets(entry: Any, expanded: Iterable[str]) -> list[str]:
+    """The ``${VAR}`` expansions (``expanded``) that occur in a sink's config entry."""
+    strings: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            strings.append(value)
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    walk(entry)
+    return sorted({e for e in expanded if e and any(e in s for s in strings)})
+
+
+def url_credentials(url: str | None) -> list[str]:
+    """The user and password written in a URL (decoded), if any, and the ``Basic`` token they
+    are sent as (a destination may echo the Authorization header back)."""
+    try:
+        parts = urlsplit(url or "")
+    except ValueError:
+        return []
+    found = [unquote(p) for p in (parts.username, parts.password) if p]
+    if parts.username is not None or parts.password is not None:
+        pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+        found.append(base64.b64encode(pair.encode()).decode())
+    return found
+
+
+def url_parts(url: str) -> list[str]:
+    """The pieces of a URL that can carry a credential: user, password, path segments and
+    query values (decoded; empty ones left out)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return []
+    found = url_credentials(url)
+    found += [unquote(s) for s in parts.path.split("/")]
+    found += [v for _, v in parse_qsl(parts.query, keep_blank_values=True)]
+    return [p for p in found if p]
+
+
+def redact_params(value: Any, key: str | int | None = None) -> Any:
+    """Rendered action params as shown (UI, API, CLI): credential-named headers and query
+    parameters, and credentials in URLs, hidden. The stored params keep them: they are sent."""
+    if isinstance(value, dict):
+        if key == "headers":
+            return redact_headers(value)
+        if key == "query":
+            return {k: REDACTED if _SECRET_PARAM.search(str(k)) else v for k, v in value.items()}
+        return {k: redact_params(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_params(v, i) for i, v in enumerate(value)]
+    if isinstance(value, str) and key in ("url", "path", "target_url") and ("://" in value or "?" in value):
+        return redact_url(value)
+    return value
+
+
+def redact_url(url: str, hides: Callable[[str], bool] = lambda part: False) -> str:
+    """The URL with its password, credential-like query values and Slack hook tokens hidden,
+    and every path segment, user and query value for which ``hides`` is true (see Redactor)."""
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -152,13 +267,16 @@ def redact_url(url: str) -> str:
     if "@" in netloc:
         userinfo, _, hostport = netloc.rpartition("@")
         user = userinfo.split(":", 1)[0]
+        if hides(unquote(user)):
+            user = REDACTED
         netloc = f"{user}:{REDACTED}@{hostport}" if ":" in userinfo else f"{REDACTED}@{hostport}"
     path = parts.path
     if parts.hostname == "hooks.slack.com":
         # The whole path of an incoming-webhook URL is the credential.
         path = "/services/" + REDACTED if path.startswith("/services/") else "/" + REDACTED
+    path = "/".join(REDACTED if s and hides(unquote(s)) else s for s in path.split("/"))
     query = "&".join(
-        f"{quote(k, safe='')}={REDACTED if _SECRET_PARAM.search(k) else quote(v, safe='')}"
+        f"{quote(k, safe='')}={REDACTED if _SECRET_PARAM.search(k) or hides(v) else quote(v, safe='')}"
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
     )
     return urlunsplit(SplitResult(parts.scheme, netloc, path, query, ""))

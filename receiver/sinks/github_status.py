@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 import httpx
@@ -26,12 +26,14 @@ from receiver.sinks.base import (
     SendResult,
     SinkSpec,
     parse_action,
-    redact_url,
 )
 from receiver.sinks.client import HttpClient, Response
 
 DESCRIPTION_LIMIT = 140
-_REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+# GitHub's own rules: an owner is 1-39 letters, digits and inner hyphens; a repository name
+# is up to 100 letters, digits, ``.``, ``_``, ``-`` and never ``.`` or ``..``.
+_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 _SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
 
 
@@ -47,6 +49,8 @@ class GitHubStatusConfig(DeliveryOptions):
         url = httpx.URL(value)
         if url.scheme not in ("http", "https") or not url.host:
             raise ValueError("api_url must be an absolute http(s) URL")
+        if url.userinfo:
+            raise ValueError("api_url must not hold credentials (user:password@): the sink authenticates with token")
         return value.rstrip("/")
 
 
@@ -62,6 +66,12 @@ class GitHubStatusAction(ActionModel):
 def cut(text: str, limit: int = DESCRIPTION_LIMIT) -> str:
     """At most ``limit`` characters, marking the cut with an ellipsis."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def valid_repo(repo: str) -> bool:
+    """``owner/name`` as GitHub allows them, so the repo cannot reach another API path."""
+    owner, _, name = repo.partition("/")
+    return bool(_OWNER.match(owner) and _NAME.match(name) and name not in (".", ".."))
 
 
 def _git(ctx: SendContext) -> Mapping[str, Any]:
@@ -83,6 +93,7 @@ class GitHubStatusSink:
         context: str,
         allow_private: bool,
         timeout: float,
+        secrets: Iterable[str] = (),
     ) -> None:
         self.id = sink_id
         self._client = client
@@ -91,7 +102,7 @@ class GitHubStatusSink:
         self.context = context
         self.allow_private = allow_private
         self.timeout = timeout
-        self._redactor = Redactor([token])
+        self._redactor = Redactor([token, *secrets])
 
     def target(self, action: GitHubStatusAction, ctx: SendContext) -> tuple[str, str, str]:
         """(repo, sha, context) for this action; a missing or malformed commit is permanent."""
@@ -104,7 +115,7 @@ class GitHubStatusSink:
                 retryable=False,
             )
         repo, sha = str(repo), str(sha)
-        if not _REPO.match(repo):
+        if not valid_repo(repo):
             raise DeliveryError(f"repo {repo!r} is not owner/name", retryable=False)
         if not _SHA.match(sha):
             raise DeliveryError(f"sha {sha!r} is not a hex commit id", retryable=False)
@@ -142,7 +153,7 @@ class GitHubStatusSink:
             raise _rate_limited(resp, exc) from None
 
     def describe(self) -> str:
-        return f"github_status → {redact_url(self.api_url)} (context {self.context!r})"
+        return f"github_status → {self._redactor.url(self.api_url)} (context {self.context!r})"
 
     def __repr__(self) -> str:
         return f"<GitHubStatusSink {self.id!r} {self.describe()}>"
@@ -172,6 +183,7 @@ def create(sink_id: str, config: GitHubStatusConfig, client: HttpClient) -> GitH
         context=config.context,
         allow_private=config.allow_private,
         timeout=config.timeout_seconds,
+        secrets=config.secrets(),
     )
 
 

@@ -8,7 +8,7 @@ template cannot carry the credentials off to another host. Every call carries
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 import httpx
@@ -20,12 +20,13 @@ from receiver.sinks import outbound
 from receiver.sinks.base import (
     ActionModel,
     DeliveryOptions,
+    Escapes,
     Redactor,
     SendContext,
     SendResult,
     SinkSpec,
     parse_action,
-    redact_url,
+    url_credentials,
 )
 from receiver.sinks.client import HttpClient
 
@@ -35,6 +36,9 @@ Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
 class HttpConfig(DeliveryOptions):
     base_url: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
+    # Query parameters sent with every request (an API that takes its key as ?api_key=…):
+    # secrets like headers, so rules need not carry them (rule params are stored and shown).
+    query: dict[str, str] = Field(default_factory=dict)
     allow_private: bool = False
 
     @model_validator(mode="after")
@@ -43,6 +47,10 @@ class HttpConfig(DeliveryOptions):
             url = httpx.URL(self.base_url)
             if url.scheme not in ("http", "https") or not url.host:
                 raise ValueError("base_url must be an absolute http(s) URL")
+            if url.userinfo and any(name.lower() == "authorization" for name in self.headers):
+                raise ValueError(
+                    "base_url: has credentials (user:password@) and headers has an Authorization header; keep one"
+                )
         return self
 
 
@@ -63,7 +71,13 @@ class RequestSpec(ActionModel):
         return self
 
 
+# Each value a template puts into ``request.path`` is one segment (outbound.segment).
+REQUEST_ESCAPES: Escapes = {("request", "path"): outbound.segment}
+
+
 class HttpAction(ActionModel):
+    template_escapes = REQUEST_ESCAPES
+
     request: RequestSpec
 
 
@@ -81,14 +95,20 @@ class HttpSink:
         headers: Mapping[str, Secret],
         allow_private: bool,
         timeout: float,
+        secrets: Iterable[Secret | str] = (),
+        query: Mapping[str, Secret] | None = None,
     ) -> None:
         self.id = sink_id
         self._client = client
         self.base_url = base_url
         self._headers = dict(headers)
+        self._query = dict(query or {})
         self.allow_private = allow_private
         self.timeout = timeout
-        self._redactor = Redactor(self._headers.values())
+        # Header values, credentials in base_url, and whatever the config expanded from ${VAR}.
+        self._redactor = Redactor(
+            [*self._headers.values(), *self._query.values(), *url_credentials(base_url), *secrets]
+        )
 
     action_model: type[ActionModel] = HttpAction
 
@@ -100,7 +120,7 @@ class HttpSink:
         if spec.url is not None:
             if self.base_url is not None and not outbound.same_origin(spec.url, self.base_url):
                 raise DeliveryError(
-                    f"refused url {redact_url(spec.url)}: not on the sink's base_url origin", retryable=False
+                    f"refused url {self._redactor.url(spec.url)}: not on the sink's base_url origin", retryable=False
                 )
             url = spec.url
         else:
@@ -112,7 +132,7 @@ class HttpSink:
             method=spec.method,
             url=url,
             headers=outbound.merge_headers(spec.headers, auth),
-            params=dict(spec.query),
+            params={**spec.query, **{name: value.reveal() for name, value in self._query.items()}},
             json=spec.json_body,
         )
 
@@ -129,9 +149,10 @@ class HttpSink:
         return outbound.judge(resp, self._redactor)
 
     def describe(self) -> str:
-        where = redact_url(self.base_url) if self.base_url else "any URL"
+        where = self._redactor.url(self.base_url) if self.base_url else "any URL"
         names = ", ".join(sorted(self._headers)) or "none"
-        return f"{self.kind} → {where} (secret headers: {names})"
+        query = f", secret query parameters: {', '.join(sorted(self._query))}" if self._query else ""
+        return f"{self.kind} → {where} (secret headers: {names}{query})"
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.id!r} {self.describe()}>"
@@ -145,6 +166,8 @@ def create(sink_id: str, config: HttpConfig, client: HttpClient) -> HttpSink:
         headers={name: Secret(value) for name, value in config.headers.items()},
         allow_private=config.allow_private,
         timeout=config.timeout_seconds,
+        secrets=config.secrets(),
+        query={name: Secret(value) for name, value in config.query.items()},
     )
 
 

@@ -6,9 +6,10 @@ posts Slack webhooks itself (see :mod:`receiver.sinks.slack`) and hands the rest
 ``Apprise.async_notify``. The per-service ``AppriseResult`` decides the outcome; the
 last warning/error Apprise logged for a failed service becomes the reason.
 
-URLs are only ever shown in Apprise's privacy form. One attempt notifies every
-selected URL, so a retry after a partial failure repeats the ones that worked: give
-each destination its own sink when duplicates matter.
+URLs are only ever shown in Apprise's privacy form, itself redacted (token-like path
+segments and query values of a configured URL are credentials: generic webhook paths
+usually are). One attempt notifies every selected URL, so a retry after a partial failure
+repeats the ones that worked: give each destination its own sink when duplicates matter.
 """
 
 from __future__ import annotations
@@ -16,16 +17,25 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import apprise
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from receiver.delivery.policy import classify
 from receiver.errors import DeliveryError
 from receiver.sinks import slack
-from receiver.sinks.base import ActionModel, DeliveryOptions, Redactor, SendContext, SendResult, SinkSpec
+from receiver.sinks.base import (
+    ActionModel,
+    DeliveryOptions,
+    Escapes,
+    Redactor,
+    SendContext,
+    SendResult,
+    SinkSpec,
+    url_credentials,
+    url_parts,
+)
 from receiver.sinks.base import parse_action as _parse
 from receiver.sinks.client import HttpClient
 
@@ -71,6 +81,10 @@ class AppriseConfig(DeliveryOptions):
 
 
 class AppriseAction(ActionModel):
+    # Values interpolated into the text are escaped for Slack at render time (stored so);
+    # every other service gets them back as they were (slack.unescape).
+    template_escapes: ClassVar[Escapes] = {("title",): slack.escape, ("body",): slack.escape}
+
     body: str
     title: str = ""
     tag: str | list[str] | None = None
@@ -92,12 +106,10 @@ class Target:
 
 
 def _secret_parts(url: str) -> tuple[str, ...]:
-    """Pieces of a URL that may be credentials, for scrubbing Apprise's log messages."""
-    parts = httpx.URL(url) if "://" in url else None
-    found = [url]
-    if parts is not None:
-        found += [parts.password or "", *parts.path.split("/"), *(v for _, v in parts.params.multi_items())]
-    return tuple(p for p in found if len(p) >= 6)
+    """The pieces of a configured URL that may be credentials: its user and password, and path
+    segments and query values long enough to be tokens (``/notify`` stays readable)."""
+    credentials = url_credentials(url)
+    return tuple(p for p in url_parts(url) if len(p) >= 8 or p in credentials)
 
 
 def targets(config: AppriseConfig) -> list[Target]:
@@ -106,8 +118,9 @@ def targets(config: AppriseConfig) -> list[Target]:
         url, tags = (entry.url, entry.tag) if isinstance(entry, UrlEntry) else (entry, [])
         service = apprise.Apprise.instantiate(url, tag=tags or None)
         assert service is not None  # checked by the config model
-        privacy = service.url(privacy=True)
-        out.append(Target(service, privacy, frozenset(tags), slack.hook_of(service), _secret_parts(url)))
+        secrets = _secret_parts(url)
+        privacy = Redactor([*secrets, *config.secrets()]).url(service.url(privacy=True).split("?", 1)[0])
+        out.append(Target(service, privacy, frozenset(tags), slack.hook_of(service), secrets))
     return out
 
 
@@ -155,7 +168,7 @@ class AppriseSink:
         self._targets = targets(config)
         self._slack_base = config.slack_base_url
         self.timeout = config.timeout_seconds
-        self._redactor = Redactor(s for t in self._targets for s in t.secrets)
+        self._redactor = Redactor([*(s for t in self._targets for s in t.secrets), *config.secrets()])
 
     async def send(self, params: Mapping[str, Any], ctx: SendContext) -> SendResult:
         action = _parse(AppriseAction, params)
@@ -189,7 +202,10 @@ class AppriseSink:
         for t in chosen:
             apobj.add(t.service)
         result = await apobj.async_notify(
-            body=action.body, title=action.title, body_format=_FORMATS[action.format], timeout=self.timeout
+            body=slack.unescape(action.body),
+            title=slack.unescape(action.title),
+            body_format=_FORMATS[action.format],
+            timeout=self.timeout,
         )
         with result:
             if result.status == apprise.AppriseResultStatus.SUCCESS:
@@ -202,7 +218,8 @@ class AppriseSink:
     def _failure(self, service: Any) -> _Failure:
         logs = [e for e in service.logs() if e.level in ("WARNING", "ERROR")]
         detail = self._redactor(" ".join(logs[-1].message.split())) if logs else "no reason logged"
-        reason = f"{service.name} {service.url.split('?', 1)[0]}: {service.status.name.lower()}: {detail}"
+        where = self._redactor.url(service.url.split("?", 1)[0])
+        reason = f"{service.name} {where}: {service.status.name.lower()}: {detail}"
         found = _HTTP_ERROR.search(detail)
         status = int(found.group(1)) if found else None
         # Without an HTTP status (connection refused, SMTP error, timeout) another try may work.
@@ -210,7 +227,7 @@ class AppriseSink:
         return _Failure(reason[:500], retryable, status)
 
     def describe(self) -> str:
-        return "apprise → " + ", ".join(t.privacy.split("?", 1)[0] for t in self._targets)
+        return "apprise → " + ", ".join(t.privacy for t in self._targets)
 
     def __repr__(self) -> str:
         return f"<AppriseSink {self.id!r} {self.describe()}>"

@@ -11,26 +11,28 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from receiver.secret import Secret
-from receiver.sinks.base import ActionModel, DeliveryOptions, SendContext, SinkSpec
+from receiver.sinks.base import ActionModel, DeliveryOptions, SendContext, SinkSpec, url_credentials
 from receiver.sinks.client import HttpClient
-from receiver.sinks.http import HttpSink, RequestSpec
+from receiver.sinks.http import REQUEST_ESCAPES, HttpSink, RequestSpec
 from receiver.sinks.outbound import Outgoing
-
-
-def seg(value: str) -> str:
-    """One URL path segment, safely encoded."""
-    return quote(str(value), safe="")
+from receiver.sinks.outbound import segment as seg
 
 
 class PresetConfig(DeliveryOptions):
     api_key: str = Field(min_length=1)
     base_url: str | None = None
     allow_private: bool = False
+
+    @field_validator("base_url")
+    @classmethod
+    def _no_credentials(cls, value: str | None) -> str | None:
+        if url_credentials(value):
+            raise ValueError("must not hold credentials (user:password@): the preset authenticates with api_key")
+        return value
 
 
 class RequiredBaseConfig(PresetConfig):
@@ -39,6 +41,8 @@ class RequiredBaseConfig(PresetConfig):
 
 class OneOf(ActionModel):
     """An action with exactly one of its fields set (``request`` or one shortcut)."""
+
+    template_escapes = REQUEST_ESCAPES
 
     @model_validator(mode="after")
     def _exactly_one(self) -> OneOf:
@@ -235,11 +239,11 @@ class PresetSink(HttpSink):
             headers={preset.auth_header: key},
             allow_private=config.allow_private,
             timeout=config.timeout_seconds,
+            secrets=[Secret(config.api_key), *config.secrets()],
         )
         self.kind = preset.kind
         self.preset = preset
         self.action_model = preset.action
-        self._redactor = type(self._redactor)([key, Secret(config.api_key)])
 
     def outgoing(self, action: Any, ctx: SendContext) -> Outgoing:
         spec = action.request if action.request is not None else self.preset.shortcut(action, ctx)

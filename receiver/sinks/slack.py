@@ -50,6 +50,20 @@ def hook_of(service: object) -> SlackHook | None:
     return SlackHook(a, b, c, channels[0] if channels else None)
 
 
+def escape(text: str) -> str:
+    """Text Slack shows as written: ``<!channel>`` or ``<url|label>`` in a value stays inert.
+
+    Slack's mrkdwn reads ``<…>`` as mentions and links and needs exactly ``&``, ``<`` and
+    ``>`` escaped (Slack's "formatting text" rules); rule templates apply this to the values they interpolate
+    into an ``apprise`` action's title and body, never to the rule's own text."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def unescape(text: str) -> str:
+    """The inverse of :func:`escape`, for the same text sent anywhere but Slack."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def message(title: str | None, body: str) -> str:
     text = f"*{title}*\n{body}" if title else body
     return text if len(text) <= TEXT_LIMIT else text[: TEXT_LIMIT - 1] + "…"

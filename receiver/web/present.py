@@ -7,6 +7,7 @@ from typing import Any
 from receiver import jsonutil
 from receiver.events import isoformat
 from receiver.routing import Plan
+from receiver.sinks.base import redact_params
 from receiver.store.base import AttemptRow, DeliveryRow, EventRow
 from receiver.web import models
 
@@ -41,7 +42,7 @@ def delivery_model(d: DeliveryRow, attempts: list[AttemptRow]) -> models.Deliver
         updated_at=isoformat(d.updated_at),
         next_attempt_at=isoformat(d.next_attempt_at),
         replay_of=d.replay_of,
-        params=d.params,
+        params=redact_params(d.params),
         attempt_log=[attempt_model(a) for a in attempts],
     )
 

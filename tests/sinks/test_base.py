@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from pydantic import ValidationError
 
@@ -13,6 +15,7 @@ from receiver.sinks.base import (
     excerpt,
     parse_action,
     redact_headers,
+    redact_params,
     redact_url,
 )
 from receiver.sinks.github_status import GitHubStatusAction
@@ -117,3 +120,21 @@ def test_registry_has_the_documented_kinds() -> None:
         "nunu",
         "automatedfuture",
     }
+
+
+@pytest.mark.parametrize(
+    ("params", "shown"),
+    [
+        (
+            {"request": {"query": {"api_key": "k1", "page": "2"}, "headers": {"X-Token": "t", "A": "b"}}},
+            {"request": {"query": {"api_key": REDACTED, "page": "2"}, "headers": {"X-Token": REDACTED, "A": "b"}}},
+        ),
+        ({"request": {"path": "/x?token=abc&page=2"}}, {"request": {"path": f"/x?token={REDACTED}&page=2"}}),
+        ({"request": {"url": "https://u:pw@h.example/x"}}, {"request": {"url": f"https://u:{REDACTED}@h.example/x"}}),
+        ({"target_url": "https://ci.example/run?sig=abc"}, {"target_url": f"https://ci.example/run?sig={REDACTED}"}),
+        ({"title": "token=abc", "body": "see https://h/?token=x"}, {"title": "token=abc", "body": "see https://h/?token=x"}),
+        ({"request": {"json": {"query": {"password": "p"}}}}, {"request": {"json": {"query": {"password": REDACTED}}}}),
+    ],
+)
+def test_redact_params_hides_credentials_in_what_is_shown(params: dict[str, Any], shown: dict[str, Any]) -> None:
+    assert redact_params(params) == shown

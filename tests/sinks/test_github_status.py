@@ -185,3 +185,48 @@ async def test_refuses_private_api_url_unless_allowed(github: RecordingServer, c
     with pytest.raises(DeliveryError, match="loopback"):
         await make(client, f"{github.url}/api/v3", allow_private=False).send({"state": "success"}, CTX)
     assert github.received == []
+
+
+REPOS = [
+    # (repo, accepted?) — GitHub's owner and name rules; nothing that could leave /repos/{o}/{r}
+    ("acme/shop", True),
+    ("Acme-Corp/shop.web_v2", True),
+    ("a/.github", True),
+    ("a/..x", True),
+    ("o" * 39 + "/r", True),
+    ("acme/..", False),
+    ("acme/.", False),
+    ("../shop", False),
+    ("./shop", False),
+    ("acme/shop/../../admin", False),
+    ("acme/shop/statuses", False),
+    ("acme", False),
+    ("/shop", False),
+    ("acme/", False),
+    ("-acme/shop", False),
+    ("acme-/shop", False),
+    ("ac--me/shop", False),
+    ("o" * 40 + "/r", False),
+    ("acme/" + "r" * 101, False),
+    ("acme/sh op", False),
+    ("acme/shop%2F..", False),
+    ("acme/shop?x=1", False),
+    ("acme/shop#x", False),
+    ("ac.me/shop", False),
+]
+
+
+@pytest.mark.parametrize(("repo", "accepted"), REPOS, ids=[r for r, _ in REPOS])
+async def test_repo_must_be_owner_slash_name(
+    github: RecordingServer, client: HttpClient, repo: str, accepted: bool
+) -> None:
+    sink = make(client, f"{github.url}/api/v3")
+    params = {"state": "success", "repo": repo}
+    if accepted:
+        await sink.send(params, CTX)
+        assert github.received[0].path == f"/api/v3/repos/{repo}/statuses/{SHA}"
+        return
+    with pytest.raises(DeliveryError, match="is not owner/name") as info:
+        await sink.send(params, CTX)
+    assert not info.value.retryable
+    assert github.received == []
