@@ -25,6 +25,7 @@ from receiver.store.base import (
     NewDelivery,
     NewEvent,
     SaveResult,
+    ignore_timing,
 )
 from receiver.store.migrate import migrations
 from receiver.store.rows import (
@@ -65,6 +66,7 @@ class SqliteStore(SqliteQueue):
     def __init__(self, path: str | Path, *, clock: Callable[[], float] = time.time) -> None:
         self.path = str(path)
         self.clock = clock
+        self.observe_write: Callable[[float], None] = ignore_timing  # write latency, for /metrics
         self._writer = GroupCommitWriter(lambda: _connect(self.path), self.path + "-wal", checkpoint=self._checkpoint)
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
@@ -134,7 +136,9 @@ class SqliteStore(SqliteQueue):
     async def write(self, op: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
         """Run ``op`` inside the next group-commit transaction; returns once committed and
         (``durable``) on disk. See ``GroupCommitWriter.submit``."""
+        started = time.perf_counter()
         result: T = await self._writer.submit(op, durable=durable)
+        self.observe_write(time.perf_counter() - started)
         return result
 
     @property
