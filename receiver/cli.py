@@ -69,6 +69,7 @@ def serve(config_path: Path, host: str | None, port: int | None, log_level: str,
 
     configure_logging(log_level)
     config = load_or_exit(config_path)
+    configure_logging(log_level, config.server.log_format)
     run(config, host=host, port=port, log_level=log_level, processes=processes)
 
 

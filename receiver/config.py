@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -37,6 +37,8 @@ class ServerModel(_Strict):
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
     max_body_bytes: Annotated[int, Field(gt=0)] = 1_048_576
     access_log: bool = False
+    # Log lines as text (``key=value`` fields) or one JSON object per line.
+    log_format: Literal["text", "json"] = "text"
     watch_files: bool = True
     # 1: one process receives and delivers. N > 1: one process sends every delivery and
     # N - 1 receive webhooks (see receiver/workers.py).

@@ -5,10 +5,10 @@ from __future__ import annotations
 import gc
 import logging
 import socket
-import sys
 
 import uvicorn
 
+from receiver import logfmt
 from receiver.app import HookyardApp, create_app
 from receiver.config import Config
 from receiver.routing import Router, load_rules_for
@@ -41,6 +41,8 @@ def uvicorn_config(
         port=port if port is not None else config.server.port,
         log_level=log_level,
         access_log=config.server.access_log,
+        # JSON lines: uvicorn's own loggers go through the root handler instead of their text one.
+        log_config=None if config.server.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
         # Bound the time a slow client may hold a connection open.
         timeout_keep_alive=30,
     )
@@ -61,10 +63,10 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 20, 20)
 
 
-def configure_logging(log_level: str) -> None:
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+def configure_logging(log_level: str, log_format: str = "text") -> None:
+    """Root logging to stderr as ``log_format`` (``server.log_format``); called again once the
+    config is loaded, replacing the handler set up before it."""
+    logging.basicConfig(level=log_level.upper(), handlers=[logfmt.handler(log_format)], force=True)
     # Client libraries log request URLs at INFO/DEBUG; a Slack webhook URL *is* a credential.
     # Our own attempt records carry what is worth knowing, redacted.
     for noisy in ("httpx", "httpcore", "apprise", "urllib3"):
