@@ -175,6 +175,7 @@ def _compile(cfg_path: Path, doc: yamlfile.Located, model: ConfigModel) -> Confi
         compiled_sink = _compile_sink(doc, i, snk, problems)
         if compiled_sink is not None:
             sinks[snk.id] = compiled_sink
+            _check_timeout(doc, i, compiled_sink, model.delivery, problems)
     storage_url = _resolve_storage(doc, base, model.storage.url, problems)
     if problems:
         raise ConfigError(problems)
@@ -301,6 +302,21 @@ def _compile_source(
         secrets=tuple(secrets),
         verify_options=vopts,
     )
+
+
+def _check_timeout(
+    doc: yamlfile.Located, i: int, sink: Sink, delivery: DeliveryModel, problems: list[Problem]
+) -> None:
+    # A send that outlasts its lease could be claimed again while in flight (the dispatcher
+    # renews leases while sending, but a timeout this long means the lease setting is wrong).
+    timeout = sink.options.timeout_seconds
+    if timeout >= delivery.lease_seconds:
+        problems.append(
+            doc.problem(
+                ("sinks", i, "timeout_seconds"),
+                f"{timeout:g} s must be shorter than delivery.lease_seconds ({delivery.lease_seconds:g} s)",
+            )
+        )
 
 
 def _compile_sink(doc: yamlfile.Located, i: int, snk: SinkModel, problems: list[Problem]) -> Sink | None:
