@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -25,7 +26,8 @@ from receiver.delivery.dispatcher import Dispatcher
 from receiver.errors import HTTPError
 from receiver.hook_route import Receive, Scope, Send, handle_hook, hook_source_id
 from receiver.ingest import Ingest
-from receiver.metrics import Metrics
+from receiver.logfmt import log_event
+from receiver.metrics import Metrics, QueueSnapshot
 from receiver.reload import Reloader
 from receiver.routing import Router
 from receiver.sinks.client import HttpClient
@@ -42,6 +44,30 @@ def build_sinks(config: Config, http: HttpClient) -> dict[str, Any]:
     from receiver.sinks import SINKS
 
     return {sid: SINKS[s.kind].create(sid, s.options, http) for sid, s in config.sinks.items()}
+
+
+def storage_kind(url: str) -> str:
+    """The store as a log may show it: the SQLite path, or PostgreSQL's host and database (no user, no password)."""
+    if url.startswith("sqlite:///"):
+        return "sqlite:" + url[len("sqlite:///") :]
+    parts = urlsplit(url)
+    return f"postgresql:{parts.hostname or ''}:{parts.port or 5432}{parts.path}"
+
+
+def log_startup(hy: Hookyard) -> None:
+    config = hy.config
+    log_event(
+        log,
+        logging.INFO,
+        "startup",
+        config=config.path,
+        storage=storage_kind(config.storage_url),
+        sources=sorted(config.sources),
+        sinks=sorted(config.sinks),
+        rules=len(getattr(hy.router.ruleset, "rules", ()) or ()),
+        rule_files=[str(p) for p in config.rule_paths],
+        rules_version=getattr(hy.router.ruleset, "version", None),
+    )
 
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:
@@ -75,7 +101,10 @@ class Hookyard:
             router,
             config.delivery,
             clock=clock,
+            metrics=self.metrics,
         )
+        if hasattr(store, "observe_write"):
+            store.observe_write = self.metrics.store_write
         # Tells the dispatcher new work is due: in this process, or in the dispatcher process.
         self.wake = wake or self.dispatcher.notify
         self.ingest = Ingest(config, store, router, self.metrics, clock, on_stored=self.wake)
@@ -108,7 +137,21 @@ class Hookyard:
         )
 
     async def metrics_endpoint(self, request: Request) -> Response:
-        return Response(self.metrics.render(), media_type="text/plain; version=0.0.4")
+        if self.dispatcher.running:
+            self.dispatcher.breaker_states()  # an open breaker whose cooldown ended shows half-open
+        return Response(self.metrics.render(await self.queue_snapshot()), media_type="text/plain; version=0.0.4")
+
+    async def queue_snapshot(self) -> QueueSnapshot | None:
+        """The queue gauges, read from the store at scrape time; None (and a log line) when it is too slow."""
+        try:
+            now = self.clock()
+            depth, oldest = await asyncio.wait_for(
+                asyncio.gather(self.store.delivery_counts(), self.store.oldest_due(now)), timeout=5  # type: ignore[attr-defined]
+            )
+        except Exception as exc:
+            log.warning("metrics: reading the queue gauges failed (%s); they are left out", type(exc).__name__)
+            return None
+        return QueueSnapshot(depth, max(0.0, now - oldest) if oldest is not None else 0.0)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -177,6 +220,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
+        log_startup(hy)
         for source in config.sources.values():
             if source.insecure:
                 log.warning(

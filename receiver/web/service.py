@@ -265,7 +265,10 @@ class DeliveryLog:
 
     async def stats(self) -> dict[str, object]:
         counts = await self.store.delivery_counts()
-        return {
+        stats: dict[str, object] = {
             "events": await self.store.count_events(),
             "deliveries": {state: int(counts.get(state, 0)) for state in STATES},
         }
+        if self.hy.dispatcher.running:  # circuit breakers live in the process that delivers
+            stats["breakers"] = self.hy.dispatcher.breaker_states()
+        return stats
