@@ -32,7 +32,7 @@ from receiver.reload import Reloader
 from receiver.routing import Router
 from receiver.sinks.client import HttpClient
 from receiver.store import open_store
-from receiver.store.base import Store
+from receiver.store.base import DeliveryState, Store
 
 log = logging.getLogger("hookyard.app")
 
@@ -151,7 +151,8 @@ class Hookyard:
         except Exception as exc:
             log.warning("metrics: reading the queue gauges failed (%s); they are left out", type(exc).__name__)
             return None
-        return QueueSnapshot(depth, max(0.0, now - oldest) if oldest is not None else 0.0)
+        every_state = {state.value: int(depth.get(state.value, 0)) for state in DeliveryState}  # zeros too
+        return QueueSnapshot(every_state, max(0.0, now - oldest) if oldest is not None else 0.0)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -70,7 +70,8 @@ async def handle_hook(
     except HTTPError as exc:
         client = scope.get("client")
         # Who was refused and why, never what they sent (no body, no signature).
-        log_event(log, logging.INFO, "request.rejected", source=source_id, status=exc.status, code=exc.code,
+        level = logging.WARNING if exc.status == 401 else logging.INFO  # a bad signature is worth a look
+        log_event(log, level, "request.rejected", source=source_id, status=exc.status, code=exc.code,
                   client=client[0] if client else None)
         await respond(send, exc.status, {"error": exc.message, "code": exc.code})
     except ClientGone:
