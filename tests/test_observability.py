@@ -15,7 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
-from receiver.app import create_app
+from receiver.app import create_app, storage_kind
 from receiver.config import load_config
 from receiver.reload import Reloader
 from receiver.routing import Router, load_rules_for
@@ -232,3 +232,15 @@ def test_queue_gauges_are_read_from_the_store_at_scrape_time(tmp_path: Path) -> 
         )
         assert value(m, "hookyard_breaker_state", sink="hook") == 0  # not delivering here: never set
         assert "breakers" not in client.get("/api/stats", headers=WEB).json()
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("sqlite:////var/lib/hookyard/h.db", "sqlite:/var/lib/hookyard/h.db"),
+        ("postgresql://hook:s3cr3t-pw@db.internal:6543/hookyard", "postgresql:db.internal:6543/hookyard"),
+        ("postgres://hook:s3cr3t-pw@db.internal/hookyard?sslmode=require", "postgresql:db.internal:5432/hookyard"),
+    ],
+)
+def test_the_startup_line_names_the_store_without_credentials(url: str, shown: str) -> None:
+    assert storage_kind(url) == shown
