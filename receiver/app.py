@@ -13,7 +13,6 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -21,18 +20,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from receiver import status
 from receiver.config import Config
 from receiver.delivery.dispatcher import Dispatcher
 from receiver.errors import HTTPError
 from receiver.hook_route import Receive, Scope, Send, handle_hook, hook_source_id
 from receiver.ingest import Ingest
-from receiver.logfmt import log_event
-from receiver.metrics import Metrics, QueueSnapshot
+from receiver.metrics import Metrics
 from receiver.reload import Reloader
 from receiver.routing import Router
 from receiver.sinks.client import HttpClient
 from receiver.store import open_store
-from receiver.store.base import DeliveryState, Store
+from receiver.store.base import Store
 
 log = logging.getLogger("hookyard.app")
 
@@ -44,30 +43,6 @@ def build_sinks(config: Config, http: HttpClient) -> dict[str, Any]:
     from receiver.sinks import SINKS
 
     return {sid: SINKS[s.kind].create(sid, s.options, http) for sid, s in config.sinks.items()}
-
-
-def storage_kind(url: str) -> str:
-    """The store as a log may show it: the SQLite path, or PostgreSQL's host and database (no user, no password)."""
-    if url.startswith("sqlite:///"):
-        return "sqlite:" + url[len("sqlite:///") :]
-    parts = urlsplit(url)
-    return f"postgresql:{parts.hostname or ''}:{parts.port or 5432}{parts.path}"
-
-
-def log_startup(hy: Hookyard) -> None:
-    config = hy.config
-    log_event(
-        log,
-        logging.INFO,
-        "startup",
-        config=config.path,
-        storage=storage_kind(config.storage_url),
-        sources=sorted(config.sources),
-        sinks=sorted(config.sinks),
-        rules=len(getattr(hy.router.ruleset, "rules", ()) or ()),
-        rule_files=[str(p) for p in config.rule_paths],
-        rules_version=getattr(hy.router.ruleset, "version", None),
-    )
 
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:
@@ -139,20 +114,8 @@ class Hookyard:
     async def metrics_endpoint(self, request: Request) -> Response:
         if self.dispatcher.running:
             self.dispatcher.breaker_states()  # an open breaker whose cooldown ended shows half-open
-        return Response(self.metrics.render(await self.queue_snapshot()), media_type="text/plain; version=0.0.4")
-
-    async def queue_snapshot(self) -> QueueSnapshot | None:
-        """The queue gauges, read from the store at scrape time; None (and a log line) when it is too slow."""
-        try:
-            now = self.clock()
-            depth, oldest = await asyncio.wait_for(
-                asyncio.gather(self.store.delivery_counts(), self.store.oldest_due(now)), timeout=5  # type: ignore[attr-defined]
-            )
-        except Exception as exc:
-            log.warning("metrics: reading the queue gauges failed (%s); they are left out", type(exc).__name__)
-            return None
-        every_state = {state.value: int(depth.get(state.value, 0)) for state in DeliveryState}  # zeros too
-        return QueueSnapshot(every_state, max(0.0, now - oldest) if oldest is not None else 0.0)
+        queue = await status.queue_snapshot(self.store, self.clock())
+        return Response(self.metrics.render(queue), media_type="text/plain; version=0.0.4")
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -221,7 +184,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
-        log_startup(hy)
+        status.log_startup(hy.config, hy.router)
         for source in config.sources.values():
             if source.insecure:
                 log.warning(

@@ -15,10 +15,11 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
-from receiver.app import create_app, storage_kind
+from receiver.app import create_app
 from receiver.config import load_config
 from receiver.reload import Reloader
 from receiver.routing import Router, load_rules_for
+from receiver.status import storage_kind
 from tests.helpers import assert_no_secret, stripe_header
 from tests.servers import RecordingServer, Reply
 
