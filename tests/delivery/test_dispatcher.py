@@ -59,37 +59,41 @@ def test_a_4xx_probe_closes_the_breaker_and_later_deliveries_go_out(tmp_path: Pa
         run(tmp_path, {"hook": http_sink(server.url)}, body, clock=clock)
 
 
-GITHUB = "3f786850e387550fdab836ed7e6dc881de23001b"
+STATUS = {"state": "success", "repo": "octo-org/shop", "sha": "3f786850e387550fdab836ed7e6dc881de23001b"}
 
 
-def _supersede(h: Harness, older: str) -> None:
-    """A newer update for the same target already succeeded."""
-    h.sql(
-        "UPDATE deliveries SET state = 'succeeded', ordering_time = ordering_time + 1 "
-        "WHERE ordering_key = 'k' AND id != ?",
-        older,
-    )
+def github_sink(url: str, **options: Any) -> dict[str, Any]:
+    return {
+        "kind": "github_status", "token": "ghp_dispatcher_test", "api_url": url, "allow_private": True,
+        "breaker_threshold": 1, "breaker_cooldown_seconds": COOLDOWN, "max_attempts": 1, **options,
+    }  # fmt: skip
 
 
-# (case, sink options, probe params, what the server answers the probe, breaker afterwards, probe state)
-# A probe that ends without a verdict on the destination leaves it half-open with the next probe free to go.
-PROBE_ENDINGS: list[tuple[str, dict[str, Any], dict[str, Any], Reply | None, str, str]] = [
-    ("success", {}, POST, Reply(200, {}), "closed", "succeeded"),
-    ("4xx permanent", {}, POST, Reply(404, "no such hook"), "closed", "dead"),
-    ("retryable failure", {}, POST, Reply(502, "bad gateway"), "open", "dead"),
-    ("refused destination", {}, {"request": {"url": "http://elsewhere.example/x"}}, None, "closed", "dead"),
-    ("invalid params", {}, {"request": {"method": "POST"}}, None, "closed", "dead"),
-    ("superseded", {}, POST, None, "half_open", "superseded"),
-    ("rate-limit postpone", {"rate_per_second": 0.001}, POST, None, "half_open", "queued"),
+SINKS = {"http": (http_sink, POST), "github_status": (github_sink, STATUS)}
+
+# (case, sink kind, its options, probe params, the server's answer to the probe, breaker afterwards, probe state).
+# A probe that ends without a verdict on the destination leaves it half-open, the next probe free to go.
+PROBE_ENDINGS: list[tuple[str, str, dict[str, Any], dict[str, Any], Reply | None, str, str]] = [
+    ("success", "http", {}, POST, Reply(200, {}), "closed", "succeeded"),
+    ("4xx permanent", "http", {}, POST, Reply(404, "no such hook"), "closed", "dead"),
+    ("retryable failure", "http", {}, POST, Reply(502, "bad gateway"), "open", "dead"),
+    ("refused destination", "http", {}, {"request": {"url": "http://elsewhere.example/x"}}, None, "closed", "dead"),
+    ("invalid params", "http", {}, {"request": {"method": "POST"}}, None, "closed", "dead"),
+    ("missing commit", "github_status", {}, {"state": "success"}, None, "closed", "dead"),
+    ("superseded", "http", {}, POST, None, "half_open", "superseded"),
+    ("rate-limit postpone", "http", {"rate_per_second": 0.001}, POST, None, "half_open", "queued"),
 ]
 
 
 @pytest.mark.parametrize(
-    ("case", "options", "params", "answer", "breaker", "state"), PROBE_ENDINGS, ids=[c[0] for c in PROBE_ENDINGS]
+    ("case", "kind", "options", "params", "answer", "breaker", "state"),
+    PROBE_ENDINGS,
+    ids=[c[0] for c in PROBE_ENDINGS],
 )
 def test_every_probe_ending_settles_the_breaker(
     tmp_path: Path,
     case: str,
+    kind: str,
     options: dict[str, Any],
     params: dict[str, Any],
     answer: Reply | None,
@@ -97,6 +101,7 @@ def test_every_probe_ending_settles_the_breaker(
     state: str,
 ) -> None:
     clock = FakeClock()
+    make_sink, good = SINKS[kind]
     with RecordingServer() as server:
         server.script(Reply(503, "down"))
         if answer is not None:
@@ -106,12 +111,12 @@ def test_every_probe_ending_settles_the_breaker(
             key = "k" if case == "superseded" else None
             probe = await h.add("hook", params, ordering_key=key)
             clock.advance(1)
-            opener = await h.add("hook", POST, ordering_key=key)
+            opener = await h.add("hook", good, ordering_key=key)
             h.sql("UPDATE deliveries SET next_attempt_at = next_attempt_at + 5 WHERE id = ?", probe)
             await h.dispatcher.run_once()  # only the opener is due: 503 opens the breaker
             assert (await h.delivery(opener)).state.value == "dead"
             assert h.dispatcher.breaker_states() == {"hook": "open"}
-            if case == "superseded":
+            if case == "superseded":  # a newer update for the same target went out meanwhile
                 h.sql("UPDATE deliveries SET state = 'succeeded' WHERE id = ?", opener)
             clock.advance(COOLDOWN)
             await h.dispatcher.run_once()  # the probe
@@ -120,15 +125,15 @@ def test_every_probe_ending_settles_the_breaker(
             sent = 2 if answer is not None else 1
             assert len(server.received) == sent
             # Never wedged: a later delivery goes out within a few cooldowns (and rate-limit tokens).
-            server.default = Reply(200, {})
-            after = await h.add("hook", POST)
+            server.default = Reply(201, {})
+            after = await h.add("hook", good)
             for _ in range(4):
                 clock.advance(COOLDOWN + (1000 if "rate_per_second" in options else 0))
                 await h.dispatcher.run_once()
             assert (await h.delivery(after)).state.value == "succeeded"
             assert h.dispatcher.breaker_states() == {"hook": "closed"}
 
-        run(tmp_path, {"hook": http_sink(server.url, **options)}, body, clock=clock)
+        run(tmp_path, {"hook": make_sink(server.url, **options)}, body, clock=clock)
 
 
 @pytest.mark.parametrize(
