@@ -32,11 +32,12 @@ class Harness:
         *,
         lease_seconds: float = 60.0,
         monotonic: Callable[[], float] | None = None,
+        store_class: type[SqliteStore] = SqliteStore,
     ) -> None:
         """``sinks``: sink id → its config entry (``kind`` plus the kind's options)."""
         self.db = tmp / "h.db"
         self.clock = clock
-        self.store = SqliteStore(self.db, clock=clock)
+        self.store = store_class(self.db, clock=clock)
         self.metrics = Metrics()
         self.http = HttpClient()
         built, options = {}, {}

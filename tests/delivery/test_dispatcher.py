@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from receiver.store.sqlite import SqliteStore
 from tests.delivery.conftest import FakeClock
 from tests.delivery.harness import Harness, run
 from tests.servers import RecordingServer, Reply
@@ -190,3 +192,35 @@ def test_a_send_slower_than_its_lease_goes_out_once(tmp_path: Path) -> None:
 
         sink = http_sink(server.url, timeout_seconds=10)
         run(tmp_path, {"hook": sink}, body, clock=time.time, lease_seconds=0.3, monotonic=time.monotonic)
+
+
+class LockedOutStore(SqliteStore):
+    """A store whose lease renewals fail (another process holds the write lock too long)."""
+
+    async def renew(self, delivery_id: str, owner: str, until: float) -> bool:
+        raise sqlite3.OperationalError("database is locked")
+
+
+def test_a_delivery_claimed_again_while_in_flight_is_not_sent_twice(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Renewals fail, so the lease runs out mid-send and this dispatcher claims the delivery
+    again: it must not start a second send of it."""
+    with RecordingServer(default=Reply(200, {"ok": True}, delay=2.0)) as server:
+
+        async def body(h: Harness) -> None:
+            delivery = await h.add("hook", POST)
+            h.dispatcher.start()
+            deadline = time.monotonic() + 30
+            while (await h.delivery(delivery)).state.value != "succeeded":
+                assert time.monotonic() < deadline, "never delivered"
+                await asyncio.sleep(0.05)
+            assert len(server.received) == 1
+            assert [a.outcome for a in await h.attempts(delivery)] == ["succeeded"]
+
+        sink = http_sink(server.url, timeout_seconds=10)
+        run(
+            tmp_path, {"hook": sink}, body, clock=time.time, lease_seconds=0.3, monotonic=time.monotonic,
+            store_class=LockedOutStore,
+        )  # fmt: skip
+    assert "renewing its lease failed: OperationalError" in caplog.text
