@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from receiver import status
 from receiver.config import Config
 from receiver.delivery.dispatcher import Dispatcher
 from receiver.errors import HTTPError, StoreBusy
@@ -78,7 +79,10 @@ class Hookyard:
             router,
             config.delivery,
             clock=clock,
+            metrics=self.metrics,
         )
+        if hasattr(store, "observe_write"):
+            store.observe_write = self.metrics.store_write
         # Tells the dispatcher new work is due: in this process, or in the dispatcher process.
         self.wake = wake or self.dispatcher.notify
         self.ingest = Ingest(config, store, router, self.metrics, clock, on_stored=self.wake)
@@ -132,7 +136,10 @@ class Hookyard:
         )
 
     async def metrics_endpoint(self, request: Request) -> Response:
-        return Response(self.metrics.render(), media_type="text/plain; version=0.0.4")
+        if self.dispatcher.running:
+            self.dispatcher.breaker_states()  # an open breaker whose cooldown ended shows half-open
+        queue = await status.queue_snapshot(self.store, self.clock())
+        return Response(self.metrics.render(queue), media_type="text/plain; version=0.0.4")
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -215,6 +222,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
+        status.log_startup(hy.config, hy.router)
         for source in config.sources.values():
             if source.insecure:
                 log.warning(

@@ -95,6 +95,7 @@ def serve(
 
     configure_logging(log_level)
     config = load_or_exit(config_path, secrets=True)
+    configure_logging(log_level, config.server.log_format)
     exposed = exposure_problem(config, host or config.server.host, allow_dev_secrets=allow_dev_secrets)
     if exposed:
         raise StartupError(exposed)

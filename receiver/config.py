@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -47,6 +47,8 @@ class ServerModel(_Strict):
     keep_alive_seconds: Annotated[int, Field(ge=1, le=3600)] = 30
     max_connections: Annotated[int, Field(ge=1, le=1_000_000)] = 1000
     access_log: bool = False
+    # Log lines as text (``key=value`` fields) or one JSON object per line.
+    log_format: Literal["text", "json"] = "text"
     watch_files: bool = True
     # 1: one process receives and delivers. N > 1: one process sends every delivery and
     # N - 1 receive webhooks (see receiver/workers.py).
@@ -204,6 +206,7 @@ def _compile(cfg_path: Path, doc: yamlfile.Located, model: ConfigModel) -> Confi
         compiled_sink = _compile_sink(doc, i, snk, problems)
         if compiled_sink is not None:
             sinks[snk.id] = compiled_sink
+            _check_timeout(doc, i, compiled_sink, model.delivery, problems)
     storage_url = _resolve_storage(doc, base, model.storage.url, problems)
     for i, rule_path in enumerate(model.rules if "rules" in doc.data else []):
         if not (base / rule_path).exists():
@@ -336,6 +339,21 @@ def _compile_source(
         secrets=tuple(secrets),
         verify_options=vopts,
     )
+
+
+def _check_timeout(
+    doc: yamlfile.Located, i: int, sink: Sink, delivery: DeliveryModel, problems: list[Problem]
+) -> None:
+    # A send that outlasts its lease could be claimed again while in flight (the dispatcher
+    # renews leases while sending, but a timeout this long means the lease setting is wrong).
+    timeout = sink.options.timeout_seconds
+    if timeout >= delivery.lease_seconds:
+        problems.append(
+            doc.problem(
+                ("sinks", i, "timeout_seconds"),
+                f"{timeout:g} s must be shorter than delivery.lease_seconds ({delivery.lease_seconds:g} s)",
+            )
+        )
 
 
 def _compile_sink(doc: yamlfile.Located, i: int, snk: SinkModel, problems: list[Problem]) -> Sink | None:

@@ -21,6 +21,7 @@ import orjson
 
 from receiver.errors import HTTPError, PayloadTooLarge
 from receiver.ingest import Ingest
+from receiver.logfmt import log_event
 from receiver.verify.base import RawRequest
 
 Scope = MutableMapping[str, Any]
@@ -67,6 +68,11 @@ async def handle_hook(
         )
         result = await ingest.receive(src, req)
     except HTTPError as exc:
+        client = scope.get("client")
+        # Who was refused and why, never what they sent (no body, no signature).
+        level = logging.WARNING if exc.status == 401 else logging.INFO  # a bad signature is worth a look
+        log_event(log, level, "request.rejected", source=source_id, status=exc.status, code=exc.code,
+                  client=client[0] if client else None)
         await respond(send, exc.status, {"error": exc.message, "code": exc.code}, exc.retry_after)
     except ClientGone:
         return

@@ -43,8 +43,7 @@ class Ingest:
         try:
             verified = src.verifier.verify(req, now)
         except VerificationError as exc:
-            self.metrics.rejected(src.id, exc.code)
-            log.warning("rejected source=%s code=%s", src.id, exc.code)
+            self.metrics.rejected(src.id, exc.code)  # logged with the client address by hook_route
             raise
         normalized = safe_normalize(src.adapter, req)
         event_id = new_id("evt", now)

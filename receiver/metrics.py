@@ -1,16 +1,58 @@
-"""Counters per source, exposed in Prometheus text format at ``/metrics``.
+"""Hookyard's Prometheus metrics, exposed in text format at ``/metrics``.
 
-With several receiver processes (``server.processes``) each counts into files in
+With several processes (``server.processes``) each counts into files in
 ``PROMETHEUS_MULTIPROC_DIR`` (set by the supervisor) and ``/metrics`` sums them all,
-whichever process answers.
+whichever process answers. The queue gauges are not counted anywhere: they are read
+from the store at scrape time (:class:`QueueSnapshot`), so every process answers the
+same, and they are added to the answer as they are.
+
+Every metric is listed in README.md ("Metrics"); ``docs/alerts.yaml`` uses them.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+# Seconds. Sends to chat and APIs take tens of ms to a few s; timeouts end at 10 s by default.
+SEND_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+# Receipt → delivered spans a fast path (ms) and retries over hours.
+LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 14400.0, 86400.0)
+# A group commit is well under a ms to a few ms; the lock wait of another process adds more.
+WRITE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
+
+# Breaker states as numbers, so an alert can say `> 0`.
+BREAKER_VALUES = {"closed": 0.0, "half_open": 1.0, "open": 2.0}
+
+
+@dataclass(frozen=True)
+class QueueSnapshot:
+    """What the store says at scrape time: deliveries per state, the oldest due one's age."""
+
+    depth: dict[str, int] = field(default_factory=dict)
+    oldest_due_age: float = 0.0
+
+
+class _QueueCollector(Collector):
+    def __init__(self, snapshot: QueueSnapshot) -> None:
+        self.snapshot = snapshot
+
+    def collect(self) -> Iterator[Metric]:
+        depth = GaugeMetricFamily("hookyard_queue_depth", "Deliveries in the store by state", labels=["state"])
+        for state, n in sorted(self.snapshot.depth.items()):
+            depth.add_metric([state], float(n))
+        yield depth
+        yield GaugeMetricFamily(
+            "hookyard_oldest_due_age_seconds",
+            "How long the longest-waiting due delivery has been due (0 when none is)",
+            value=self.snapshot.oldest_due_age,
+        )
 
 
 class Metrics:
@@ -18,25 +60,52 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        r = self.registry
         self._received = Counter(
-            "hookyard_events_received",
-            "Verified webhooks stored or deduplicated",
-            ["source", "duplicate"],
-            registry=self.registry,
+            "hookyard_events_received", "Verified webhooks stored or deduplicated", ["source", "duplicate"], registry=r
         )
         self._rejected = Counter(
-            "hookyard_requests_rejected",
-            "Requests refused by verification",
-            ["source", "code"],
-            registry=self.registry,
+            "hookyard_requests_rejected", "Requests refused by verification", ["source", "code"], registry=r
         )
         self._refused = Counter(
             "hookyard_connections_refused",
             "Client connections closed by the HTTP limits (server.*), by reason",
             ["reason"],
-            registry=self.registry,
+            registry=r,
         )
 
+        self._deliveries = Counter(
+            "hookyard_deliveries", "Deliveries that reached a final state", ["sink", "state"], registry=r
+        )
+        self._dead = Counter("hookyard_dead_letters", "Deliveries that went dead", ["sink"], registry=r)
+        self._attempts = Counter(
+            "hookyard_attempts", "Attempts by outcome: succeeded, retryable, permanent", ["sink", "outcome"], registry=r
+        )
+        self._attempt_seconds = Histogram(
+            "hookyard_attempt_duration_seconds", "Time one attempt took", ["sink"], buckets=SEND_BUCKETS, registry=r
+        )
+        self._lag = Histogram(
+            "hookyard_delivery_lag_seconds",
+            "From receipt of the event to its delivery succeeding",
+            ["sink"],
+            buckets=LAG_BUCKETS,
+            registry=r,
+        )
+        # Only the process that delivers sets it; the others never write a value.
+        self._breaker = Gauge(
+            "hookyard_breaker_state",
+            "Circuit breaker per sink: 0 closed, 1 half-open, 2 open",
+            ["sink"],
+            registry=r,
+            multiprocess_mode="livemax",
+        )
+        self._store_write = Histogram(
+            "hookyard_store_write_seconds",
+            "Store write latency, as the caller waits",
+            buckets=WRITE_BUCKETS,
+            registry=r,
+        )
+        self._reloads = Counter("hookyard_rule_reloads", "Config and rule reloads by result", ["result"], registry=r)
         self._received_children: dict[tuple[str, bool], Counter] = {}
 
     def received(self, source: str, duplicate: bool) -> None:
@@ -54,15 +123,40 @@ class Metrics:
         self._refused.labels(reason).inc()
 
     def rejected_count(self, source: str, code: str) -> float:
-        value = self.registry.get_sample_value(
-            "hookyard_requests_rejected_total", {"source": source, "code": code}
-        )
+        value = self.registry.get_sample_value("hookyard_requests_rejected_total", {"source": source, "code": code})
         return value or 0.0
 
-    def render(self) -> bytes:
+    def attempt(self, sink: str, outcome: str, seconds: float) -> None:
+        self._attempts.labels(sink, outcome).inc()
+        self._attempt_seconds.labels(sink).observe(seconds)
+
+    def finished(self, sink: str, state: str, lag: float | None = None) -> None:
+        """A delivery reached ``state`` (succeeded, dead, superseded); ``lag`` since receipt."""
+        self._deliveries.labels(sink, state).inc()
+        if state == "dead":
+            self._dead.labels(sink).inc()
+        if lag is not None:
+            self._lag.labels(sink).observe(max(lag, 0.0))
+
+    def breaker(self, sink: str, state: str) -> None:
+        self._breaker.labels(sink).set(BREAKER_VALUES[state])
+
+    def store_write(self, seconds: float) -> None:
+        self._store_write.observe(seconds)
+
+    def reload(self, result: str) -> None:
+        self._reloads.labels(result).inc()
+
+    def render(self, queue: QueueSnapshot | None = None) -> bytes:
         shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         if shared:
             registry = CollectorRegistry()
             MultiProcessCollector(registry, path=shared)
-            return generate_latest(registry)
-        return generate_latest(self.registry)
+        else:
+            registry = self.registry
+        text = generate_latest(registry)
+        if queue is not None:
+            scraped = CollectorRegistry()
+            scraped.register(_QueueCollector(queue))
+            text += generate_latest(scraped)
+        return text

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from receiver.config import Config, load_config
 from receiver.errors import ConfigError
+from receiver.logfmt import log_event
 from receiver.routing import load_rules_for
 
 if TYPE_CHECKING:
@@ -58,12 +59,14 @@ class Reloader:
         except ConfigError as exc:
             router.reload_error = str(exc)
             log.error("reload refused; the previous config and rules keep running:\n%s", exc)
+            self._done("refused", problems=len(exc.problems))
             return False
         except Exception as exc:
             # A file that trips something unforeseen must not stop the file watcher: the next
             # edit is reloaded again, and the old config and rules keep running meanwhile.
             router.reload_error = f"{self.hy.config.path}: reload failed ({type(exc).__name__}); see the log"
             log.exception("reload failed; the previous config and rules keep running")
+            self._done("failed")
             return False
         restart = _restart_needed(self.hy.config, config)
         if restart:
@@ -72,6 +75,7 @@ class Reloader:
                 "the previous config and rules keep running"
             )
             log.error("%s", router.reload_error)
+            self._done("refused", restart_needed=restart)
             return False
         # The running sinks stay; only sources and rules are swapped.
         config.sinks = self.hy.config.sinks
@@ -79,14 +83,14 @@ class Reloader:
         self.hy.ingest.config = config
         router.swap(ruleset)
         self.reloads += 1
-        log.info(
-            "reloaded %s: %d sources, %d rules (version %s)",
-            config.path,
-            len(config.sources),
-            len(ruleset.rules),
-            ruleset.version,
-        )
+        self._done("ok", sources=len(config.sources), rules=len(ruleset.rules), rules_version=ruleset.version)
         return True
+
+    def _done(self, result: str, **fields: object) -> None:
+        """One structured line and one count per reload: ``ok``, ``refused`` (located problems) or ``failed``."""
+        level = logging.INFO if result == "ok" else logging.ERROR
+        log_event(log, level, "rules.reload", result=result, config=self.hy.config.path, **fields)
+        self.hy.metrics.reload(result)
 
     def watched_paths(self) -> list[Path]:
         paths = [self.hy.config.path, *self.hy.config.rule_paths]

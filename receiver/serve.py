@@ -9,6 +9,7 @@ import sys
 
 import uvicorn
 
+from receiver import logfmt
 from receiver.app import HookyardApp, create_app
 from receiver.config import Config
 from receiver.httplimits import Limits, connection_budget, protocol_class, raise_file_limit
@@ -56,6 +57,8 @@ def uvicorn_config(
         log_level=log_level,
         access_log=server.access_log,
         # httptools (uvicorn's faster parser) with the limits of receiver/httplimits.py.
+        # JSON lines: uvicorn's own loggers go through the root handler instead of their text one.
+        log_config=None if server.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
         http=protocol_class(limits),
         ws="none",
         timeout_keep_alive=server.keep_alive_seconds,
@@ -83,10 +86,10 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 20, 20)
 
 
-def configure_logging(log_level: str) -> None:
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+def configure_logging(log_level: str, log_format: str = "text") -> None:
+    """Root logging to stderr as ``log_format`` (``server.log_format``); called again once the
+    config is loaded, replacing the handler set up before it."""
+    logging.basicConfig(level=log_level.upper(), handlers=[logfmt.handler(log_format)], force=True)
     # Client libraries log request URLs at INFO/DEBUG; a Slack webhook URL *is* a credential.
     # Our own attempt records carry what is worth knowing, redacted.
     for noisy in ("httpx", "httpcore", "apprise", "urllib3"):

@@ -167,6 +167,7 @@ def child_main(
     configure_logging(log_level)
     _exit_with_parent(parent_pid)
     config = load_config(config_path)
+    configure_logging(log_level, config.server.log_format)
     if role == DISPATCHER:
         asyncio.run(_dispatch(config, wake_path))
         return

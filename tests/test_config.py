@@ -154,6 +154,20 @@ CASES = [
             ),
         ]
     ],
+    # A send may not outlast its lease (it would be claimed again while in flight).
+    (
+        "delivery:\n  lease_seconds: 20\nsinks:\n  - id: h\n    kind: http\n    base_url: http://x.example\n"
+        "    timeout_seconds: 30\n",
+        ["{f}:7: sinks[0].timeout_seconds: 30 s must be shorter than delivery.lease_seconds (20 s)"],
+    ),
+    (
+        "delivery:\n  lease_seconds: 5\nsinks:\n  - id: h\n    kind: http\n  - id: g\n    kind: http\n",
+        [
+            "{f}:4: sinks[0].timeout_seconds: 10 s must be shorter than delivery.lease_seconds (5 s)",
+            "{f}:6: sinks[1].timeout_seconds: 10 s must be shorter than delivery.lease_seconds (5 s)",
+        ],
+    ),
+    ("server:\n  log_format: xml\n", ["{f}:2: server.log_format: Input should be 'text' or 'json'"]),
     (
         # Several problems are all reported, not only the first.
         "server:\n  port: -1\nsources:\n  - id: a\n    kind: nope\n    secrets: [x]\n  - id: b\n    kind: fusillade\n",

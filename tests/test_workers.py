@@ -97,6 +97,9 @@ def test_receivers_store_every_event_once_and_the_dispatcher_delivers_at_once(st
         for _ in range(4):
             text = httpx.get(daemon.url + "/metrics", timeout=5).text
             assert 'hookyard_events_received_total{duplicate="false",source="fusillade"} 40.0' in text
+            # Counted by the dispatcher process, answered by any: the sum, and its breaker (closed).
+            assert 'hookyard_deliveries_total{sink="hook",state="succeeded"} 40.0' in text
+            assert 'hookyard_breaker_state{sink="hook"} 0.0' in text
 
 
 def test_receivers_and_the_dispatcher_share_a_postgresql_store(stack: Stack, pg_server: PostgresServer) -> None:

@@ -1,40 +1,46 @@
 """The dispatcher: claim due deliveries → send → record the attempt → reschedule.
 
-Each delivery is claimed with a lease; a worker that dies (``kill -9``) simply lets
-its lease run out and the delivery becomes claimable again, so restarts resume where
-they stopped. Every attempt is a row. Failures retry with exponential backoff and
-jitter (a destination's ``Retry-After`` wins when longer) until ``max_attempts`` or
-``max_age_seconds``; permanent failures go dead at once with their reason.
+Each delivery is claimed with a lease, renewed while the delivery is being worked on
+(so a send slower than the lease is not claimed again), and a delivery is never in
+flight twice in one dispatcher. A worker that dies (``kill -9``) simply lets its lease
+run out and the delivery becomes claimable again, so restarts resume where they
+stopped. Every attempt is a row. Failures retry with exponential backoff and jitter
+(a destination's ``Retry-After`` wins when longer) until ``max_attempts`` or
+``max_age_seconds``; permanent failures go dead at once with their reason. A delivery
+held back without an attempt (breaker open, rate limit) still ages: past
+``max_age_seconds`` it goes dead instead of being postponed again.
 
 Per sink: a concurrency limit, an optional rate limit (reservations on a token
 bucket, so a burst is paced instead of stampeding), and a circuit breaker that stops
-hammering a failing destination and lets one probe through after its cooldown.
+hammering a failing destination and lets one probe through after its cooldown. Every
+way a probe can end settles the breaker: success or a permanent error (the delivery's
+fault, not the destination's) closes it, a retryable failure re-opens it, and a probe
+that sent nothing (postponed, superseded) lets the next delivery probe.
 
-A successful action with ``emit:`` turns the answer into a derived event that is
-stored — with its own planned deliveries — in the same transaction that records the
-success, so a chain step is never lost or doubled.
+A successful action with ``emit:`` turns the answer into a derived event (``emit.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
 import logging
 import random
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
-from receiver.config import ALWAYS_PRIVATE, DeliveryModel
-from receiver.delivery.limits import CircuitBreaker, TokenBucket
+from receiver.config import DeliveryModel
+from receiver.delivery.emit import derive
+from receiver.delivery.limits import BreakerState, CircuitBreaker, TokenBucket
+from receiver.delivery.observe import Observer
 from receiver.delivery.policy import exhausted, next_delay
 from receiver.errors import DeliveryError, StoreUnavailable
-from receiver.events import Normalized, build_envelope, new_id
-from receiver.routing import Plan, Router
-from receiver.sinks.base import DeliveryOptions, SendContext, SendResult, Sink
+from receiver.events import new_id
+from receiver.metrics import Metrics
+from receiver.routing import Router
+from receiver.sinks.base import DeliveryOptions, SendContext, Sink
 from receiver.store.base import AttemptRow, Claimed, DeliveryState, NewEvent, Outcome
 
 log = logging.getLogger("hookyard.delivery")
@@ -52,6 +58,7 @@ class Dispatcher:
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.sinks = dict(sinks)
@@ -61,6 +68,7 @@ class Dispatcher:
         self.clock = clock
         self.rng = rng or random.Random()
         self.owner = new_id("wrk")
+        self.observe = Observer(metrics)
         self._semaphores = {sid: asyncio.Semaphore(o.concurrency) for sid, o in self.options.items()}
         self._breakers = {
             sid: CircuitBreaker(o.breaker_threshold, o.breaker_cooldown_seconds, monotonic)
@@ -73,9 +81,22 @@ class Dispatcher:
         }
         self._ordering_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._inflight: set[asyncio.Task[None]] = set()
+        # Delivery ids being worked on here: one claimed again (its lease ran out) is not started twice.
+        self._working: set[str] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+
+    @property
+    def running(self) -> bool:
+        """Whether this process delivers (with ``server.processes`` > 1 only the dispatcher process does)."""
+        return self._task is not None
+
+    def breaker_states(self) -> dict[str, str]:
+        """Each sink's circuit breaker: ``closed``, ``half_open`` or ``open`` (for the API and /metrics)."""
+        for sid, breaker in self._breakers.items():
+            self.observe.breaker(sid, breaker)  # notices an open breaker whose cooldown ended
+        return {sid: b.state.value for sid, b in self._breakers.items()}
 
     # -- lifecycle -----------------------------------------------------------------
     def notify(self) -> None:
@@ -84,6 +105,7 @@ class Dispatcher:
 
     def start(self) -> None:
         if self.settings.workers > 0 and self._task is None:
+            self.breaker_states()
             self._task = asyncio.create_task(self._run(), name="hookyard-dispatcher")
 
     async def stop(self, grace: float = 10.0) -> None:
@@ -96,29 +118,45 @@ class Dispatcher:
         if self._inflight:
             # Let attempts under way finish and be recorded; the rest keep their lease
             # and are picked up again after a restart.
-            await asyncio.wait(self._inflight, timeout=grace)
+            await asyncio.wait(list(self._inflight), timeout=grace)
+
+    async def run_once(self) -> int:
+        """Claim what is due now and deliver it; returns the number claimed once every attempt
+        is recorded (tests drive the dispatcher this way, with a fake clock)."""
+        before = set(self._inflight)
+        claimed = await self._claim(max(self.settings.workers, 1))
+        started = self._inflight - before
+        if started:
+            await asyncio.wait(started)
+        return claimed
 
     async def _run(self) -> None:
         while not self._stopping:
             free = self.settings.workers - len(self._inflight)
-            claimed: list[Claimed] = []
-            if free > 0:
-                try:
-                    claimed = await self.store.claim_due(
-                        self.clock(), min(free, 256), self.settings.lease_seconds, self.owner
-                    )
-                except StoreUnavailable as exc:  # e.g. store_busy: nothing was claimed; the next poll retries
-                    log.warning("claiming deliveries failed: %s; retrying", exc)
-                except Exception:
-                    log.exception("claiming deliveries failed; retrying")
-            for c in claimed:
-                task = asyncio.create_task(self._deliver(c))
-                self._inflight.add(task)
-                task.add_done_callback(self._done)
-            if not claimed or len(claimed) >= free:
+            claimed = await self._claim(free) if free > 0 else 0
+            if not claimed or claimed >= free:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self.settings.poll_interval_seconds)
+
+    async def _claim(self, free: int) -> int:
+        """Claim up to ``free`` due deliveries and start working on each; returns how many were claimed."""
+        try:
+            claimed = await self.store.claim_due(self.clock(), min(free, 256), self.settings.lease_seconds, self.owner)
+        except StoreUnavailable as exc:  # e.g. store_busy: nothing was claimed; the next poll retries
+            log.warning("claiming deliveries failed: %s; retrying", exc)
+            return 0
+        except Exception:
+            log.exception("claiming deliveries failed; retrying")
+            return 0
+        for c in claimed:
+            if c.delivery.id in self._working:  # claimed again while still being sent here
+                continue
+            self._working.add(c.delivery.id)
+            task = asyncio.create_task(self._deliver(c))
+            self._inflight.add(task)
+            task.add_done_callback(self._done)
+        return len(claimed)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
@@ -131,23 +169,64 @@ class Dispatcher:
 
     # -- one delivery ------------------------------------------------------------------
     async def _deliver(self, c: Claimed) -> None:
+        try:
+            async with self._leased(c.delivery.id):
+                await self._work(c)
+        finally:
+            self._working.discard(c.delivery.id)
+
+    @contextlib.asynccontextmanager
+    async def _leased(self, delivery_id: str) -> AsyncIterator[None]:
+        """Renew the lease every third of ``lease_seconds`` while the delivery is worked on."""
+        heartbeat = asyncio.create_task(self._heartbeat(delivery_id))
+        try:
+            yield
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+
+    async def _heartbeat(self, delivery_id: str) -> None:
+        lease = self.settings.lease_seconds
+        while True:
+            await asyncio.sleep(lease / 3)
+            try:
+                renewal = self.store.renew(delivery_id, self.owner, self.clock() + lease)
+                ours = await asyncio.wait_for(renewal, lease / 3)
+            except Exception as exc:  # the next beat tries again; the lease still has two thirds left
+                log.warning("delivery %s: renewing its lease failed: %s", delivery_id, type(exc).__name__)
+                continue
+            if not ours:
+                log.warning("delivery %s: lease lost while it was being sent", delivery_id)
+                return
+
+    async def _work(self, c: Claimed) -> None:
         d = c.delivery
         sink = self.sinks.get(d.sink_id)
         if sink is None or d.params is None:
             reason = f"sink {d.sink_id!r} is not configured" if sink is None else "delivery has no parameters"
-            await self._finish(c, self._attempt(d.id, self.clock(), 0.0, "dead", reason=reason), DeliveryState.DEAD,
-                               reason)
+            await self._dead(c, d.attempts, reason)
             return
         breaker = self._breakers[d.sink_id]
+        probe = breaker.state is BreakerState.HALF_OPEN
         if not breaker.allow():
-            await self.store.postpone(d.id, self.owner, self.clock() + max(breaker.retry_in(), 0.05))
+            await self._postpone(c, max(breaker.retry_in(), 0.05), "circuit breaker open")
             return
+        try:
+            await self._admitted(c, sink, breaker)
+        finally:
+            if probe:
+                breaker.release()  # a no-op once the probe's outcome was recorded
+            self.observe.breaker(d.sink_id, breaker)
+
+    async def _admitted(self, c: Claimed, sink: Sink, breaker: CircuitBreaker) -> None:
+        d = c.delivery
         bucket = self._buckets.get(d.sink_id)
         if bucket is not None:
             wait = bucket.reserve()
             if wait > self.settings.lease_seconds / 2:
                 bucket.cancel()
-                await self.store.postpone(d.id, self.owner, self.clock() + wait)
+                await self._postpone(c, wait, "rate limit")
                 return
             if wait > 0:
                 await asyncio.sleep(wait)
@@ -155,12 +234,33 @@ class Dispatcher:
             async with self._ordering_locks[d.ordering_key]:
                 if await self.store.newer_succeeded(d.ordering_key, d.ordering_time or 0.0, d.id):
                     reason = "superseded: a newer update for the same target was already delivered"
-                    await self._finish(c, self._attempt(d.id, self.clock(), 0.0, "superseded", reason=reason),
-                                       DeliveryState.SUPERSEDED, None)
+                    now = self.clock()
+                    if await self._finish(c, self._attempt(d.id, now, 0.0, "superseded", reason=reason),
+                                          DeliveryState.SUPERSEDED, None):
+                        self.observe.superseded(d)
                     return
                 await self._send(c, sink, breaker)
         else:
             await self._send(c, sink, breaker)
+
+    async def _postpone(self, c: Claimed, wait: float, why: str) -> None:
+        """Give the delivery back without an attempt; past its ``max_age_seconds`` it goes dead instead."""
+        d = c.delivery
+        now = self.clock()
+        deadline = d.budget_start + self.options[d.sink_id].max_age_seconds
+        if now >= deadline:
+            await self._dead(c, d.attempts, f"gave up after {now - d.budget_start:.0f} s without sending: {why}")
+            return
+        until = min(now + wait, deadline)  # wake up in time to give up on schedule
+        await self.store.postpone(d.id, self.owner, until)
+        self.observe.postponed(d, until, why)
+
+    async def _dead(self, c: Claimed, attempts: int, reason: str) -> None:
+        """Dead without sending (no attempt was made): the reason is recorded as an attempt row."""
+        now = self.clock()
+        if await self._finish(c, self._attempt(c.delivery.id, now, 0.0, "dead", reason=reason), DeliveryState.DEAD,
+                              reason):
+            self.observe.dead(c.delivery, attempts, reason)
 
     async def _send(self, c: Claimed, sink: Sink, breaker: CircuitBreaker) -> None:
         d = c.delivery
@@ -177,28 +277,41 @@ class Dispatcher:
             except Exception as exc:  # a sink bug must not kill the worker or lose the delivery
                 log.exception("sink %s raised unexpectedly", d.sink_id)
                 error = DeliveryError(f"internal error in sink: {type(exc).__name__}", retryable=True)
-            duration_ms = (time.perf_counter() - t0) * 1000
+            seconds = time.perf_counter() - t0
         finished = self.clock()
         if error is None:
             breaker.record_success()
-            attempt = AttemptRow(d.id, attempt_no, started, finished, duration_ms, "succeeded", result.status,
+            self.observe.attempt(d.sink_id, "succeeded", seconds)
+            attempt = AttemptRow(d.id, attempt_no, started, finished, seconds * 1000, "succeeded", result.status,
                                  None, None, result.response_excerpt)
-            derived = self._derive(c, result, finished) if d.emit else None
-            await self._finish(c, attempt, DeliveryState.SUCCEEDED, None, derived=derived)
+            derived = (
+                derive(c, result, finished, self.router, self.settings.max_chain_depth) if d.emit else None
+            )
+            if await self._finish(c, attempt, DeliveryState.SUCCEEDED, None, derived=derived):
+                self.observe.succeeded(d, finished)
             if derived is not None and derived[1]:
                 self.notify()
             return
         if error.retryable:
             breaker.record_failure()
-        attempt = AttemptRow(d.id, attempt_no, started, finished, duration_ms, "failed", error.status,
+        else:
+            # The destination is not at fault (it answered, or was never asked): the same
+            # request would fail again, but other deliveries to this sink may go.
+            breaker.record_success()
+        self.observe.attempt(d.sink_id, "retryable" if error.retryable else "permanent", seconds)
+        attempt = AttemptRow(d.id, attempt_no, started, finished, seconds * 1000, "failed", error.status,
                              _error_class(error), error.reason, error.response_excerpt)
         if not error.retryable:
-            await self._finish(c, attempt, DeliveryState.DEAD, error.reason)
+            reason = error.reason
         elif exhausted(attempt_no, opts.max_attempts, d.budget_start, finished, opts.max_age_seconds):
-            await self._finish(c, attempt, DeliveryState.DEAD, f"gave up after {attempt_no} attempts: {error.reason}")
+            reason = f"gave up after {attempt_no} attempts: {error.reason}"
         else:
-            delay = next_delay(attempt_no, error.retry_after, rng=self.rng)
-            await self._finish(c, attempt, DeliveryState.RETRYING, error.reason, next_at=finished + delay)
+            next_at = finished + next_delay(attempt_no, error.retry_after, rng=self.rng)
+            if await self._finish(c, attempt, DeliveryState.RETRYING, error.reason, next_at=next_at):
+                self.observe.failed(d, attempt_no, error.status, error.reason, next_at)
+            return
+        if await self._finish(c, attempt, DeliveryState.DEAD, reason):
+            self.observe.dead(d, attempt_no, reason)
 
     async def _finish(
         self,
@@ -209,51 +322,16 @@ class Dispatcher:
         *,
         next_at: float | None = None,
         derived: tuple[NewEvent, list[Any]] | None = None,
-    ) -> None:
+    ) -> bool:
         outcome = Outcome(attempt, state, next_at, last_error, derived)
         if not await self.store.finish(c.delivery.id, self.owner, outcome):
             log.warning("delivery %s: lease lost before its attempt was recorded", c.delivery.id)
+            return False
+        return True
 
     @staticmethod
     def _attempt(delivery_id: str, now: float, duration: float, outcome: str, *, reason: str) -> AttemptRow:
         return AttemptRow(delivery_id, 0, now, now, duration, outcome, None, None, reason, None)
-
-    # -- emit: the answer becomes an event ----------------------------------------------
-    def _derive(self, c: Claimed, result: SendResult, now: float) -> tuple[NewEvent, list[Any]]:
-        d = c.delivery
-        parent = c.envelope
-        depth = c.depth + 1
-        data: dict[str, Any] = {"response": result.body}
-        for key in ("run", "git"):
-            if parent.get("data", {}).get(key) is not None:
-                data[key] = parent["data"][key]
-        event_id = new_id("evt", now)
-        normalized = Normalized(
-            type=d.emit or "response", platform=parent.get("platform") or "hookyard", subject=parent.get("subject"),
-            data=data, raw=result.body,
-        )
-        envelope = build_envelope(
-            normalized, event_id=event_id, source_id=d.sink_id, received_at=now, parent_id=parent["id"],
-            correlation_id=parent.get("correlation_id") or parent["id"],
-        )
-        note = None
-        if depth > self.settings.max_chain_depth:
-            plan = Plan(None)
-            note = f"chain depth {depth} exceeds delivery.max_chain_depth ({self.settings.max_chain_depth}): not routed"
-            log.warning("event %s: %s", event_id, note)
-        else:
-            plan = self.router.plan(envelope)
-        body = json.dumps(result.body).encode() if result.body is not None else (result.response_excerpt or "").encode()
-        event = NewEvent(
-            id=event_id, source_id=d.sink_id, kind="derived", type=normalized.type, subject=normalized.subject,
-            received_at=now, body=body, body_sha256=hashlib.sha256(body).hexdigest(),
-            headers={k: v for k, v in result.headers.items() if k.lower() not in ALWAYS_PRIVATE},
-            envelope=envelope, correlation_id=envelope["correlation_id"], normalize_error=note,
-            parent_id=parent["id"], depth=depth, rules_version=plan.rules_version, matched_rules=plan.matched_rules,
-            # Recording the success again (a crash between send and commit) must not emit twice.
-            dedupe_keys=[f"emit:{d.id}"],
-        )
-        return event, plan.deliveries
 
 
 def _error_class(error: DeliveryError) -> str:

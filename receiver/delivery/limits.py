@@ -63,7 +63,9 @@ class BreakerState(StrEnum):
 class CircuitBreaker:
     """Opens after ``threshold`` consecutive failures; after ``cooldown`` s lets one probe through.
 
-    A successful probe closes it; a failed probe re-opens it for another cooldown.
+    A successful probe closes it; a failed probe re-opens it for another cooldown. A probe
+    that ends without testing the destination (postponed, superseded, never sent) must be
+    given back with :meth:`release`, or no probe would ever go again.
     """
 
     def __init__(self, threshold: int = 5, cooldown: float = 30.0, clock: Clock = time.monotonic) -> None:
@@ -112,6 +114,14 @@ class CircuitBreaker:
         self._state = BreakerState.CLOSED
         self._failures = 0
         self._probe_out = False
+
+    def release(self) -> None:
+        """The probe ended without a verdict on the destination: the next attempt probes instead.
+
+        A no-op unless a probe is out, so it is safe to call after any attempt.
+        """
+        if self._state is BreakerState.HALF_OPEN:
+            self._probe_out = False
 
     def record_failure(self) -> None:
         self._failures += 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from email.utils import parsedate_to_datetime
 
 RETRY_AFTER_MIN = 1.0
@@ -28,6 +29,16 @@ def classify(status: int) -> bool:
     are the caller's problem, so all of those answer False.
     """
     return status in _RETRYABLE_4XX or 500 <= status < 600
+
+
+# Failures reported only as text (no HTTP status) whose cause is the request itself, so
+# sending it again fails the same way: Apprise refuses an empty message before sending.
+_REPEATS = re.compile(r"no message body|no message content|message body is empty", re.IGNORECASE)
+
+
+def repeats(detail: str) -> bool:
+    """Whether a failure known only by its text (no HTTP status) would fail the same way again."""
+    return _REPEATS.search(detail) is not None
 
 
 def parse_retry_after(value: str | None, now: float) -> float | None:

@@ -22,7 +22,7 @@ from typing import Any, ClassVar, Literal
 import apprise
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from receiver.delivery.policy import classify
+from receiver.delivery.policy import classify, repeats
 from receiver.errors import DeliveryError
 from receiver.sinks import slack
 from receiver.sinks.base import (
@@ -222,8 +222,9 @@ class AppriseSink:
         reason = f"{service.name} {where}: {service.status.name.lower()}: {detail}"
         found = _HTTP_ERROR.search(detail)
         status = int(found.group(1)) if found else None
-        # Without an HTTP status (connection refused, SMTP error, timeout) another try may work.
-        retryable = classify(status) if status is not None else True
+        # Without an HTTP status (connection refused, SMTP error, timeout) another try may work,
+        # unless the message itself was refused (an empty body fails every time).
+        retryable = classify(status) if status is not None else not repeats(detail)
         return _Failure(reason[:500], retryable, status)
 
     def describe(self) -> str:

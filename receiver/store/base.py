@@ -27,6 +27,10 @@ class DeliveryState(enum.StrEnum):
     SUPERSEDED = "superseded"  # a newer update for the same target was already delivered
 
 
+def ignore_timing(seconds: float) -> None:
+    """The default ``observe_write`` of a store: the app swaps in its metrics."""
+
+
 @dataclass(frozen=True)
 class NewDelivery:
     id: str
@@ -213,6 +217,9 @@ class DeliveryStore(Protocol):
     async def postpone(self, delivery_id: str, owner: str, until: float) -> bool:
         """Give a claimed delivery back, due at ``until``, without counting an attempt."""
 
+    async def renew(self, delivery_id: str, owner: str, until: float) -> bool:
+        """Extend the lease of a delivery still being sent; False when it is no longer ours."""
+
     async def finish(self, delivery_id: str, owner: str, outcome: Outcome) -> bool:
         """Record an attempt; False when the lease was lost (another worker owns it now)."""
 
@@ -239,6 +246,8 @@ class DeliveryStore(Protocol):
 
     async def requeue_dead(self, sink_id: str, now: float) -> int:
         """Every dead delivery of a sink goes back to the queue (as ``requeue``); how many did."""
+    async def oldest_due(self, now: float) -> float | None:
+        """When the longest-waiting due delivery became due (None when nothing is due)."""
 
 
 class WebStore(Protocol):

@@ -42,6 +42,7 @@ from receiver.store.base import (
     NewEvent,
     Outcome,
     SaveResult,
+    ignore_timing,
 )
 from receiver.store.event_filter import event_where
 from receiver.store.migrate import migrations
@@ -51,6 +52,8 @@ from receiver.store.rows import (
     ATTEMPT_COLUMNS,
     DELIVERY_COLUMNS,
     EVENT_COLUMNS,
+    OLDEST_DUE,
+    RENEW_LEASE,
     delivery_row,
     envelope_json,
     event_row,
@@ -105,6 +108,7 @@ class PostgresStore(PostgresWeb):
     ) -> None:
         self.url = url
         self.clock = clock
+        self.observe_write: Callable[[float], None] = ignore_timing  # write latency, for /metrics
         self._pool_size = pool_size
         self._probe_after = probe_after
         self._busy_timeout = busy_timeout
@@ -177,10 +181,13 @@ class PostgresStore(PostgresWeb):
     async def write(self, op: Callable[[Conn], Awaitable[T]]) -> T:
         """Run ``op`` in a transaction; a cancelled caller (client gone) does not cancel
         the write, and ``close`` waits for it."""
+        started = time.perf_counter()
         task = asyncio.ensure_future(self._tx(op))
         self._inflight.add(task)
         task.add_done_callback(self._inflight.discard)
-        return await asyncio.shield(task)
+        result = await asyncio.shield(task)
+        self.observe_write(time.perf_counter() - started)
+        return result
 
     async def _read(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         if self._pool is None:
@@ -301,6 +308,13 @@ class PostgresStore(PostgresWeb):
 
         return await self.write(op)
 
+    async def renew(self, delivery_id: str, owner: str, until: float) -> bool:
+        async def op(conn: Conn) -> bool:
+            cur = await conn.execute(RENEW_LEASE, (until, delivery_id, owner))
+            return cur.rowcount == 1
+
+        return await self.write(op)
+
     async def finish(self, delivery_id: str, owner: str, outcome: Outcome) -> bool:
         async def op(conn: Conn) -> bool:
             a = outcome.attempt
@@ -385,3 +399,7 @@ class PostgresStore(PostgresWeb):
     async def delivery_counts(self) -> dict[str, int]:
         rows = await self._read("SELECT state, COUNT(*) FROM deliveries GROUP BY state")
         return {s: int(n) for s, n in rows}
+
+    async def oldest_due(self, now: float) -> float | None:
+        rows = await self._read(OLDEST_DUE, (now, now))
+        return None if not rows or rows[0][0] is None else float(rows[0][0])

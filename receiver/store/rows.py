@@ -26,6 +26,15 @@ ATTEMPT_COLUMNS = (
     "delivery_id, number, started_at, finished_at, duration_ms, outcome, status_code, error_class, reason, "
     "response_excerpt"
 )
+# Statements both backends run as written (``%s`` placeholders; SQLite swaps in ``?``).
+# A worker renews the lease of a delivery it is still sending, so nobody claims it meanwhile.
+RENEW_LEASE = "UPDATE deliveries SET lease_until = %s WHERE id = %s AND lease_owner = %s AND state = 'in_progress'"
+# When the longest-waiting due delivery became due: queued/retrying work past its time, or
+# claimed work whose lease ran out (its worker died). NULL when nothing is due.
+OLDEST_DUE = (
+    "SELECT MIN(CASE WHEN state = 'in_progress' THEN lease_until ELSE next_attempt_at END) FROM deliveries "
+    "WHERE (state IN ('queued', 'retrying') AND next_attempt_at <= %s) OR (state = 'in_progress' AND lease_until < %s)"
+)
 DELIVERY_WIDTH = len(DELIVERY_COLUMNS.split(","))
 
 

@@ -28,6 +28,7 @@ from receiver.store.base import (
     NewDelivery,
     NewEvent,
     SaveResult,
+    ignore_timing,
 )
 from receiver.store.event_filter import event_where
 from receiver.store.migrate import migrations
@@ -96,6 +97,7 @@ class SqliteStore(SqliteQueue, SqliteWeb):
         self.path = str(path)
         self.clock = clock
         self.busy_timeout = busy_timeout
+        self.observe_write: Callable[[float], None] = ignore_timing  # write latency, for /metrics
         self._writer = GroupCommitWriter(
             self._connect, self.path + "-wal", busy_timeout=busy_timeout, checkpoint=self._checkpoint
         )
@@ -176,7 +178,9 @@ class SqliteStore(SqliteQueue, SqliteWeb):
     async def write(self, op: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
         """Run ``op`` inside the next group-commit transaction; returns once committed and
         (``durable``) on disk. See ``GroupCommitWriter.submit``."""
+        started = time.perf_counter()
         result: T = await self._writer.submit(op, durable=durable)
+        self.observe_write(time.perf_counter() - started)
         return result
 
     @property

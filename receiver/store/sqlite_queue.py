@@ -19,7 +19,7 @@ from receiver.store.base import (
     Outcome,
     SaveResult,
 )
-from receiver.store.rows import ATTEMPT_COLUMNS, DELIVERY_COLUMNS, delivery_row
+from receiver.store.rows import ATTEMPT_COLUMNS, DELIVERY_COLUMNS, OLDEST_DUE, RENEW_LEASE, delivery_row
 
 T = TypeVar("T")
 
@@ -131,6 +131,13 @@ class SqliteQueue:
 
         return await self.write(op, durable=False)  # see ``DISPATCHER_WRITES``
 
+    async def renew(self, delivery_id: str, owner: str, until: float) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(RENEW_LEASE.replace("%s", "?"), (until, delivery_id, owner))
+            return cur.rowcount == 1
+
+        return await self.write(op, durable=False)  # see ``DISPATCHER_WRITES``
+
     async def finish(self, delivery_id: str, owner: str, outcome: Outcome) -> bool:
         def op(conn: sqlite3.Connection) -> bool:
             a = outcome.attempt
@@ -233,5 +240,12 @@ class SqliteQueue:
     async def delivery_counts(self) -> dict[str, int]:
         def q(conn: sqlite3.Connection) -> dict[str, int]:
             return {s: n for s, n in conn.execute("SELECT state, COUNT(*) FROM deliveries GROUP BY state")}
+
+        return await self._read(q)
+
+    async def oldest_due(self, now: float) -> float | None:
+        def q(conn: sqlite3.Connection) -> float | None:
+            row = conn.execute(OLDEST_DUE.replace("%s", "?"), (now, now)).fetchone()
+            return None if row is None or row[0] is None else float(row[0])
 
         return await self._read(q)

@@ -215,8 +215,11 @@ class DeliveryLog:
     async def stats(self) -> dict[str, object]:
         """Counts for the header and ``/api/stats`` (a dict: other parts may add their own keys)."""
         counts = await self.store.delivery_counts()
-        return {
+        stats: dict[str, object] = {
             "events": await self.store.count_events(),
             "deliveries": {state: int(counts.get(state, 0)) for state in STATES},
             "dead_by_sink": dict(sorted((await self.store.dead_by_sink()).items())),
         }
+        if self.hy.dispatcher.running:  # circuit breakers live in the process that delivers
+            stats["breakers"] = self.hy.dispatcher.breaker_states()
+        return stats

@@ -80,3 +80,32 @@ def test_breaker_failed_probe_reopens_for_a_full_cooldown(clock: FakeClock) -> N
     assert not breaker.allow()
     clock.advance(1)
     assert breaker.allow()
+
+
+@pytest.mark.parametrize(
+    ("ending", "state", "next_allowed"),
+    [
+        ("record_success", BreakerState.CLOSED, True),
+        ("record_failure", BreakerState.OPEN, False),
+        ("release", BreakerState.HALF_OPEN, True),  # the probe sent nothing: the next one probes
+    ],
+)
+def test_breaker_every_probe_ending_settles_it(
+    clock: FakeClock, ending: str, state: BreakerState, next_allowed: bool
+) -> None:
+    breaker = CircuitBreaker(threshold=1, cooldown=10, clock=clock)
+    breaker.record_failure()
+    clock.advance(10)
+    assert breaker.allow() and not breaker.allow()  # the probe is out
+    getattr(breaker, ending)()
+    assert breaker.state is state
+    assert breaker.allow() is next_allowed
+
+
+def test_breaker_release_outside_a_probe_changes_nothing(clock: FakeClock) -> None:
+    breaker = CircuitBreaker(threshold=1, cooldown=10, clock=clock)
+    breaker.release()
+    assert breaker.state is BreakerState.CLOSED
+    breaker.record_failure()
+    breaker.release()
+    assert breaker.state is BreakerState.OPEN and not breaker.allow()

@@ -13,6 +13,7 @@ from receiver.delivery.policy import (
     is_success,
     next_delay,
     parse_retry_after,
+    repeats,
 )
 
 NOW = 1_700_000_000.0
@@ -119,3 +120,17 @@ def test_next_delay_honours_longer_retry_after(retry_after: float | None, at_lea
 )
 def test_exhausted(attempt: int, max_attempts: int, age: float, max_age: float, dead: bool) -> None:
     assert exhausted(attempt, max_attempts, NOW - age, NOW, max_age) is dead
+
+
+@pytest.mark.parametrize(
+    ("detail", "expected"),
+    [
+        ("No message body or attachment was specified.", True),
+        ("no message content specified to deliver", True),
+        ("A Connection error occurred sending JSON notification to 127.0.0.1.", False),
+        ("SMTP server refused the connection", False),
+        ("timed out after 10s", False),
+    ],
+)
+def test_repeats(detail: str, expected: bool) -> None:
+    assert repeats(detail) is expected

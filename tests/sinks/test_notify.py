@@ -200,3 +200,23 @@ async def test_bad_action_params_are_permanent(client: HttpClient, params: dict[
     with pytest.raises(DeliveryError) as info:
         await make(client, ["json://127.0.0.1:9/x"]).send(params, CTX)
     assert not info.value.retryable
+
+
+@pytest.mark.parametrize(
+    ("params", "closed_port", "retryable", "reason"),
+    [
+        # The rule rendered an empty body: Apprise refuses it before sending, every time.
+        ({"title": "T", "body": ""}, False, False, "No message body or attachment was specified."),
+        ({"body": "b"}, True, True, "A Connection error occurred"),
+    ],
+)
+async def test_failures_without_a_status_are_permanent_only_when_they_repeat(
+    server: RecordingServer, client: HttpClient, params: dict[str, Any], closed_port: bool, retryable: bool,
+    reason: str,
+) -> None:
+    port = free_port() if closed_port else server.port
+    with pytest.raises(DeliveryError) as info:
+        await make(client, [f"json://127.0.0.1:{port}/n"]).send(params, CTX)
+    assert info.value.retryable is retryable
+    assert info.value.status is None and reason in info.value.reason
+    assert server.received == []

@@ -460,6 +460,44 @@ def test_postpone(backend: Backend) -> None:
     backend.run(body)
 
 
+def test_renew_extends_only_its_owners_lease(backend: Backend) -> None:
+    async def body(store: FullStore) -> None:
+        await store.save_event(event("evt_1", t=1000.0), [delivery("dlv_1")])
+        assert await store.renew("dlv_1", "w1", 1100.0) is False  # not claimed
+        await claim_one(store, "dlv_1", 1000.0, "w1", lease=30)
+        assert await store.renew("dlv_1", "w2", 1100.0) is False  # not the owner
+        assert await store.renew("dlv_1", "w1", 1100.0) is True
+        assert await store.claim_due(1050.0, 10, 30, "w2") == []  # the old lease (1030) would have let it go
+        row = await store.get_delivery("dlv_1")
+        assert row is not None and (row.state, row.lease_owner, row.lease_until) == (S.IN_PROGRESS, "w1", 1100.0)
+        await claim_one(store, "dlv_1", 1101.0, "w2")
+        assert await store.renew("dlv_1", "w1", 1200.0) is False  # lost: it is w2's now
+
+    backend.run(body)
+
+
+def test_oldest_due(backend: Backend) -> None:
+    async def body(store: FullStore) -> None:
+        assert await store.oldest_due(1000.0) is None
+        await store.save_event(event("evt_1", t=1000.0), [delivery("dlv_1")])
+        await store.save_event(event("evt_2", t=1010.0), [delivery("dlv_2")])
+        assert await store.oldest_due(999.0) is None  # nothing due yet
+        assert await store.oldest_due(1005.0) == 1000.0
+        [claimed] = await store.claim_due(1020.0, 1, 30, "w1")
+        assert claimed.delivery.id == "dlv_1"
+        assert await store.oldest_due(1020.0) == 1010.0  # dlv_1 is leased until 1050
+        await claim_one(store, "dlv_2", 1030.0, "w2")  # leased until 1060
+        assert await store.oldest_due(1040.0) is None
+        assert await store.oldest_due(1055.0) == 1050.0  # dlv_1's worker stopped renewing its lease
+        assert await store.oldest_due(1065.0) == 1050.0
+        assert await store.finish("dlv_1", "w1", Outcome(attempt("dlv_1", 1065.0, "succeeded"), S.SUCCEEDED))
+        assert await store.oldest_due(1065.0) == 1060.0
+        assert await store.finish("dlv_2", "w2", Outcome(attempt("dlv_2", 1065.0), S.DEAD))
+        assert await store.oldest_due(1065.0) is None
+
+    backend.run(body)
+
+
 @pytest.mark.parametrize(
     ("ordering_time", "delivery_id", "expected"),
     [
