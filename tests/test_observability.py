@@ -26,7 +26,7 @@ from tests.servers import RecordingServer, Reply
 NOW = 1_780_000_000.0
 FUS_SECRET = "whsec_observability_secret_81"
 SINK_TOKEN = "tok_sink_observability_5521"
-WEB_TOKEN = "web_token_observability_907"
+WEB_TOKEN = "web_token_observability_907_5e1c0a9b2d"
 WEB = {"Authorization": f"Bearer {WEB_TOKEN}"}
 RULES = """\
 rules:
@@ -72,7 +72,7 @@ def post(client: TestClient, payload: bytes, secret: str = FUS_SECRET) -> int:
 
 
 def scrape(client: TestClient) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    r = client.get("/metrics")
+    r = client.get("/metrics", headers={"Authorization": f"Bearer {WEB_TOKEN}"})  # a web token guards it
     assert r.status_code == 200
     return {
         (s.name, frozenset(s.labels.items())): s.value
@@ -208,7 +208,8 @@ def test_a_scripted_sequence_shows_in_metrics_and_logs(
         ("refused", None, 1),
     ]
     logged = [r.getMessage() for r in caplog.get_records("setup") + caplog.records]
-    assert_no_secret([*logged, client.get("/metrics").text], [FUS_SECRET, SINK_TOKEN, WEB_TOKEN, "whsec_wrong"])
+    metrics = client.get("/metrics", headers=WEB).text
+    assert_no_secret([*logged, metrics], [FUS_SECRET, SINK_TOKEN, WEB_TOKEN, "whsec_wrong"])
 
 
 def test_queue_gauges_are_read_from_the_store_at_scrape_time(tmp_path: Path) -> None:
