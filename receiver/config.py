@@ -346,6 +346,8 @@ def _check_timeout(
 ) -> None:
     # A send that outlasts its lease could be claimed again while in flight (the dispatcher
     # renews leases while sending, but a timeout this long means the lease setting is wrong).
+    if sink.options is None:  # loaded without secrets (read-only commands): nothing will be sent
+        return
     timeout = sink.options.timeout_seconds
     if timeout >= delivery.lease_seconds:
         problems.append(

@@ -122,7 +122,9 @@ def test_replay_renormalize_from_the_api_and_the_page(stored: tuple[Path, str]) 
     config = load_config(cfg)
     app = create_app(config, router=Router(load_rules_for(config)), deliver=False)
     with TestClient(app, base_url="http://127.0.0.1:8080", client=("127.0.0.1", 50000)) as client:
-        page = client.get(f"/ui/events/{event_id}").text
+        # The event page's Replay… leads to the confirmation page, which offers both replays.
+        assert f'href="/ui/events/{event_id}/replay"' in client.get(f"/ui/events/{event_id}").text
+        page = client.get(f"/ui/events/{event_id}/replay").text
         assert 'name="renormalize" value="1"' in page
         csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
         assert csrf is not None

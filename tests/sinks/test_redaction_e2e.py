@@ -56,7 +56,7 @@ def echo(got: Received) -> Reply:
 def test_no_secret_in_attempts_log_api_page_or_cli(tmp_path: Path, daemons: list[Daemon]) -> None:
     stack = Stack(tmp_path, daemons)
     with RecordingServer(responder=echo) as server:
-        hook_url = f"http://hookyard:{PASSWORD}@127.0.0.1:{server.port}/hooks/{PATH_TOKEN}"
+        hook_url = f"http://hy-sender-7c1:{PASSWORD}@127.0.0.1:{server.port}/hooks/{PATH_TOKEN}"
         stack.env |= {
             "HOOK_URL": hook_url,
             "HOOK_QUERY_KEY": QUERY_KEY,
