@@ -9,16 +9,21 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 import httpx
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -123,3 +128,22 @@ class Daemon:
 
     def logs(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+def wait_for(probe: Callable[[], T | None], timeout: float = 20, explain: Callable[[], str] = lambda: "") -> T:
+    """Poll ``probe`` until it returns something truthy; fail with ``explain()`` after ``timeout`` s.
+
+    A probe that cannot get an answer yet counts as "not yet", not as a failure: a daemon
+    still starting (or a child being replaced) refuses or times out HTTP requests, and has
+    not created its tables."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            found = probe()
+        except (httpx.TransportError, sqlite3.OperationalError):
+            found = None
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout} s\n{explain()[-4000:]}")
+        time.sleep(0.05)

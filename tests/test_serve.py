@@ -11,13 +11,12 @@ from __future__ import annotations
 import resource
 import socket
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 
 from bench.flood import Flood
-from tests.helpers import Daemon, stripe_header
+from tests.helpers import Daemon, stripe_header, wait_for
 
 SECRET = "whsec_serve_limits_91b2"
 HEADER_TIMEOUT = 2
@@ -29,15 +28,6 @@ delivery: {{workers: 0}}
 sources:
   - {{id: fusillade, kind: fusillade, secrets: ["{SECRET}"]}}
 """
-
-
-def wait_for(what: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if what():
-            return True
-        time.sleep(0.05)
-    return what()
 
 
 def post_webhook(url: str, i: int) -> tuple[int, float]:

@@ -17,8 +17,8 @@ import httpx
 import psycopg
 import pytest
 
-from tests.delivery.conftest import Stack, fusillade_body, wait_for
-from tests.helpers import Daemon
+from tests.delivery.conftest import Stack, fusillade_body
+from tests.helpers import Daemon, wait_for
 from tests.pg import PostgresServer
 from tests.servers import RecordingServer
 

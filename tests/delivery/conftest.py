@@ -6,14 +6,14 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import pytest
 
-from tests.helpers import Daemon, assert_no_secret, stripe_header
+from tests.helpers import Daemon, assert_no_secret, stripe_header, wait_for
 from tests.servers import RecordingServer, Reply, SmtpSink
 
 T = TypeVar("T")
@@ -222,21 +222,6 @@ FINAL = {"succeeded", "dead", "superseded"}
 
 def _all_final(rows: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
     return rows if rows and all(r["state"] in FINAL for r in rows) else None
-
-
-def wait_for(probe: Callable[[], T | None], timeout: float, explain: Callable[[], str] = lambda: "") -> T:
-    """Poll ``probe`` until it returns something truthy; fail with ``explain()`` after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            found = probe()
-        except sqlite3.OperationalError:  # the daemon has not created the tables yet
-            found = None
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout} s\n{explain()[-4000:]}")
-        time.sleep(0.05)
 
 
 @pytest.fixture

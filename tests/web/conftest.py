@@ -190,14 +190,3 @@ def bench(tmp_path: Path, secret_env: None) -> Iterator[Bench]:
 def token_bench(tmp_path: Path, secret_env: None) -> Iterator[Bench]:
     with open_bench(tmp_path, token=True) as b:
         yield b
-
-
-def wait_for(probe: Callable[[], T | None], timeout: float = 20) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = probe()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout} s")
-        time.sleep(0.05)

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import assert_no_secret
+from tests.helpers import assert_no_secret, wait_for
 from tests.servers import RecordingServer, Reply
-from tests.web.conftest import SECRETS, Bench, open_bench, wait_for
+from tests.web.conftest import SECRETS, Bench, open_bench
 
 
 def ingest(bench: Bench) -> dict[str, str]:
