@@ -13,6 +13,7 @@ from receiver import logfmt
 from receiver.app import HookyardApp, create_app
 from receiver.config import Config
 from receiver.httplimits import Limits, connection_budget, protocol_class, raise_file_limit
+from receiver.logfmt import log_event
 from receiver.routing import Router, load_rules_for
 from receiver.startup import listen_socket
 
@@ -28,6 +29,10 @@ def run(
     processes = processes or config.server.processes
     # Bound before the app starts: a busy port is one line, not a traceback after "startup complete".
     sock = listen_socket(host or config.server.host, port if port is not None else config.server.port)
+    # uvicorn names no address when it is handed a socket: say where the daemon answers.
+    bound_host, bound_port = sock.getsockname()[:2]
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+    log_event(logging.getLogger("hookyard.serve"), logging.INFO, "listening", url=f"http://{shown}:{bound_port}")
     if processes > 1:
         sock.close()  # the supervisor binds its own shared socket
         from receiver.workers import run_workers

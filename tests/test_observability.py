@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -176,6 +177,8 @@ def test_a_scripted_sequence_shows_in_metrics_and_logs(
     assert value(m, "hookyard_rule_reloads_total", result="refused") == 1
     assert len(server.received) == 3
     assert client.get("/api/stats", headers=WEB).json()["breakers"] == {"hook": "open"}
+    page = client.get("/ui/deliveries", headers=WEB).text  # the deliveries page says so too
+    assert re.search(r"Circuit breaker:\s*<strong>hook</strong> open", page), page
 
     (startup,) = events(caplog, "startup")
     assert startup["config"] == tmp / "config.yaml"

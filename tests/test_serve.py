@@ -63,6 +63,8 @@ def test_hostile_clients_are_cut_off_and_a_webhook_still_gets_its_202(tmp_path: 
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     assert daemon.proc is not None
+    # uvicorn is handed a bound socket and names no address itself: the daemon says where it answers.
+    assert f"listening url=http://127.0.0.1:{daemon.port}" in daemon.log.read_text()
 
     with Flood("127.0.0.1", daemon.port, idle=300, trickle=20, oversized=2, trickle_every=0.2) as flood:
         assert wait_for(lambda: flood.open("idle") >= 300 and flood.open("trickle") >= 20, 30), flood.ended
