@@ -69,10 +69,15 @@ async def handle_hook(
         result = await ingest.receive(src, req)
     except HTTPError as exc:
         client = scope.get("client")
-        # Who was refused and why, never what they sent (no body, no signature).
-        level = logging.WARNING if exc.status == 401 else logging.INFO  # a bad signature is worth a look
-        log_event(log, level, "request.rejected", source=source_id, status=exc.status, code=exc.code,
-                  client=client[0] if client else None)
+        address = client[0] if client else None
+        # Who was refused and why, never what they sent (no body, no signature); a flood from
+        # one client is one line per Ingest.rejection_log period, with the count held back.
+        held_back = ingest.rejection_log.allow((source_id, exc.code, address))
+        if held_back is not None:
+            level = logging.WARNING if exc.status == 401 else logging.INFO  # a bad signature is worth a look
+            more = {"held_back": held_back} if held_back else {}
+            log_event(log, level, "request.rejected", source=source_id, status=exc.status, code=exc.code,
+                      client=address, **more)
         await respond(send, exc.status, {"error": exc.message, "code": exc.code}, exc.retry_after)
     except ClientGone:
         return

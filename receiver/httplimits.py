@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -34,6 +33,8 @@ from typing import Any, ClassVar
 import httptools
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from receiver.logfmt import LogThrottle
 
 log = logging.getLogger("hookyard.http")
 
@@ -58,19 +59,15 @@ class Limits:
     max_connections: int
     # Called with the reason (a Refusal code, or "idle_timeout") for each connection closed.
     on_refused: Callable[[str], None] = lambda reason: None
-    _logged: dict[str, tuple[float, int]] = field(default_factory=dict)
+    _throttle: LogThrottle = field(default_factory=lambda: LogThrottle(LOG_EVERY_SECONDS))
 
     def refused(self, reason: str, message: str) -> None:
         self.on_refused(reason)
         # A flood would write a line per connection: one line a minute per reason, with the count.
-        now = time.monotonic()
-        last, count = self._logged.get(reason, (-LOG_EVERY_SECONDS, 0))
-        if now - last >= LOG_EVERY_SECONDS:
-            more = f" (and {count} more since the last report)" if count else ""
+        held_back = self._throttle.allow(reason)
+        if held_back is not None:
+            more = f" (and {held_back} more since the last report)" if held_back else ""
             log.warning("closed a client connection: %s%s", message, more)
-            self._logged[reason] = (now, 0)
-        else:
-            self._logged[reason] = (last, count + 1)
 
 
 def protocol_class(limits: Limits) -> type[HttpToolsProtocol]:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from receiver.config import Config, Source
 from receiver.errors import NotFound, VerificationError
 from receiver.events import build_envelope, new_id
+from receiver.logfmt import LogThrottle
 from receiver.metrics import Metrics
 from receiver.routing import Router
 from receiver.sources.base import safe_normalize
@@ -21,6 +22,7 @@ from receiver.store.base import NewEvent, SaveResult, Store
 from receiver.verify.base import RawRequest, Verified
 
 log = logging.getLogger("hookyard.ingest")
+REJECTION_LOG_SECONDS = 10.0
 
 
 @dataclass
@@ -31,6 +33,8 @@ class Ingest:
     metrics: Metrics
     clock: Callable[[], float]
     on_stored: Callable[[], None] = lambda: None
+    # Rejected requests are logged by (source, code, client) at most once per period (hook_route).
+    rejection_log: LogThrottle = field(default_factory=lambda: LogThrottle(REJECTION_LOG_SECONDS))
 
     def source(self, source_id: str) -> Source:
         src = self.config.sources.get(source_id)

@@ -13,6 +13,8 @@ import json
 import logging
 import re
 import sys
+import time
+from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +34,31 @@ def _value(value: Any) -> str:
     text = str(value)
     # Quoted (JSON string escapes) when it has spaces, quotes, '=' or newlines: one line per event.
     return text if not text or _BARE.match(text) else json.dumps(text, ensure_ascii=False)
+
+
+class LogThrottle:
+    """At most one line per key every ``every`` seconds, so a flood of bad requests cannot
+    flood the log; the lines held back are counted and reported with the next one.
+
+    ``allow(key)`` answers None (hold this line back) or how many were held back since the
+    last line for ``key``. Keys are bounded (``max_keys``): past it the oldest are forgotten."""
+
+    def __init__(self, every: float, *, max_keys: int = 10_000, clock: Callable[[], float] = time.monotonic) -> None:
+        self.every = every
+        self.max_keys = max_keys
+        self.clock = clock
+        self._seen: dict[Hashable, tuple[float, int]] = {}  # key → (time of its last line, held back since)
+
+    def allow(self, key: Hashable) -> int | None:
+        now = self.clock()
+        last = self._seen.get(key)
+        if last is not None and now - last[0] < self.every:
+            self._seen[key] = (last[0], last[1] + 1)
+            return None
+        if last is None and len(self._seen) >= self.max_keys:
+            del self._seen[next(iter(self._seen))]  # insertion order: the oldest key
+        self._seen[key] = (now, 0)
+        return last[1] if last is not None else 0
 
 
 def logfmt(event: str, fields: dict[str, Any]) -> str:

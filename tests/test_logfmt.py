@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from receiver.logfmt import JsonFormatter, handler, log_event, logfmt
+from receiver.logfmt import JsonFormatter, LogThrottle, handler, log_event, logfmt
 
 
 @pytest.mark.parametrize(
@@ -71,3 +71,24 @@ def test_handler_renders_the_configured_format(log_format: str, expected: str) -
     line = handler(log_format).format(_record())
     assert line.endswith(expected)
     assert "WARNING hookyard.delivery: " in line if log_format == "text" else json.loads(line)
+
+
+@pytest.mark.parametrize(
+    ("calls", "expected"),
+    [
+        # (time, key) → None: held back; n: log it, n lines were held back since the last one
+        ([(0, "a"), (1, "a"), (2, "a"), (10, "a"), (11, "a")], [0, None, None, 2, None]),
+        ([(0, "a"), (1, "b"), (2, "a"), (3, "b")], [0, 0, None, None]),
+        ([(0, "a"), (9.99, "a"), (10, "a"), (20, "a")], [0, None, 1, 0]),
+        # bounded: a third key forgets the oldest, which then starts afresh
+        ([(0, "a"), (0, "b"), (0, "c"), (1, "a"), (1, "c")], [0, 0, 0, 0, None]),
+    ],
+)
+def test_log_throttle(calls: list[tuple[float, str]], expected: list[int | None]) -> None:
+    now = [0.0]
+    throttle = LogThrottle(10, max_keys=2, clock=lambda: now[0])
+    got = []
+    for t, key in calls:
+        now[0] = t
+        got.append(throttle.allow(key))
+    assert got == expected
