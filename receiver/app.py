@@ -190,11 +190,10 @@ class HookyardApp(Starlette):
         self.hookyard = hy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        send = _nosniff(send)
         source_id = hook_source_id(scope)
         if source_id is None:
-            await super().__call__(scope, receive, send)
-        else:
+            await super().__call__(scope, receive, _nosniff(send))
+        else:  # handle_hook's answers carry nosniff themselves
             await handle_hook(
                 self.hookyard.ingest, self.hookyard.config.server.max_body_bytes, source_id, scope, receive, send
             )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -107,6 +108,16 @@ class Metrics:
         )
         self._reloads = Counter("hookyard_rule_reloads", "Config and rule reloads by result", ["result"], registry=r)
         self._received_children: dict[tuple[str, bool], Counter] = {}
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, looked up once: per attempt, ``labels()`` (a lock and
+        validation each call) cost more than the increment itself."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def received(self, source: str, duplicate: bool) -> None:
         # Once per request: keep the labelled child instead of looking it up each time.
@@ -127,16 +138,16 @@ class Metrics:
         return value or 0.0
 
     def attempt(self, sink: str, outcome: str, seconds: float) -> None:
-        self._attempts.labels(sink, outcome).inc()
-        self._attempt_seconds.labels(sink).observe(seconds)
+        self._child(self._attempts, sink, outcome).inc()
+        self._child(self._attempt_seconds, sink).observe(seconds)
 
     def finished(self, sink: str, state: str, lag: float | None = None) -> None:
         """A delivery reached ``state`` (succeeded, dead, superseded); ``lag`` since receipt."""
-        self._deliveries.labels(sink, state).inc()
+        self._child(self._deliveries, sink, state).inc()
         if state == "dead":
-            self._dead.labels(sink).inc()
+            self._child(self._dead, sink).inc()
         if lag is not None:
-            self._lag.labels(sink).observe(max(lag, 0.0))
+            self._child(self._lag, sink).observe(max(lag, 0.0))
 
     def breaker(self, sink: str, state: str) -> None:
         self._breaker.labels(sink).set(BREAKER_VALUES[state])

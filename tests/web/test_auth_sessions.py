@@ -176,7 +176,9 @@ def test_with_token_metrics_and_readiness_details_want_it(
 
 def test_every_json_and_metrics_answer_says_nosniff(bench: Bench) -> None:
     event = bench.post_event("test.failed", "run-n")
+    body = fusillade_body("test.completed", "run-accepted")
     answers = [
+        bench.client.post("/hooks/fusillade", content=body, headers=signed(body)),  # 202
         bench.client.post("/hooks/fusillade", content=b"{}"),  # 401, refused before anything
         bench.get("/healthz"),
         bench.get("/readyz"),
