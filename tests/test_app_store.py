@@ -17,6 +17,7 @@ from starlette.testclient import TestClient
 from receiver.app import create_app
 from receiver.config import load_config
 from receiver.routing import Router, load_rules_for
+from tests.delivery.conftest import EVERY_RUN_RULES
 from tests.helpers import assert_no_secret, stripe_header
 from tests.servers import RecordingServer
 from tests.store.locks import HeldLock
@@ -83,14 +84,6 @@ def test_a_dead_store_writer_fails_healthz_and_asks_to_stop_the_process(tmp_path
         assert stops == [True]
 
 
-RULES = """\
-rules:
-  - name: every-run
-    match: {platform: fusillade, type: run.completed}
-    actions:
-      - sink: hook
-        request: {method: POST, path: /notify, json: {run: "{{ event.subject }}"}}
-"""
 
 
 def _wait(check: Callable[[], bool], what: str, seconds: float = 20) -> None:
@@ -103,7 +96,7 @@ def _wait(check: Callable[[], bool], what: str, seconds: float = 20) -> None:
 def test_the_dispatcher_outlives_claims_refused_by_a_held_lock(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    (tmp_path / "rules.yaml").write_text(RULES)
+    (tmp_path / "rules.yaml").write_text(EVERY_RUN_RULES)
     completed = json.dumps({"event": "test.completed", "data": {"test_id": "t9", "status": "completed"}}).encode()
     headers = {"X-Fusillade-Signature": stripe_header(SECRET, completed, NOW), "Content-Type": "application/json"}
     caplog.set_level(logging.INFO)

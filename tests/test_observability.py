@@ -21,6 +21,7 @@ from receiver.config import load_config
 from receiver.reload import Reloader
 from receiver.routing import Router, load_rules_for
 from receiver.status import storage_kind
+from tests.delivery.conftest import EVERY_RUN_RULES
 from tests.helpers import assert_no_secret, stripe_header
 from tests.servers import RecordingServer, Reply
 
@@ -29,14 +30,6 @@ FUS_SECRET = "whsec_observability_secret_81"
 SINK_TOKEN = "tok_sink_observability_5521"
 WEB_TOKEN = "web_token_observability_907_5e1c0a9b2d"
 WEB = {"Authorization": f"Bearer {WEB_TOKEN}"}
-RULES = """\
-rules:
-  - name: every-run
-    match: {platform: fusillade, type: run.completed}
-    actions:
-      - sink: hook
-        request: {method: POST, path: /notify, json: {run: "{{ event.subject }}"}}
-"""
 
 
 def config_text(url: str, **delivery: Any) -> str:
@@ -126,7 +119,7 @@ def setup(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> Iterator[tuple[Te
         server.script(
             Reply(200, {"ok": True}), Reply(400, f"bad token Bearer {SINK_TOKEN}"), Reply(503, "down for a bit")
         )
-        (tmp_path / "rules.yaml").write_text(RULES)
+        (tmp_path / "rules.yaml").write_text(EVERY_RUN_RULES)
         cfg = tmp_path / "config.yaml"
         cfg.write_text(config_text(server.url))
         config = load_config(cfg)
@@ -155,7 +148,7 @@ def test_a_scripted_sequence_shows_in_metrics_and_logs(
     hy = client.app.state.hookyard  # type: ignore[attr-defined]
     reloader = Reloader(hy)
     assert reloader.reload() is True
-    (tmp / "rules.yaml").write_text(RULES.replace("sink: hook", "sink: missing"))
+    (tmp / "rules.yaml").write_text(EVERY_RUN_RULES.replace("sink: hook", "sink: missing"))
     assert reloader.reload() is False
 
     m = scrape(client)
@@ -219,7 +212,7 @@ def test_a_scripted_sequence_shows_in_metrics_and_logs(
 def test_queue_gauges_are_read_from_the_store_at_scrape_time(tmp_path: Path) -> None:
     """No dispatcher here (as in a receiver process): what is due waits, and its age grows with the clock."""
     clock = {"now": NOW}
-    (tmp_path / "rules.yaml").write_text(RULES)
+    (tmp_path / "rules.yaml").write_text(EVERY_RUN_RULES)
     cfg = tmp_path / "config.yaml"
     cfg.write_text(config_text("http://127.0.0.1:9"))
     config = load_config(cfg)

@@ -17,19 +17,10 @@ import httpx
 import psycopg
 import pytest
 
-from tests.delivery.conftest import Stack, fusillade_body
+from tests.delivery.conftest import EVERY_RUN_RULES, Stack, fusillade_body
 from tests.helpers import Daemon, wait_for
 from tests.pg import PostgresServer
 from tests.servers import RecordingServer
-
-RULES = """\
-rules:
-  - name: every-run
-    match: {platform: fusillade, type: run.completed}
-    actions:
-      - sink: hook
-        request: {method: POST, path: /notify, json: {run: "{{ event.subject }}"}}
-"""
 
 
 @pytest.fixture
@@ -59,7 +50,7 @@ def start(stack: Stack, dest: RecordingServer, *, poll: float = 30.0, storage: s
     # A long poll interval: deliveries that arrive promptly were woken across processes.
     stack.write(
         sinks=sink,
-        rules=[stack.rule_file("rules.yaml", RULES)],
+        rules=[stack.rule_file("rules.yaml", EVERY_RUN_RULES)],
         server="{processes: 3, watch_files: false}",
         delivery=f"  poll_interval_seconds: {poll}\n",
         **({"storage": storage} if storage else {}),
@@ -164,7 +155,7 @@ def test_sighup_reloads_the_rules_in_every_process(stack: Stack) -> None:
         daemon = start(stack, dest)
         assert daemon.proc is not None
         rules = Path(stack.tmp / "rules.yaml")
-        rules.write_text(RULES.replace("/notify", "/changed"))
+        rules.write_text(EVERY_RUN_RULES.replace("/notify", "/changed"))
         os.kill(daemon.proc.pid, signal.SIGHUP)
         time.sleep(1.0)
         ids = post_many(stack, 12, "hup")

@@ -46,6 +46,15 @@ SLACK_TOKEN = "e2eSlackHookSecret4242"
 SECRETS = (WEBHOOK_SECRET, FUSILLADE_API_KEY, GITHUB_TOKEN, SLACK_TOKEN)
 SLACK_PATH = f"/services/T0E2E/B0E2E/{SLACK_TOKEN}"
 SHIPPED_RULES = Path(__file__).resolve().parents[2] / "rules"
+# Every Fusillade run.completed to an http sink "hook" at /notify: the rule the process tests share.
+EVERY_RUN_RULES = """\
+rules:
+  - name: every-run
+    match: {platform: fusillade, type: run.completed}
+    actions:
+      - sink: hook
+        request: {method: POST, path: /notify, json: {run: "{{ event.subject }}"}}
+"""
 
 
 def fusillade_body(event: str, test_id: str, name: str, **data: Any) -> bytes:
