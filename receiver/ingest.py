@@ -10,13 +10,14 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from receiver.config import Config, Source
 from receiver.errors import NotFound, VerificationError
-from receiver.events import build_envelope, new_id
+from receiver.events import Normalized, build_envelope, new_id
 from receiver.logfmt import LogThrottle
 from receiver.metrics import Metrics
-from receiver.routing import Router
+from receiver.routing import Plan, Router
 from receiver.sources.base import safe_normalize
 from receiver.store.base import NewEvent, SaveResult, Store
 from receiver.verify.base import RawRequest, Verified
@@ -54,21 +55,13 @@ class Ingest:
         envelope = build_envelope(normalized, event_id=event_id, source_id=src.id, received_at=now)
         plan = self.router.plan(envelope)
         keys = dedupe_keys(src, req, verified)
-        event = NewEvent(
-            id=event_id,
-            source_id=src.id,
-            kind=src.kind,
-            type=normalized.type,
-            subject=normalized.subject,
-            received_at=now,
-            body=req.body,
-            body_sha256=hashlib.sha256(req.body).hexdigest(),
-            headers={k: v for k, v in req.headers.items() if k not in src.private_headers},
-            envelope=envelope,
-            correlation_id=envelope["correlation_id"],
-            normalize_error=normalized.normalize_error,
-            rules_version=plan.rules_version,
-            matched_rules=plan.matched_rules,
+        event = stored_event(
+            src,
+            req,
+            normalized,
+            envelope,
+            plan,
+            now,
             dedupe_keys=keys,
             # A provider delivery id names redeliveries exactly; only without one does
             # an identical body within the window count as a redelivery.
@@ -92,3 +85,27 @@ def dedupe_keys(src: Source, req: RawRequest, verified: Verified) -> list[str]:
     if verified.signature:
         return ["sig:" + hashlib.sha256(verified.signature.encode()).hexdigest()]
     return []
+
+
+def stored_event(
+    src: Source, req: RawRequest, normalized: Normalized, envelope: dict[str, Any], plan: Plan, now: float, **extra: Any
+) -> NewEvent:
+    """The row for a normalized request: a webhook's, or a stored one normalized again
+    (``renormalize``). ``extra`` carries what only one of them knows (dedupe keys, parent)."""
+    return NewEvent(
+        id=envelope["id"],
+        source_id=src.id,
+        kind=src.kind,
+        type=normalized.type,
+        subject=normalized.subject,
+        received_at=now,
+        body=req.body,
+        body_sha256=hashlib.sha256(req.body).hexdigest(),
+        headers={k: v for k, v in req.headers.items() if k not in src.private_headers},
+        envelope=envelope,
+        correlation_id=envelope["correlation_id"],
+        normalize_error=normalized.normalize_error,
+        rules_version=plan.rules_version,
+        matched_rules=plan.matched_rules,
+        **extra,
+    )

@@ -10,7 +10,6 @@ verified when it arrived; the secrets may have rotated since) and not deduplicat
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,9 +17,9 @@ from typing import Any
 from receiver.config import Config
 from receiver.errors import HTTPError
 from receiver.events import build_envelope, new_id
+from receiver.ingest import stored_event
 from receiver.routing import Plan, Router
 from receiver.sources.base import safe_normalize
-from receiver.store.base import NewEvent
 from receiver.verify.base import RawRequest
 
 # What an envelope says about the payload (not when or under which id it was stored).
@@ -58,7 +57,8 @@ async def renormalize_event(store: Any, config: Config, router: Router, event_id
             f"event {event_id} came from {row.source_id!r}, which is not a configured source now; "
             f"{what} has no adapter to run again"
         )
-    normalized = safe_normalize(src.adapter, RawRequest(body=row.body, headers=row.headers))
+    request = RawRequest(body=row.body, headers=row.headers)
+    normalized = safe_normalize(src.adapter, request)
     new_event_id = new_id("evt", now)
     envelope = build_envelope(
         normalized,
@@ -69,25 +69,6 @@ async def renormalize_event(store: Any, config: Config, router: Router, event_id
         correlation_id=row.correlation_id,
     )
     plan = router.plan(envelope, replay_of=row.id)
-    await store.save_event(
-        NewEvent(
-            id=new_event_id,
-            source_id=src.id,
-            kind=src.kind,
-            type=normalized.type,
-            subject=normalized.subject,
-            received_at=now,
-            body=row.body,
-            body_sha256=hashlib.sha256(row.body).hexdigest(),
-            headers=dict(row.headers),
-            envelope=envelope,
-            correlation_id=row.correlation_id,
-            normalize_error=normalized.normalize_error,
-            parent_id=row.id,
-            depth=row.depth,
-            rules_version=plan.rules_version,
-            matched_rules=plan.matched_rules,
-        ),
-        plan.deliveries,
-    )
+    event = stored_event(src, request, normalized, envelope, plan, now, parent_id=row.id, depth=row.depth)
+    await store.save_event(event, plan.deliveries)
     return Renormalized(row.id, new_event_id, envelope, plan, changed_fields(row.envelope, envelope))
