@@ -1,4 +1,4 @@
-"""The inbound pipeline for one request: verify → normalize → plan → store.
+"""The inbound pipeline for one request: verify → normalize → run → plan → store.
 
 ``Ingest.receive`` reads like the data-flow diagram in DESIGN.md. It answers only
 after the store has committed the event and its deliveries.
@@ -16,6 +16,7 @@ from receiver.errors import NotFound, VerificationError
 from receiver.events import build_envelope, new_id
 from receiver.metrics import Metrics
 from receiver.routing import Router
+from receiver.runs import track as runs
 from receiver.sources.base import safe_normalize
 from receiver.store.base import NewEvent, SaveResult, Store
 from receiver.verify.base import RawRequest, Verified
@@ -49,7 +50,6 @@ class Ingest:
         normalized = safe_normalize(src.adapter, req)
         event_id = new_id("evt", now)
         envelope = build_envelope(normalized, event_id=event_id, source_id=src.id, received_at=now)
-        plan = self.router.plan(envelope)
         keys = dedupe_keys(src, req, verified)
         event = NewEvent(
             id=event_id,
@@ -64,17 +64,16 @@ class Ingest:
             envelope=envelope,
             correlation_id=envelope["correlation_id"],
             normalize_error=normalized.normalize_error,
-            rules_version=plan.rules_version,
-            matched_rules=plan.matched_rules,
             dedupe_keys=keys,
             # A provider delivery id names redeliveries exactly; only without one does
             # an identical body within the window count as a redelivery.
             dedupe_window=0.0 if keys and keys[0].startswith("id:") else src.dedupe_window,
         )
-        result = await self.store.save_event(event, plan.deliveries)
+        # The run (when the event names one) is merged and the event enriched, then planned.
+        result, planned = await runs.save(self.store, event, self.router.plan, now)
         self.metrics.received(src.id, result.duplicate)
         if not result.duplicate:
-            if plan.deliveries:
+            if planned:
                 self.on_stored()
             log.debug("stored event=%s source=%s type=%s", event_id, src.id, normalized.type)
         return result

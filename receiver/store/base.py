@@ -10,7 +10,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from receiver.store.runs import RunStep
 
 
 class DeliveryState(enum.StrEnum):
@@ -141,7 +144,11 @@ class Store(Protocol):
     async def ping(self) -> None:
         """Raise unless the store accepts a write transaction right now."""
 
-    async def save_event(self, event: NewEvent, deliveries: Sequence[NewDelivery] = ()) -> SaveResult: ...
+    async def save_event(
+        self, event: NewEvent, deliveries: Sequence[NewDelivery] = (), *, run: RunStep | None = None
+    ) -> SaveResult:
+        """Store ``event`` unless it is a redelivery. With ``run``, the event's run is merged and the
+        event enriched and planned by ``run`` in the same transaction (``deliveries`` is then unused)."""
 
     async def get_event(self, event_id: str) -> EventRow | None: ...
 
