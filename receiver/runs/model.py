@@ -62,7 +62,8 @@ def epoch(rfc3339: str | None) -> float | None:
 
 
 def series_key(source_id: str, name: str | None, project: str | None) -> str | None:
-    """Runs with the same key are runs of the same test; a run without a name has none."""
-    if name is None:
+    """Runs with the same key are runs of the same test. A platform that names no test
+    (Bug0 executions) still has its project; a run with neither belongs to no series."""
+    if name is None and project is None:
         return None
-    return f"{source_id}\x1f{name}\x1f{project or ''}"
+    return f"{source_id}\x1f{name or ''}\x1f{project or ''}"

@@ -23,4 +23,6 @@ def routes(hy: Hookyard) -> list[Route]:
 
     log = DeliveryLog(hy)
     guard = Guard(hy.config.web_token)
-    return [*api_routes(log, guard), *ui_routes(log, guard)]
+    from receiver.web.runs_api import runs_routes
+
+    return [*api_routes(log, guard), *ui_routes(log, guard), *runs_routes(hy, guard)]

@@ -48,4 +48,5 @@ def test_epoch_and_series_key() -> None:
     assert (
         series_key("fus", "Checkout", None) == series_key("fus", "Checkout", None) != series_key("fus", "Checkout", "p")
     )
-    assert series_key("fus", None, "p") is None
+    assert series_key("fus", None, "p") == "fus\x1f\x1fp"  # a project without test names is a series
+    assert series_key("fus", None, None) is None
