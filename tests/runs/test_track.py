@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import json
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -11,6 +13,7 @@ import pytest
 from receiver.runs.track import enrich, previous_dict, track
 from receiver.store.runs import RunRow
 from tests.runs.helpers import BREACH, DONE, GIT, NO_GIT, QUEUED, STARTED, envelope, new_event, no_rules, step
+from tests.sources.helpers import ROOT, validator
 
 Spec = tuple[str, str, dict[str, Any]]
 
@@ -132,3 +135,15 @@ def test_rules_are_planned_on_the_enriched_envelope() -> None:
     event, _, _ = later.complete(new_event(later_env), later.merge(row), None)
     assert seen[0]["data"]["git"]["sha"] == "abc123" and seen[0]["data"]["git"]["inferred_from"] == "run"
     assert event.envelope is seen[0] and event.rules_version == "v-test"
+
+
+def test_the_documented_example_is_valid() -> None:
+    """docs/events.md shows an enriched data section: it validates against the published schema."""
+    text = (ROOT / "docs" / "events.md").read_text()
+    found = re.search(r"<!-- run example -->\n```json\n(.*?)\n```", text, re.S)
+    assert found is not None
+    data = json.loads(found.group(1))
+    env = envelope("e1", "run.completed", outcome="failed")
+    env["data"] = data
+    assert not list(validator().iter_errors(env))
+    assert list(data["run"]["previous"]) == list(previous_dict(row_with()) or {})
