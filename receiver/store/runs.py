@@ -64,10 +64,12 @@ INSERT_RUN = (
 )
 UPDATE_RUN = f"UPDATE runs SET {', '.join(f'{c} = ?' for c in RUN_FIELDS[1:])} WHERE key = ?"
 LINK_EVENT = "INSERT INTO run_events (run_key, event_id) VALUES (?, ?)"
-# Ordered by (ended_at, key): two runs that ended in the same second still have one order.
+# Ordered by (ended_at, key): two runs that ended in the same second still have one order. The
+# row-value bound walks the (test_key[, branch], ended_at, key) index backwards from this run, so
+# the cost does not grow with the test's history (even when every run ended at the same time).
 _PREVIOUS = (
-    f"SELECT {RUN_COLUMNS} FROM runs WHERE test_key = ? {{branch}}AND verdict IS NOT NULL "
-    "AND (ended_at < ? OR (ended_at = ? AND key < ?)) ORDER BY ended_at DESC, key DESC LIMIT 1"
+    f"SELECT {RUN_COLUMNS} FROM runs WHERE test_key = ? {{branch}}AND (ended_at, key) < (?, ?) "
+    "AND verdict IS NOT NULL ORDER BY ended_at DESC, key DESC LIMIT 1"
 )
 PREVIOUS_ANY_BRANCH = _PREVIOUS.format(branch="")
 PREVIOUS_SAME_BRANCH = _PREVIOUS.format(branch="AND branch = ? ")
@@ -115,7 +117,7 @@ def previous_sql(run: RunRow) -> tuple[str, tuple[Any, ...]] | None:
     """The previous finished run of the same test (same branch when the branch is known)."""
     if run.test_key is None or run.ended_at is None:
         return None
-    order = (run.ended_at, run.ended_at, run.key)
+    order = (run.ended_at, run.key)
     if run.branch is None:
         return PREVIOUS_ANY_BRANCH, (run.test_key, *order)
     return PREVIOUS_SAME_BRANCH, (run.test_key, run.branch, *order)

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from receiver.runs.track import save, track
-from receiver.store.runs import RunQuery, RunRow
+from receiver.store.migrate import migrations
+from receiver.store.runs import PREVIOUS_ANY_BRANCH, PREVIOUS_SAME_BRANCH, RunQuery, RunRow
 from tests.runs.helpers import BREACH, DONE, GIT, QUEUED, STARTED, envelope, new_event, no_rules
 from tests.store.conftest import Backend, FullStore
 
@@ -104,6 +107,10 @@ HISTORIES = {
         [("a", "failed", 1, "main"), ("b", "cancelled", 2, "main"), ("c", "passed", 3, "main")],
         [(None, "first"), ("a", None), ("a", "fixed")],
     ),
+    "same-finish-time-ordered-by-key": (
+        [("a", "passed", 1, "main"), ("b", "failed", 1, "main"), ("c", "failed", 1, "main")],
+        [(None, "first"), ("a", "broken"), ("b", "still_failing")],
+    ),
     "late-arrival-ordered-by-finish-time": (
         [("b", "failed", 5, "main"), ("a", "passed", 1, "main")],
         [(None, "first"), (None, "first")],
@@ -130,6 +137,19 @@ def test_previous_and_transition(backend: Backend, name: str) -> None:
             assert (run["previous"] or {}).get("key") == (keys[prev_id] if prev_id else None)
 
     backend.run(body)
+
+
+def test_previous_walks_an_index_whatever_the_history(tmp_path: Path) -> None:
+    """Looking up previous must not scan the test's history: every run of a load test may end at
+    the same second (a scan made each insert cost O(runs), the ingest benchmark crawled)."""
+    conn = sqlite3.connect(tmp_path / "plan.db")
+    for version, _, sql in migrations("sqlite"):
+        if version == 3:
+            for statement in sql.split(";\n"):
+                conn.execute(statement)
+    for sql, args in ((PREVIOUS_ANY_BRANCH, ("t", 1.0, "k")), (PREVIOUS_SAME_BRANCH, ("t", "main", 1.0, "k"))):
+        (plan,) = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, args)]
+        assert plan.startswith("SEARCH runs USING INDEX runs_previous") and "(ended_at,key)<(?,?)" in plan, plan
 
 
 def test_filters_and_paging(backend: Backend) -> None:

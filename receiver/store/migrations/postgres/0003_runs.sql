@@ -37,8 +37,8 @@ CREATE TABLE runs (
     UNIQUE (source_id, run_id)
 );
 -- previous: the latest finished run of the same test, on the same branch or on any.
-CREATE INDEX runs_previous ON runs (test_key, ended_at);
-CREATE INDEX runs_previous_branch ON runs (test_key, branch, ended_at);
+CREATE INDEX runs_previous ON runs (test_key, ended_at, key);
+CREATE INDEX runs_previous_branch ON runs (test_key, branch, ended_at, key);
 -- /api/runs filters, newest first.
 CREATE INDEX runs_name ON runs (name, key);
 CREATE INDEX runs_branch ON runs (branch, key);
