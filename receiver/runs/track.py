@@ -16,6 +16,7 @@ Ordering, so that out-of-order and repeated events converge on the same row:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -102,14 +103,28 @@ def track(envelope: Mapping[str, Any], now: float, planner: Planner) -> Track | 
         key=new_id("run", now), source_id=envelope["source"], run_id=str(run_id), platform=envelope["platform"],
         name=section.get("name"), project=section.get("project"), status=section.get("status"),
         outcome=section.get("outcome"), url=section.get("url"), started_at=section.get("started_at"),
-        finished_at=section.get("finished_at"), duration_ms=section.get("duration_ms"),
-        repo=git.get("repo"), sha=git.get("sha"), branch=git.get("branch"), pr=git.get("pr"),
+        finished_at=section.get("finished_at"), duration_ms=_real(section.get("duration_ms")),
+        repo=git.get("repo"), sha=git.get("sha"), branch=git.get("branch"), pr=_int64(git.get("pr")),
         metrics=data.get("metrics") or None, counts=data.get("counts") or None, final=final,
         event_time=epoch(envelope.get("time")) or now, ended_at=None, verdict=None, test_key=None,
         previous_key=None, transition=None, first_event_id=envelope["id"], last_event_id=envelope["id"],
         trigger_event_id=None, trigger_delivery_id=None, created_at=now, updated_at=now,
     )  # fmt: skip
     return Track(envelope["source"], str(run_id), fresh, final, planner)
+
+
+def _int64(value: Any) -> int | None:
+    """A column value: JSON allows any integer, the stores' INTEGER/BIGINT 64 bits (the envelope
+    keeps the original)."""
+    return value if isinstance(value, int) and -(2**63) <= value < 2**63 else None
+
+
+def _real(value: Any) -> float | None:
+    try:
+        number = float(value) if value is not None else None
+    except OverflowError:  # an integer beyond a double's range
+        return None
+    return number if number is not None and math.isfinite(number) else None
 
 
 def enrich(envelope: Mapping[str, Any], run: RunRow, previous: RunRow | None, *, final: bool) -> dict[str, Any]:

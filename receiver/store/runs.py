@@ -131,9 +131,9 @@ def run_args(run: RunRow, encode: Callable[[Any], Any]) -> list[Any]:
     return values
 
 
-def update_args(run: RunRow, encode: Callable[[Any], Any]) -> list[Any]:
-    values = run_args(run, encode)
-    return [*values[1:], values[0]]
+def update_args(insert_args: list[Any]) -> list[Any]:
+    """``run_args`` in the order of UPDATE_RUN (the key last, in its WHERE)."""
+    return [*insert_args[1:], insert_args[0]]
 
 
 def run_row(r: Sequence[Any], decode: Callable[[Any], Any]) -> RunRow:

@@ -44,10 +44,11 @@ def apply_run(conn: sqlite3.Connection, ev: NewEvent, step: RunStep) -> tuple[Ne
         row = conn.execute(*query).fetchone()
         previous = run_row(row, jsonutil.loads) if row else None
     event, deliveries, run = step.complete(ev, merged, previous)
+    args = run_args(run, jsonutil.dumps)
     if current is None:
-        conn.execute(INSERT_RUN, run_args(run, jsonutil.dumps))
+        conn.execute(INSERT_RUN, args)
     else:
-        conn.execute(UPDATE_RUN, update_args(run, jsonutil.dumps))
+        conn.execute(UPDATE_RUN, update_args(args))
     conn.execute(LINK_EVENT, (run.key, ev.id))
     return event, deliveries
 

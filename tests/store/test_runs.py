@@ -206,6 +206,23 @@ def test_concurrent_receivers_update_one_run(backend: Backend) -> None:
     asyncio.run(main())
 
 
+def test_values_a_column_cannot_hold_do_not_make_the_event_unstorable(backend: Backend) -> None:
+    """A verified body is always stored: an integer beyond 64 bits, a number beyond a double,
+    NUL in text (PostgreSQL refuses it) stay in the envelope; the run row does without them."""
+
+    async def body(store: FullStore) -> None:
+        env = envelope("e1", "run.completed", name="Check\x00out", outcome="passed", duration_ms=10**400,
+                       git={**GIT, "pr": 10**30})  # fmt: skip
+        assert await put(store, env)
+        run = await only_run(store)
+        assert (run.pr, run.duration_ms, run.sha) == (None, None, "abc123")
+        assert run.name in ("Check\x00out", "Check\ufffdout")  # PostgreSQL text has no NUL
+        stored = await store.get_event("e1")
+        assert stored is not None and stored.envelope["data"]["git"]["pr"] == 10**30
+
+    backend.run(body)
+
+
 def test_events_without_a_run_are_stored_as_before(backend: Backend) -> None:
     async def body(store: FullStore) -> None:
         env = envelope("e1", "git.push", git=GIT)
