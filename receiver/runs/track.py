@@ -48,29 +48,27 @@ class Track:
     def merge(self, current: RunRow | None) -> RunRow:
         fresh = self.fresh
         if current is None:
-            return _derived(fresh)
+            return _derived(dict(fresh.__dict__))
         wins = fresh.final and not current.final
         if fresh.final == current.final:
             wins = fresh.event_time >= current.event_time
         win, lose = (fresh, current) if wins else (current, fresh)
-        values = {f: getattr(win, f) if getattr(win, f) is not None else getattr(lose, f) for f in _MERGED}
-        return _derived(
-            replace(
-                current, **values, final=win.final, event_time=win.event_time, last_event_id=fresh.last_event_id,
-                updated_at=fresh.updated_at,
-            )
-        )  # fmt: skip
+        values = dict(current.__dict__)
+        for f in _MERGED:
+            value = getattr(win, f)
+            values[f] = value if value is not None else getattr(lose, f)
+        values.update(final=win.final, event_time=win.event_time, last_event_id=fresh.last_event_id,
+                      updated_at=fresh.updated_at)  # fmt: skip
+        return _derived(values)
 
     def complete(
         self, event: NewEvent, run: RunRow, previous: RunRow | None
     ) -> tuple[NewEvent, Sequence[NewDelivery], RunRow]:
         if self.wants_previous:
-            run = replace(
-                run,
-                previous_key=previous.key if previous else None,
-                # Without a name there is no "same test" to compare with.
-                transition=transition(previous.verdict if previous else None, run.verdict) if run.test_key else None,
-            )
+            # ``run`` is the row ``merge`` just built for this step: completing it in place is safe.
+            run.previous_key = previous.key if previous else None
+            # Without a name or project there is no "same test" to compare with.
+            run.transition = transition(previous.verdict if previous else None, run.verdict) if run.test_key else None
         envelope = enrich(event.envelope, run, previous, final=self.wants_previous)
         plan = self.planner(envelope)
         self.planned = len(plan.deliveries)
@@ -78,15 +76,14 @@ class Track:
         return event, plan.deliveries, run
 
 
-def _derived(run: RunRow) -> RunRow:
-    """The columns computed from the others."""
-    ended = (epoch(run.finished_at) or run.event_time) if run.final else None
-    return replace(
-        run,
-        ended_at=ended,
-        verdict=verdict(run.outcome) if run.final else None,
-        test_key=series_key(run.source_id, run.name, run.project),
-    )
+def _derived(values: dict[str, Any]) -> RunRow:
+    """A new row from column values, with the columns computed from the others."""
+    final = values["final"]
+    outcome = values["outcome"]
+    values["ended_at"] = (epoch(values["finished_at"]) or values["event_time"]) if final else None
+    values["verdict"] = verdict(outcome) if final else None
+    values["test_key"] = series_key(values["source_id"], values["name"], values["project"])
+    return RunRow(**values)
 
 
 def track(envelope: Mapping[str, Any], now: float, planner: Planner) -> Track | None:

@@ -9,14 +9,16 @@ placeholders; :func:`pg` turns them into psycopg's ``%s``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
 from receiver.store.base import EventRow, NewDelivery, NewEvent
 
 
-@dataclass(frozen=True)
+@dataclass
 class RunRow:
+    """One row of ``runs`` (mutable only while run tracking builds it, before it is written)."""
+
     key: str
     source_id: str
     run_id: str
@@ -124,7 +126,7 @@ def previous_sql(run: RunRow) -> tuple[str, tuple[Any, ...]] | None:
 
 
 def run_args(run: RunRow, encode: Callable[[Any], Any]) -> list[Any]:
-    values = list(astuple(run))
+    values = [getattr(run, name) for name in RUN_FIELDS]  # not astuple(): it deep-copies the dicts
     for i in _JSON_FIELDS:
         values[i] = None if values[i] is None else encode(values[i])
     values[_FINAL] = int(run.final)
