@@ -147,3 +147,24 @@ def test_the_documented_example_is_valid() -> None:
     env["data"] = data
     assert not list(validator().iter_errors(env))
     assert list(data["run"]["previous"]) == list(previous_dict(row_with()) or {})
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new-run", "known-run"])
+def test_a_retried_step_merges_and_completes_the_same(existing: bool) -> None:
+    """The store may run a step again (a retried transaction): merge and complete copy the rows they
+    fill in, so the step, the current row and the event stay as they were."""
+    current = fold([QUEUED]) if existing else None
+    before = replace(current) if current else None
+    env = envelope(DONE[0], DONE[1], **DONE[2])
+    s, event = step(env), new_event(env)
+    fresh = replace(s.fresh)
+    previous = row_with(key="run_" + "0" * 32, outcome="passed", verdict="passed", ended_at=1.0)
+    results = []
+    for _ in range(2):
+        planned, _, run = s.complete(event, s.merge(current), previous)
+        results.append((planned, run))
+        assert run is not s.fresh and run is not current
+    assert results[0] == results[1] and results[0][1].transition == "broken"
+    assert results[0][0].envelope["data"]["run"]["key"] == results[0][1].key and event.envelope == env
+    assert "key" not in env["data"]["run"] and results[0][0] is not event
+    assert s.fresh == fresh and current == before
