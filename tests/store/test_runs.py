@@ -6,14 +6,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from receiver.runs.track import save, track
+from receiver.store import open_store
 from receiver.store.migrate import migrations
-from receiver.store.runs import PREVIOUS_ANY_BRANCH, PREVIOUS_SAME_BRANCH, RunQuery, RunRow
+from receiver.store.runs import PREVIOUS_ANY_BRANCH, PREVIOUS_SAME_BRANCH, RunQuery, RunRow, list_sql
 from tests.runs.helpers import BREACH, DONE, GIT, QUEUED, STARTED, envelope, new_event, no_rules
 from tests.store.conftest import Backend, FullStore
 
@@ -139,18 +141,73 @@ def test_previous_and_transition(backend: Backend, name: str) -> None:
     backend.run(body)
 
 
-def test_previous_walks_an_index_whatever_the_history(tmp_path: Path) -> None:
-    """Looking up previous must not scan the test's history: every run of a load test may end at
-    the same second (a scan made each insert cost O(runs), the ingest benchmark crawled)."""
+def runs_schema(tmp_path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(tmp_path / "plan.db")
     for version, _, sql in migrations("sqlite"):
         if version == 3:
             for statement in sql.split(";\n"):
                 conn.execute(statement)
+    return conn
+
+
+def test_previous_walks_an_index_whatever_the_history(tmp_path: Path) -> None:
+    """Looking up previous must not scan the test's history: every run of a load test may end at
+    the same second (a scan made each insert cost O(runs), the ingest benchmark crawled)."""
+    conn = runs_schema(tmp_path)
     for sql, args in ((PREVIOUS_ANY_BRANCH, ("t", 1.0, "k")), (PREVIOUS_SAME_BRANCH, ("t", "main", 1.0, "k"))):
         (plan,) = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, args)]
         assert plan.startswith("SEARCH runs USING INDEX runs_previous") and "(ended_at,key)<(?,?)" in plan, plan
 
+
+
+@pytest.mark.parametrize(
+    ("sql", "args", "index"),
+    [
+        (PREVIOUS_ANY_BRANCH, ("t", 1.0, "k"), "runs_previous"),
+        (PREVIOUS_SAME_BRANCH, ("t", "main", 1.0, "k"), "runs_previous_branch"),
+        *((*list_sql(RunQuery(**{f: v})), f"runs_{f}") for f, v in  # type: ignore[arg-type]
+          (("name", "n"), ("branch", "main"), ("pr", 7), ("outcome", "failed"), ("transition", "broken"))),
+    ],
+)  # fmt: skip
+def test_each_lookup_searches_its_partial_index(tmp_path: Path, sql: str, args: Any, index: str) -> None:
+    """The indexes are partial (below); each query must still search its own index, not scan the runs."""
+    plan = " ".join(row[3] for row in runs_schema(tmp_path).execute("EXPLAIN QUERY PLAN " + sql, args))
+    assert f"SEARCH runs USING INDEX {index} (" in plan, plan
+
+
+@pytest.mark.parametrize(
+    ("events", "indexed"),
+    [
+        pytest.param([STARTED], {"runs_name"}, id="in-progress-no-git"),
+        pytest.param([QUEUED], {"runs_name", "runs_branch"}, id="in-progress-with-branch"),
+        pytest.param([STARTED, DONE], {"runs_name", "runs_outcome", "runs_transition", "runs_previous"},
+                     id="finished-no-git"),
+        pytest.param([QUEUED, DONE], {"runs_name", "runs_outcome", "runs_transition", "runs_previous", "runs_branch",
+                                      "runs_previous_branch"}, id="finished-with-branch"),
+    ],
+)  # fmt: skip
+def test_a_run_is_written_only_to_the_indexes_that_can_find_it(
+    tmp_path: Path, events: list[Spec], indexed: set[str]
+) -> None:
+    """Each index a run row enters costs ingest a b-tree insert (issue #13's budget): a run in
+    progress is nobody's previous, and a run without a branch, PR or transition is not in those filters."""
+    db = tmp_path / "hookyard.db"
+
+    async def main() -> None:
+        store: Any = open_store(f"sqlite:///{db}")
+        await store.open()
+        try:
+            for event_id, type, values in events:
+                await put(store, envelope(event_id, type, **values))
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+    with closing(sqlite3.connect(db)) as conn:
+        cells = dict(conn.execute(
+            "SELECT name, sum(ncell) FROM dbstat WHERE name LIKE 'runs_%' AND pagetype = 'leaf' GROUP BY name"
+        ).fetchall())  # fmt: skip
+    assert {name for name, n in cells.items() if n} == indexed, cells
 
 def test_filters_and_paging(backend: Backend) -> None:
     async def body(store: FullStore) -> None:

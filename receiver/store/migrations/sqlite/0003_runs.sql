@@ -35,15 +35,18 @@ CREATE TABLE runs (
     updated_at          REAL NOT NULL,
     UNIQUE (source_id, run_id)
 );
--- previous: the latest finished run of the same test, on the same branch or on any.
-CREATE INDEX runs_previous ON runs (test_key, ended_at, key);
-CREATE INDEX runs_previous_branch ON runs (test_key, branch, ended_at, key);
+-- previous: the latest finished run of the same test, on the same branch or on any. Partial (here
+-- and below): a row is written only to the indexes whose queries can find it, so a run in progress
+-- or without git fields costs fewer index writes on ingest (`col = ?` implies `col IS NOT NULL`).
+CREATE INDEX runs_previous ON runs (test_key, ended_at, key) WHERE verdict IS NOT NULL;
+CREATE INDEX runs_previous_branch ON runs (test_key, branch, ended_at, key)
+    WHERE verdict IS NOT NULL AND branch IS NOT NULL;
 -- /api/runs filters, newest first.
-CREATE INDEX runs_name ON runs (name, key);
-CREATE INDEX runs_branch ON runs (branch, key);
-CREATE INDEX runs_pr ON runs (pr, key);
-CREATE INDEX runs_outcome ON runs (outcome, key);
-CREATE INDEX runs_transition ON runs (transition, key);
+CREATE INDEX runs_name ON runs (name, key) WHERE name IS NOT NULL;
+CREATE INDEX runs_branch ON runs (branch, key) WHERE branch IS NOT NULL;
+CREATE INDEX runs_pr ON runs (pr, key) WHERE pr IS NOT NULL;
+CREATE INDEX runs_outcome ON runs (outcome, key) WHERE outcome IS NOT NULL;
+CREATE INDEX runs_transition ON runs (transition, key) WHERE transition IS NOT NULL;
 
 -- Which events belong to which run (the run page lists them).
 CREATE TABLE run_events (
