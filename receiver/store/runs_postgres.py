@@ -19,7 +19,7 @@ from receiver.store.base import EventRow, NewDelivery, NewEvent
 from receiver.store.rows import EVENT_COLUMNS, event_row
 from receiver.store.runs import (
     GET_RUN,
-    INSERT_RUN,
+    INSERT_RUN_IF_ABSENT,
     LINK_EVENT,
     RUN_EVENT_IDS,
     SELECT_RUN,
@@ -38,7 +38,7 @@ from receiver.store.runs import (
 Conn = psycopg.AsyncConnection[tuple[Any, ...]]
 
 _SELECT_FOR_UPDATE = pg(SELECT_RUN) + " FOR UPDATE"
-_INSERT, _UPDATE, _LINK, _GET = pg(INSERT_RUN), pg(UPDATE_RUN), pg(LINK_EVENT), pg(GET_RUN)
+_INSERT, _UPDATE, _LINK, _GET = pg(INSERT_RUN_IF_ABSENT), pg(UPDATE_RUN), pg(LINK_EVENT), pg(GET_RUN)
 _EVENTS = f"SELECT {EVENT_COLUMNS} FROM events WHERE id IN ({pg(RUN_EVENT_IDS)}) ORDER BY id"
 
 
