@@ -225,6 +225,9 @@ def _register() -> None:
 
     for command in (rules, deliveries, retry, replay):
         main.add_command(command)
+    from receiver.cli_runs import runs
+
+    main.add_command(runs)
 
 
 _register()

@@ -1,4 +1,4 @@
-"""The inbound pipeline for one request: verify → normalize → plan → store.
+"""The inbound pipeline for one request: verify → normalize → run → plan → store.
 
 ``Ingest.receive`` reads like the data-flow diagram in DESIGN.md. It answers only
 after the store has committed the event and its deliveries.
@@ -18,6 +18,7 @@ from receiver.events import Normalized, build_envelope, new_id
 from receiver.logfmt import LogThrottle
 from receiver.metrics import Metrics
 from receiver.routing import Plan, Router
+from receiver.runs import track as runs
 from receiver.sources.base import safe_normalize
 from receiver.store.base import NewEvent, SaveResult, Store
 from receiver.verify.base import RawRequest, Verified
@@ -53,24 +54,24 @@ class Ingest:
         normalized = safe_normalize(src.adapter, req)
         event_id = new_id("evt", now)
         envelope = build_envelope(normalized, event_id=event_id, source_id=src.id, received_at=now)
-        plan = self.router.plan(envelope)
         keys = dedupe_keys(src, req, verified)
         event = stored_event(
             src,
             req,
             normalized,
             envelope,
-            plan,
+            None,
             now,
             dedupe_keys=keys,
             # A provider delivery id names redeliveries exactly; only without one does
             # an identical body within the window count as a redelivery.
             dedupe_window=0.0 if keys and keys[0].startswith("id:") else src.dedupe_window,
         )
-        result = await self.store.save_event(event, plan.deliveries)
+        # The run (when the event names one) is merged and the event enriched, then planned.
+        result, planned = await runs.save(self.store, event, self.router.plan, now)
         self.metrics.received(src.id, result.duplicate)
         if not result.duplicate:
-            if plan.deliveries:
+            if planned:
                 self.on_stored()
             log.debug("stored event=%s source=%s type=%s", event_id, src.id, normalized.type)
         return result
@@ -88,10 +89,17 @@ def dedupe_keys(src: Source, req: RawRequest, verified: Verified) -> list[str]:
 
 
 def stored_event(
-    src: Source, req: RawRequest, normalized: Normalized, envelope: dict[str, Any], plan: Plan, now: float, **extra: Any
+    src: Source,
+    req: RawRequest,
+    normalized: Normalized,
+    envelope: dict[str, Any],
+    plan: Plan | None,
+    now: float,
+    **extra: Any,
 ) -> NewEvent:
     """The row for a normalized request: a webhook's, or a stored one normalized again
-    (``renormalize``). ``extra`` carries what only one of them knows (dedupe keys, parent)."""
+    (``renormalize``). ``extra`` carries what only one of them knows (dedupe keys, parent).
+    Without ``plan`` the row is planned later (run tracking plans the enriched envelope)."""
     return NewEvent(
         id=envelope["id"],
         source_id=src.id,
@@ -105,7 +113,7 @@ def stored_event(
         envelope=envelope,
         correlation_id=envelope["correlation_id"],
         normalize_error=normalized.normalize_error,
-        rules_version=plan.rules_version,
-        matched_rules=plan.matched_rules,
+        rules_version=plan.rules_version if plan else None,
+        matched_rules=plan.matched_rules if plan else [],
         **extra,
     )

@@ -786,6 +786,7 @@ def run_section(**values: Any) -> dict[str, Any]:
 EXAMPLE_EVENTS = ["fusillade-run-completed", "comparison-regressed", "nunu-bug-reported", "github-pr-opened"]
 EXAMPLE_EVENTS += ["automatedfuture-run-failed"]
 
+PREVIOUS = {"key": "run_1", "outcome": "failed", "metrics": None, "git": None, "url": None, "finished_at": None}
 EXAMPLES: list[tuple[str, dict[str, Any], list[tuple[str, str, str | None]]]] = [
     (
         "load-test-asks-for-comparison",
@@ -844,6 +845,17 @@ EXAMPLES: list[tuple[str, dict[str, Any], list[tuple[str, str, str | None]]]] = 
             "data": {"run": {"name": "Checkout", "project": "QA Sandbox", "outcome": "failed"}},
         },
         [],
+    ),
+    (
+        "run-that-flipped",  # run tracking's enrichment (docs/events.md, "Runs")
+        {
+            **load_event("automatedfuture-run-failed"),
+            "data": {
+                "run": {"name": "Checkout", "outcome": "passed", "transition": "fixed", "previous": PREVIOUS},
+                "git": {"repo": "a/b", "sha": "9f86d081884c", "branch": "main", "pr": None, "inferred_from": "run"},
+            },
+        },
+        [("run-status-flips", "slack-perf", None)],
     ),
     (
         "passed-run-is-not-a-failure",

@@ -10,7 +10,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from receiver.store.runs import RunStep
 
 # storage.busy_timeout_seconds: a write waits this long for a lock another process holds.
 DEFAULT_BUSY_TIMEOUT = 5.0
@@ -166,7 +169,11 @@ class Store(Protocol):
         """Have ``callback`` told (once, with a one-line reason) if the store stops being able to
         write for good while open, e.g. its writer task died: the process should then exit."""
 
-    async def save_event(self, event: NewEvent, deliveries: Sequence[NewDelivery] = ()) -> SaveResult: ...
+    async def save_event(
+        self, event: NewEvent, deliveries: Sequence[NewDelivery] = (), *, run: RunStep | None = None
+    ) -> SaveResult:
+        """Store ``event`` unless it is a redelivery. With ``run``, the event's run is merged and the
+        event enriched and planned by ``run`` in the same transaction (``deliveries`` is then unused)."""
 
     async def get_event(self, event_id: str) -> EventRow | None: ...
 

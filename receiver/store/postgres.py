@@ -58,6 +58,8 @@ from receiver.store.rows import (
     envelope_json,
     event_row,
 )
+from receiver.store.runs import RunStep
+from receiver.store.runs_postgres import PostgresRuns, apply_run
 
 T = TypeVar("T")
 
@@ -91,7 +93,7 @@ def _delivery_args(d: NewDelivery, event_id: str, now: float) -> tuple[Any, ...]
     )  # fmt: skip
 
 
-class PostgresStore(PostgresWeb):
+class PostgresStore(PostgresWeb, PostgresRuns):
     """The server-backed store, for several daemons or dispatchers sharing one queue."""
 
     backend = "postgres"
@@ -206,10 +208,14 @@ class PostgresStore(PostgresWeb):
 
         await self.write(op)
 
-    async def save_event(self, event: NewEvent, deliveries: Sequence[NewDelivery] = ()) -> SaveResult:
-        return await self.write(lambda conn: self._save_event(conn, event, deliveries))
+    async def save_event(
+        self, event: NewEvent, deliveries: Sequence[NewDelivery] = (), *, run: RunStep | None = None
+    ) -> SaveResult:
+        return await self.write(lambda conn: self._save_event(conn, event, deliveries, run))
 
-    async def _save_event(self, conn: Conn, ev: NewEvent, deliveries: Sequence[NewDelivery]) -> SaveResult:
+    async def _save_event(
+        self, conn: Conn, ev: NewEvent, deliveries: Sequence[NewDelivery], run: RunStep | None = None
+    ) -> SaveResult:
         locks = {_lock_id("key", ev.source_id, key) for key in ev.dedupe_keys}
         if ev.dedupe_window > 0:
             locks.add(_lock_id("body", ev.source_id, ev.body_sha256))
@@ -233,6 +239,8 @@ class PostgresStore(PostgresWeb):
             row = await cur.fetchone()
             if row:
                 return SaveResult(row[0], True)
+        if run is not None:  # behind the redelivery check: a redelivery changes no run
+            ev, deliveries = await apply_run(conn, ev, run)
         await conn.execute(
             "INSERT INTO events (id, source_id, kind, type, subject, received_at, body_sha256, headers, body, "
             "envelope, normalize_error, parent_id, correlation_id, depth, rules_version, matched_rules) "

@@ -37,6 +37,8 @@ from receiver.store.rows import (
     envelope_json,
     event_row,
 )
+from receiver.store.runs import RunStep
+from receiver.store.runs_sqlite import SqliteRuns, apply_run
 from receiver.store.sqlite_queue import SqliteQueue, insert_deliveries
 from receiver.store.sqlite_web import SqliteWeb
 from receiver.store.writer import GroupCommitWriter, is_lock_busy
@@ -85,7 +87,7 @@ def open_error(path: str, exc: Exception) -> StoreUnavailable:
     return StoreUnavailable(f"cannot open the SQLite store {shown}: {reason}{detail}")
 
 
-class SqliteStore(SqliteQueue, SqliteWeb):
+class SqliteStore(SqliteQueue, SqliteWeb, SqliteRuns):
     """The embedded default store. ``path`` is a file path (``:memory:`` is refused:
     the writer and readers need one shared file)."""
 
@@ -191,10 +193,14 @@ class SqliteStore(SqliteQueue, SqliteWeb):
     async def ping(self) -> None:
         await self.write(lambda conn: conn.execute("SELECT 1").fetchone())
 
-    async def save_event(self, event: NewEvent, deliveries: Sequence[NewDelivery] = ()) -> SaveResult:
-        return await self.write(lambda conn: self._save_event(conn, event, deliveries))
+    async def save_event(
+        self, event: NewEvent, deliveries: Sequence[NewDelivery] = (), *, run: RunStep | None = None
+    ) -> SaveResult:
+        return await self.write(lambda conn: self._save_event(conn, event, deliveries, run))
 
-    def _save_event(self, conn: sqlite3.Connection, ev: NewEvent, deliveries: Sequence[NewDelivery]) -> SaveResult:
+    def _save_event(
+        self, conn: sqlite3.Connection, ev: NewEvent, deliveries: Sequence[NewDelivery], run: RunStep | None = None
+    ) -> SaveResult:
         # Claim every redelivery key in one statement; on the common path (all new) that is
         # the whole dedupe cost. The body hash is a key too, valid for ``dedupe_window``.
         body_key = f"body:{ev.body_sha256}" if ev.dedupe_window > 0 else None
@@ -217,6 +223,8 @@ class SqliteStore(SqliteQueue, SqliteWeb):
                     "UPDATE event_keys SET event_id = ? WHERE source_id = ? AND key = ?",
                     (ev.id, ev.source_id, body_key),
                 )
+        if run is not None:  # behind the redelivery check: a redelivery changes no run
+            ev, deliveries = apply_run(conn, ev, run)
         conn.execute(
             "INSERT INTO events (id, source_id, kind, type, subject, received_at, body_sha256, headers, body, "
             "envelope, normalize_error, parent_id, correlation_id, depth, rules_version, matched_rules) "

@@ -1,0 +1,185 @@
+"""Run tracking at ingest: merge each run event into its run row and enrich the event.
+
+``save`` is the one call ingest makes. An event whose envelope names a platform run
+(``data.run.id``) is stored through a :class:`Track`, which the store calls inside the
+event's transaction, after the redelivery check: ``merge`` folds the event into the
+current row, ``complete`` enriches the envelope (``data.run.key``, the run's git fields,
+``previous``/``transition`` on final events) and only then plans it, so rules see the
+enriched event and the stored envelope is the routed one.
+
+Ordering, so that out-of-order and repeated events converge on the same row:
+* a final event (outcome or finish time) beats a non-final one whatever their times;
+* between two final or two non-final events, the later platform time (``time``) wins,
+  the later arrival on a tie;
+* the losing side still fills what the winner does not know (null fields).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from receiver.events import new_id
+from receiver.routing import Plan
+from receiver.runs.model import GIT_KEYS, epoch, is_final, series_key, transition, verdict
+from receiver.store.base import NewDelivery, NewEvent, SaveResult, Store
+from receiver.store.runs import RunRow
+
+Planner = Callable[[Mapping[str, Any]], Plan]
+T = TypeVar("T")
+
+# Fields an event may set; the rest of a row is bookkeeping.
+_MERGED = ("name", "project", "status", "outcome", "url", "started_at", "finished_at", "duration_ms",
+           *GIT_KEYS, "metrics", "counts")  # fmt: skip
+
+
+@dataclass
+class Track:
+    """One event's update of its run (a ``receiver.store.runs.RunStep``)."""
+
+    source_id: str
+    run_id: str
+    fresh: RunRow  # the row this event alone describes
+    wants_previous: bool  # a final event carries previous/transition
+    planner: Planner
+    planned: int = 0  # deliveries of the last plan (the one stored)
+
+    def merge(self, current: RunRow | None) -> RunRow:
+        fresh = self.fresh
+        if current is None:
+            return _copy(fresh)  # a copy: ``complete`` fills it in, and a retried transaction merges again
+        wins = fresh.final and not current.final
+        if fresh.final == current.final:
+            wins = fresh.event_time >= current.event_time
+        win, lose = (fresh, current) if wins else (current, fresh)
+        merged = _copy(current)
+        values = merged.__dict__
+        for f in _MERGED:
+            value = getattr(win, f)
+            values[f] = value if value is not None else getattr(lose, f)
+        values.update(final=win.final, event_time=win.event_time, last_event_id=fresh.last_event_id,
+                      updated_at=fresh.updated_at)  # fmt: skip
+        _derive(values)
+        return merged
+
+    def complete(
+        self, event: NewEvent, run: RunRow, previous: RunRow | None
+    ) -> tuple[NewEvent, Sequence[NewDelivery], RunRow]:
+        if self.wants_previous:
+            # ``run`` is the row ``merge`` just built for this step: completing it in place is safe.
+            run.previous_key = previous.key if previous else None
+            # Without a name or project there is no "same test" to compare with.
+            run.transition = transition(previous.verdict if previous else None, run.verdict) if run.test_key else None
+        envelope = enrich(event.envelope, run, previous, final=self.wants_previous)
+        plan = self.planner(envelope)
+        self.planned = len(plan.deliveries)
+        return _planned(event, envelope, plan), plan.deliveries, run
+
+
+def _copy(row: T) -> T:
+    """A shallow copy of a dataclass instance without re-running ``__init__``: ``dataclasses.replace``
+    and ``Cls(**vars(x))`` check and assign field by field, ~10 µs per event on the ingest path."""
+    copy = object.__new__(type(row))
+    copy.__dict__.update(row.__dict__)
+    return copy
+
+
+def _planned(event: NewEvent, envelope: dict[str, Any], plan: Plan) -> NewEvent:
+    """``event`` with the envelope as routed and its plan (a copy: ``NewEvent`` is frozen)."""
+    planned = _copy(event)
+    planned.__dict__.update(envelope=envelope, rules_version=plan.rules_version, matched_rules=plan.matched_rules)
+    return planned
+
+
+def _derive(values: dict[str, Any]) -> None:
+    """Set the columns computed from the others in a row's ``values`` (its ``__dict__``)."""
+    final = values["final"]
+    outcome = values["outcome"]
+    values["ended_at"] = (epoch(values["finished_at"]) or values["event_time"]) if final else None
+    values["verdict"] = verdict(outcome) if final else None
+    values["test_key"] = series_key(values["source_id"], values["name"], values["project"])
+
+
+def track(envelope: Mapping[str, Any], now: float, planner: Planner) -> Track | None:
+    """The run update an event makes; None when it names no platform run."""
+    data = envelope.get("data")
+    section = data.get("run") if isinstance(data, dict) else None
+    run_id = section.get("id") if isinstance(section, dict) else None
+    if run_id is None:
+        return None
+    assert isinstance(data, dict) and isinstance(section, dict)
+    git = data.get("git") or {}
+    final = is_final(section)
+    fresh = RunRow(
+        key=new_id("run", now), source_id=envelope["source"], run_id=str(run_id), platform=envelope["platform"],
+        name=section.get("name"), project=section.get("project"), status=section.get("status"),
+        outcome=section.get("outcome"), url=section.get("url"), started_at=section.get("started_at"),
+        finished_at=section.get("finished_at"), duration_ms=_real(section.get("duration_ms")),
+        repo=git.get("repo"), sha=git.get("sha"), branch=git.get("branch"), pr=_int64(git.get("pr")),
+        metrics=data.get("metrics") or None, counts=data.get("counts") or None, final=final,
+        event_time=epoch(envelope.get("time")) or now, ended_at=None, verdict=None, test_key=None,
+        previous_key=None, transition=None, first_event_id=envelope["id"], last_event_id=envelope["id"],
+        trigger_event_id=None, trigger_delivery_id=None, created_at=now, updated_at=now,
+    )  # fmt: skip
+    _derive(fresh.__dict__)
+    return Track(envelope["source"], str(run_id), fresh, final, planner)
+
+
+def _int64(value: Any) -> int | None:
+    """A column value: JSON allows any integer, the stores' INTEGER/BIGINT 64 bits (the envelope
+    keeps the original)."""
+    return value if isinstance(value, int) and -(2**63) <= value < 2**63 else None
+
+
+def _real(value: Any) -> float | None:
+    try:
+        number = float(value) if value is not None else None
+    except OverflowError:  # an integer beyond a double's range
+        return None
+    return number if number is not None and math.isfinite(number) else None
+
+
+def enrich(envelope: Mapping[str, Any], run: RunRow, previous: RunRow | None, *, final: bool) -> dict[str, Any]:
+    """The envelope as routed and stored: ``data.run.key``, the run's git fields where the
+    event lacks them (``inferred_from``), and on final events ``previous``/``transition``."""
+    data = dict(envelope["data"])
+    section = {**data["run"], "key": run.key}
+    if final:
+        section["previous"] = previous_dict(previous)
+        section["transition"] = run.transition
+    data["run"] = section
+    own = data.get("git") or {}
+    known = {k: getattr(run, k) for k in GIT_KEYS}
+    if any(own.get(k) is not None for k in GIT_KEYS) or any(v is not None for v in known.values()):
+        merged = {k: own.get(k) if own.get(k) is not None else known[k] for k in GIT_KEYS}
+        # Named after where the commit (sha) came from; other missing keys are filled either way.
+        carried = own.get("sha") is not None or (merged["sha"] is None and any(own.get(k) for k in GIT_KEYS))
+        data["git"] = {**own, **merged, "inferred_from": "event" if carried else "run"}
+    return {**envelope, "data": data}
+
+
+def previous_dict(run: RunRow | None) -> dict[str, Any] | None:
+    """What a final event says about the previous finished run of the same test."""
+    if run is None:
+        return None
+    return {
+        "key": run.key,
+        "outcome": run.outcome,
+        "metrics": run.metrics,
+        "git": {k: getattr(run, k) for k in GIT_KEYS},
+        "url": run.url,
+        "finished_at": run.finished_at,
+    }
+
+
+async def save(store: Store, event: NewEvent, planner: Planner, now: float) -> tuple[SaveResult, int]:
+    """Store ``event`` (planned by ``planner``), tracking its run when it names one.
+    Returns the result and how many deliveries were stored with it."""
+    step = track(event.envelope, now, planner)
+    if step is None:
+        plan = planner(event.envelope)
+        return await store.save_event(_planned(event, event.envelope, plan), plan.deliveries), len(plan.deliveries)
+    result = await store.save_event(event, run=step)
+    return result, step.planned

@@ -1,0 +1,177 @@
+"""The ``runs`` table: row type, queries and statements, written once for both backends.
+
+A run row changes only inside the transaction that stores one of its events (see
+``RunStep``): the store reads the current row, the step merges the event into it and
+plans the enriched event, and the store writes both. Statements use ``?``
+placeholders; :func:`pg` turns them into psycopg's ``%s``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from operator import attrgetter
+from typing import Any, Protocol
+
+from receiver.store.base import EventRow, NewDelivery, NewEvent
+
+
+@dataclass
+class RunRow:
+    """One row of ``runs`` (mutable only while run tracking builds it, before it is written)."""
+
+    key: str
+    source_id: str
+    run_id: str
+    platform: str
+    name: str | None
+    project: str | None
+    status: str | None
+    outcome: str | None
+    url: str | None
+    started_at: str | None
+    finished_at: str | None
+    duration_ms: float | None
+    repo: str | None
+    sha: str | None
+    branch: str | None
+    pr: int | None
+    metrics: dict[str, Any] | None
+    counts: dict[str, Any] | None
+    final: bool
+    event_time: float
+    ended_at: float | None
+    verdict: str | None
+    test_key: str | None
+    previous_key: str | None
+    transition: str | None
+    first_event_id: str
+    last_event_id: str
+    trigger_event_id: str | None
+    trigger_delivery_id: str | None
+    created_at: float
+    updated_at: float
+
+
+RUN_FIELDS = [f.name for f in fields(RunRow)]
+RUN_COLUMNS = ", ".join(RUN_FIELDS)
+_JSON_FIELDS = {RUN_FIELDS.index("metrics"), RUN_FIELDS.index("counts")}
+_FINAL = RUN_FIELDS.index("final")
+_run_values = attrgetter(*RUN_FIELDS)  # the columns in order, in one C call
+
+SELECT_RUN = f"SELECT {RUN_COLUMNS} FROM runs WHERE source_id = ? AND run_id = ?"
+GET_RUN = f"SELECT {RUN_COLUMNS} FROM runs WHERE key = ?"
+# SQLite's one writer has just looked the run up in its write transaction: a conflict cannot happen
+# (it would fail the write, not pass silently), and the upsert clause costs ~10% of the insert.
+INSERT_RUN = f"INSERT INTO runs ({RUN_COLUMNS}) VALUES ({', '.join('?' * len(RUN_FIELDS))})"
+# PostgreSQL: the winner of a concurrent first insert is found and merged into (runs_postgres.py).
+INSERT_RUN_IF_ABSENT = INSERT_RUN + " ON CONFLICT (source_id, run_id) DO NOTHING"
+UPDATE_RUN = f"UPDATE runs SET {', '.join(f'{c} = ?' for c in RUN_FIELDS[1:])} WHERE key = ?"
+LINK_EVENT = "INSERT INTO run_events (run_key, event_id) VALUES (?, ?)"
+# Ordered by (ended_at, key): two runs that ended in the same second still have one order. The
+# row-value bound walks the (test_key[, branch], ended_at, key) index backwards from this run, so
+# the cost does not grow with the test's history (even when every run ended at the same time).
+_PREVIOUS = (
+    f"SELECT {RUN_COLUMNS} FROM runs WHERE test_key = ? {{branch}}AND (ended_at, key) < (?, ?) "
+    "AND verdict IS NOT NULL ORDER BY ended_at DESC, key DESC LIMIT 1"
+)
+PREVIOUS_ANY_BRANCH = _PREVIOUS.format(branch="")
+PREVIOUS_SAME_BRANCH = _PREVIOUS.format(branch="AND branch = ? ")
+RUN_EVENT_IDS = "SELECT event_id FROM run_events WHERE run_key = ? ORDER BY event_id LIMIT ?"
+
+
+def pg(sql: str) -> str:
+    """A statement with psycopg's placeholders (none of ours contains a literal ``?``)."""
+    return sql.replace("?", "%s")
+
+
+@dataclass(frozen=True)
+class RunQuery:
+    platform: str | None = None
+    name: str | None = None
+    branch: str | None = None
+    pr: int | None = None
+    outcome: str | None = None
+    transition: str | None = None
+    before: str | None = None  # a run key: the page starts after it (older)
+    limit: int = 50
+
+
+def list_sql(q: RunQuery) -> tuple[str, list[Any]]:
+    """Newest first (keys are time-ordered); each filter has an index (0003_runs.sql)."""
+    where: list[str] = []
+    args: list[Any] = []
+    for column, value in (
+        ("platform", q.platform), ("name", q.name), ("branch", q.branch), ("pr", q.pr),
+        ("outcome", q.outcome), ("transition", q.transition),
+    ):  # fmt: skip
+        if value is not None:
+            where.append(f"{column} = ?")
+            args.append(value)
+    if q.before is not None:
+        where.append("key < ?")
+        args.append(q.before)
+    sql = f"SELECT {RUN_COLUMNS} FROM runs"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return sql + " ORDER BY key DESC LIMIT ?", [*args, q.limit]
+
+
+def previous_sql(run: RunRow) -> tuple[str, tuple[Any, ...]] | None:
+    """The previous finished run of the same test (same branch when the branch is known)."""
+    if run.test_key is None or run.ended_at is None:
+        return None
+    order = (run.ended_at, run.key)
+    if run.branch is None:
+        return PREVIOUS_ANY_BRANCH, (run.test_key, *order)
+    return PREVIOUS_SAME_BRANCH, (run.test_key, run.branch, *order)
+
+
+def run_args(run: RunRow, encode: Callable[[Any], Any]) -> list[Any]:
+    values = list(_run_values(run))  # not astuple(): it deep-copies the dicts
+    for i in _JSON_FIELDS:
+        values[i] = None if values[i] is None else encode(values[i])
+    values[_FINAL] = int(run.final)
+    return values
+
+
+def update_args(insert_args: list[Any]) -> list[Any]:
+    """``run_args`` in the order of UPDATE_RUN (the key last, in its WHERE)."""
+    return [*insert_args[1:], insert_args[0]]
+
+
+def run_row(r: Sequence[Any], decode: Callable[[Any], Any]) -> RunRow:
+    values = list(r)
+    for i in _JSON_FIELDS:
+        values[i] = None if values[i] is None else decode(values[i])
+    values[_FINAL] = bool(values[_FINAL])
+    return RunRow(*values)
+
+
+class RunStep(Protocol):
+    """What the store needs from run tracking (``receiver/runs/track.py``) to save a run event.
+
+    ``merge`` and ``complete`` are pure: the store may call them again when a
+    transaction is retried."""
+
+    source_id: str
+    run_id: str
+    wants_previous: bool
+
+    def merge(self, current: RunRow | None) -> RunRow:
+        """The run after this event (a new row when ``current`` is None)."""
+
+    def complete(
+        self, event: NewEvent, run: RunRow, previous: RunRow | None
+    ) -> tuple[NewEvent, Sequence[NewDelivery], RunRow]:
+        """The enriched, planned event, its deliveries and the run row to write."""
+
+
+class RunStore(Protocol):
+    """The run reads both backends implement."""
+
+    async def list_runs(self, query: RunQuery) -> list[RunRow]: ...
+
+    async def get_run(self, key: str) -> RunRow | None: ...
+
+    async def run_events(self, key: str, limit: int) -> list[EventRow]: ...

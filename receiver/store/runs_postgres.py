@@ -1,0 +1,100 @@
+"""Runs on PostgreSQL: the update inside the event's transaction, and the reads.
+
+Several receivers (processes or hosts) may store events of one run at once. The row is
+read ``FOR UPDATE``, so the second transaction waits for the first to commit and then
+merges into its result; a first insert that loses the race to a concurrent one
+(``ON CONFLICT DO NOTHING`` inserts nothing) reads the winner's row and merges into it.
+No update is lost and nothing is merged twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+
+from receiver.store.base import EventRow, NewDelivery, NewEvent
+from receiver.store.rows import EVENT_COLUMNS, event_row
+from receiver.store.runs import (
+    GET_RUN,
+    INSERT_RUN_IF_ABSENT,
+    LINK_EVENT,
+    RUN_EVENT_IDS,
+    SELECT_RUN,
+    UPDATE_RUN,
+    RunQuery,
+    RunRow,
+    RunStep,
+    list_sql,
+    pg,
+    previous_sql,
+    run_args,
+    run_row,
+    update_args,
+)
+
+Conn = psycopg.AsyncConnection[tuple[Any, ...]]
+
+_SELECT_FOR_UPDATE = pg(SELECT_RUN) + " FOR UPDATE"
+_INSERT, _UPDATE, _LINK, _GET = pg(INSERT_RUN_IF_ABSENT), pg(UPDATE_RUN), pg(LINK_EVENT), pg(GET_RUN)
+_EVENTS = f"SELECT {EVENT_COLUMNS} FROM events WHERE id IN ({pg(RUN_EVENT_IDS)}) ORDER BY id"
+
+
+def _parsed(value: Any) -> Any:
+    """psycopg already decodes json columns."""
+    return value
+
+
+async def apply_run(conn: Conn, ev: NewEvent, step: RunStep) -> tuple[NewEvent, Sequence[NewDelivery]]:
+    """Merge ``ev`` into its run and plan it; called after the redelivery check, before the event insert."""
+    for _ in range(3):  # a lost first-insert race costs one more round; a third cannot happen
+        cur = await conn.execute(_SELECT_FOR_UPDATE, _clean((step.source_id, step.run_id)))
+        found = await cur.fetchone()
+        current = run_row(found, _parsed) if found else None
+        merged = step.merge(current)
+        previous = None
+        query = previous_sql(merged) if step.wants_previous else None
+        if query is not None:
+            cur = await conn.execute(pg(query[0]), _clean(query[1]))
+            row = await cur.fetchone()
+            previous = run_row(row, _parsed) if row else None
+        event, deliveries, run = step.complete(ev, merged, previous)
+        args = _clean(run_args(run, json.dumps))
+        if current is None:
+            cur = await conn.execute(_INSERT, args)
+            if cur.rowcount != 1:
+                continue  # another transaction created the run meanwhile: merge into its row
+        else:
+            await conn.execute(_UPDATE, update_args(args))
+        await conn.execute(_LINK, (run.key, ev.id))
+        return event, deliveries
+    raise RuntimeError(f"run {step.run_id!r} of source {step.source_id!r}: could not be created or locked")
+
+
+def _clean(args: Sequence[Any]) -> list[Any]:
+    """Text from outside (names, run ids) as PostgreSQL can hold it, in lookups and writes alike."""
+    from receiver.store.postgres import _text  # its one definition (imported here: an import cycle)
+
+    return [_text(v) if isinstance(v, str) else v for v in args]
+
+
+class PostgresRuns:
+    """The run reads of :class:`~receiver.store.postgres.PostgresStore` (mixed in)."""
+
+    if TYPE_CHECKING:  # provided by PostgresStore
+
+        async def _read(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    async def list_runs(self, query: RunQuery) -> list[RunRow]:
+        sql, args = list_sql(query)
+        return [run_row(r, _parsed) for r in await self._read(pg(sql), args)]
+
+    async def get_run(self, key: str) -> RunRow | None:
+        rows = await self._read(_GET, (key,))
+        return run_row(rows[0], _parsed) if rows else None
+
+    async def run_events(self, key: str, limit: int) -> list[EventRow]:
+        """The run's events, oldest first (event ids are time-ordered)."""
+        return [event_row(r, _parsed) for r in await self._read(_EVENTS, (key, limit))]
