@@ -160,7 +160,7 @@ def test_check_accepts_the_examples_without_warnings(
             monkeypatch.delenv(name)
     result = CliRunner().invoke(main, ["check", "--config", str(stack["config"])])
     assert (result.exit_code, result.stderr) == (0, "")
-    assert result.stdout.startswith(f"{stack['config']}: ok: 7 sources, 5 sinks, 8 rules ")
+    assert result.stdout.startswith(f"{stack['config']}: ok: 7 sources, 5 sinks, 9 rules ")
 
 
 def test_every_shipped_rule_delivers_with_the_shipped_config(stack: dict[str, Any], daemons: list[Daemon]) -> None:
@@ -168,9 +168,9 @@ def test_every_shipped_rule_delivers_with_the_shipped_config(stack: dict[str, An
     daemon = Daemon(config).start()
     daemons.append(daemon)
 
-    def fus(name: str, test_id: str, event: str = "test.completed") -> Path:
+    def fus(name: str, test_id: str, event: str = "test.completed", at: str = "2026-02-06T12:00:00Z") -> Path:
         path = tmp / f"{test_id}.json"
-        path.write_bytes(fusillade_body(event, test_id, name))
+        path.write_bytes(fusillade_body(event, test_id, name, at))
         return path
 
     # CI names its load-test runs "<test> @ <sha>" (the example config's normalize: block).
@@ -190,6 +190,8 @@ def test_every_shipped_rule_delivers_with_the_shipped_config(stack: dict[str, An
         "pr": send(
             daemon, config, "github", PAYLOADS / "github" / "pull_request_opened.json", "X-GitHub-Event: pull_request"
         ),
+        # The test that failed above ("Broken script", 12:01) passes on its next run: a flip (fixed).
+        "fixed": send(daemon, config, "fusillade", fus("Broken script", "run-fixed", at="2026-02-06T12:30:00Z")),
     }
     db = tmp / "data" / "hookyard.db"
     cols = "d.rule, d.sink_id, d.state, d.attempts, d.last_error, e.correlation_id"
@@ -197,7 +199,7 @@ def test_every_shipped_rule_delivers_with_the_shipped_config(stack: dict[str, An
 
     def settled() -> list[tuple[Any, ...]] | None:
         rows = query(db, sql)
-        return rows if len(rows) >= 13 and all(r[2] in FINAL for r in rows) else None
+        return rows if len(rows) >= 14 and all(r[2] in FINAL for r in rows) else None
 
     rows = wait_for(settled, 60, daemon.logs)
     assert [r for r in rows if r[2] != "succeeded"] == []  # every planned delivery succeeded
@@ -215,8 +217,9 @@ def test_every_shipped_rule_delivers_with_the_shipped_config(stack: dict[str, An
         "severe-bug": [("ai-qa-severe-bug", "slack-perf")],
         "minor-bug": [("ai-qa-other-bug", "email-qa")],
         "pr": [("pr-start-bug0-run", "bug0-api"), ("pr-start-bug0-run", "github")],
+        "fixed": [("run-status-flips", "slack-perf")],
     }
-    assert len(rows) == 13
+    assert len(rows) == 14
 
     # Every rule of every shipped file matched some event.
     matched = {name for (names,) in query(db, "SELECT matched_rules FROM events") for name in json.loads(names)}
@@ -244,7 +247,11 @@ def test_every_shipped_rule_delivers_with_the_shipped_config(stack: dict[str, An
     )
     chats = [(r.path, r.json["title"], r.json["message"]) for r in stack["slack"].received]
     # Tags: perf messages reach the perf URL only, severe bugs the qa URL only; untagged: both.
-    assert sorted(path for path, _, _ in chats) == ["/perf", "/perf", "/perf", "/qa", "/qa", "/qa"]
+    assert sorted(path for path, _, _ in chats) == ["/perf"] * 4 + ["/qa"] * 4
+    # The flip rule's message (untagged: both URLs), naming the previous outcome.
+    flips = [(p, m) for p, t, m in chats if t == "Broken script fixed"]
+    assert sorted(p for p, _ in flips) == ["/perf", "/qa"]
+    assert all("run run-fixed passed, previous run errored" in m for _, m in flips)
     assert ("/perf", f"Regression: API Load Test on {SHA_RED[:7]}") in {(p, t) for p, t, _ in chats}
     assert ("/qa", "HIGH bug found by nunu: Player falls through floor") in {(p, t) for p, t, _ in chats}
     assert all(message.strip() for _, _, message in chats)

@@ -57,7 +57,7 @@ rules:
 """
 
 
-def fusillade_body(event: str, test_id: str, name: str, **data: Any) -> bytes:
+def fusillade_body(event: str, test_id: str, name: str, timestamp: str = "2026-02-06T12:00:00Z", **data: Any) -> bytes:
     """A Fusillade webhook body as documented (fusillade-api.txt, "Payload Format")."""
     fields = {
         "test_id": test_id,
@@ -71,7 +71,7 @@ def fusillade_body(event: str, test_id: str, name: str, **data: Any) -> bytes:
         "threshold_results": None,
         **data,
     }
-    return json.dumps({"event": event, "timestamp": "2026-02-06T12:00:00Z", "data": fields}).encode()
+    return json.dumps({"event": event, "timestamp": timestamp, "data": fields}).encode()
 
 
 class Stack:
