@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 from starlette.testclient import TestClient
 
 from receiver.app import create_app
@@ -41,14 +42,14 @@ rules:
       - sink: hook
         request: {method: POST, path: /runs, json: {run: "{{ event.data.run.key }}"}}
 """
-CONFIG = f"""\
+CONFIG = """\
 storage: {{url: 'sqlite:///data/runs.db'}}
 rules: [rules.yaml]
 sources:
   - id: ci
     kind: generic
     verify: {{scheme: token, header: X-Webhook-Token}}
-    secrets: ['{CI_TOKEN}']
+    secrets: ['{ci_token}']
     normalize:
       type: {{path: event, map: {{started: run.started, done: run.completed}}}}
       subject: id
@@ -71,13 +72,14 @@ sources:
 sinks:
   - id: gh
     kind: github_status
-    token: '{GH_TOKEN}'
-    api_url: http://127.0.0.1:9
+    token: '{gh_token}'
+    api_url: {gh_url}
     allow_private: true
   - id: hook
     kind: http
-    base_url: http://127.0.0.1:9
+    base_url: {hook_url}
     allow_private: true
+delivery: {{poll_interval_seconds: 0.05}}
 """
 
 
@@ -109,11 +111,23 @@ class RunsBench(Bench):
     folder: Path
 
 
+def write_runs_config(folder: Path, gh_url: str = "http://127.0.0.1:9", hook_url: str = "http://127.0.0.1:9") -> Path:
+    """The config in ``folder``; sink URLs default to the discard port (nothing is sent there)."""
+    (folder / "rules.yaml").write_text(RULES)
+    path = folder / "config.yaml"
+    path.write_text(CONFIG.format(ci_token=CI_TOKEN, gh_token=GH_TOKEN, gh_url=gh_url, hook_url=hook_url))
+    return path
+
+
+def send(url: str, body: dict[str, Any]) -> None:
+    """Post one payload to a running daemon as the CI platform does."""
+    r = httpx.post(f"{url}/hooks/ci", content=json.dumps(body).encode(), headers={"X-Webhook-Token": CI_TOKEN})
+    assert r.status_code == 202, r.text
+
+
 @contextlib.contextmanager
 def open_runs_bench(folder: Path) -> Iterator[RunsBench]:
-    (folder / "rules.yaml").write_text(RULES)
-    (folder / "config.yaml").write_text(CONFIG)
-    config = load_config(folder / "config.yaml")
+    config = load_config(write_runs_config(folder))
     app = create_app(config, router=Router(load_rules_for(config)), deliver=False)
     with TestClient(app, base_url=BASE_URL, client=LOOPBACK) as client:
         bench = RunsBench(client, app.state.hookyard)
