@@ -3,6 +3,7 @@ from webhooks signed as the platform sends them."""
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import re
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+import receiver.web
 from tests.helpers import assert_no_secret
 from tests.web.runs_bench import RUNS_SECRETS, SHA, RunsBench, open_runs_bench, payload
 
@@ -228,3 +230,12 @@ def test_the_run_page_alone_may_load_scripts_and_only_from_this_server(seeded: R
     assert seeded.client.get("/ui/static/runs-chart.js").status_code == 200
     missing = seeded.client.get("/ui/static/vendor/nope.js")
     assert missing.status_code == 404
+
+
+def test_the_vendored_chart_is_the_pinned_release_with_its_licence() -> None:
+    vendor = Path(receiver.web.__file__).parent / "static" / "vendor"
+    recorded = re.search(r"\| `chart\.umd\.min\.js` \|.*\| `([0-9a-f]{64})` \|", (vendor / "README.md").read_text())
+    assert recorded, "vendor/README.md records no sha256 for chart.umd.min.js"
+    assert hashlib.sha256((vendor / "chart.umd.min.js").read_bytes()).hexdigest() == recorded.group(1)
+    assert (vendor / "chart.umd.min.js").read_text().startswith("/*!\n * Chart.js v4.6.1\n")
+    assert (vendor / "chart.js.LICENSE.md").read_text().startswith("The MIT License (MIT)")
