@@ -249,8 +249,9 @@ def test_runs_list_and_run_page_with_its_trend_chart(tmp_path: Path, browser: Br
             send(daemon.url, payload(f"nightly-{n}", minute=n, p95=p95, outcome="failed" if p95 > 500 else "passed"))
         send(daemon.url, payload("suite-1", name="Smoke suite", minute=9, total=40, passed=38, failed=2))
 
-        def all_sent() -> bool:  # 6 pending + 7 final statuses, 7 notifications
-            return len(github.received) == 13 and len(hook.received) == 7
+        def all_sent() -> bool:  # 6 pending + 7 final statuses, 7 notifications, each recorded as succeeded
+            done = httpx.get(f"{daemon.url}/api/deliveries?state=succeeded&limit=100", timeout=5).json()
+            return len(done["deliveries"]) == 20 and len(github.received) == 13 and len(hook.received) == 7
 
         wait_for(all_sent)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
