@@ -1,9 +1,10 @@
-"""How fast ``GET /api/runs`` answers with 100,000 runs in the store (target: 300 ms).
+"""How fast ``GET /api/runs`` and the runs pages answer with 100,000 runs in the store (target: 300 ms).
 
 Fills a fresh SQLite store with ``--runs`` runs (200 tests, 20 branches, pull requests,
 every outcome and transition) through the store's own insert statement, starts a real
 daemon on it (its own process, loopback, a free port) and times each query shape of the
-API: no filter, each filter (all indexed), a filter that matches nothing, and a deep page.
+API: no filter, each filter (all indexed), a filter that matches nothing, and a deep page;
+then ``/ui/runs`` (with what each run's events notified) and run pages (with the trend of 50 runs).
 
 Rerun: .venv/bin/python bench/runs_bench.py [--runs 100000] [--requests 20]
 """
@@ -19,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -30,7 +32,7 @@ from receiver import jsonutil  # noqa: E402
 from receiver.events import isoformat, new_id  # noqa: E402
 from receiver.runs.model import TRANSITIONS, series_key, verdict  # noqa: E402
 from receiver.sources.fields import OUTCOMES  # noqa: E402
-from receiver.store.runs import INSERT_RUN, RunRow, run_args  # noqa: E402
+from receiver.store.runs import INSERT_RUN, LINK_EVENT, RunRow, run_args  # noqa: E402
 from receiver.store.sqlite import SqliteStore  # noqa: E402
 
 CHOICES = [*OUTCOMES, None]  # None: still running
@@ -60,8 +62,15 @@ async def fill(db: Path, n: int) -> list[str]:
     await store.open()
     rng = random.Random(13)
     rows = [run_args(fake_run(i, rng, 1_770_000_000.0), jsonutil.dumps) for i in range(n)]
+    # Two events per run (started, completed): the runs page looks up what they notified.
+    links = [(r[0], new_id("evt", 1_770_000_000.0 + i * 60 + half)) for i, r in enumerate(rows) for half in (0, 30)]
+
+    def insert(conn: Any) -> None:
+        conn.executemany(INSERT_RUN, rows)
+        conn.executemany(LINK_EVENT, links)
+
     try:
-        await store.write(lambda conn: conn.executemany(INSERT_RUN, rows))
+        await store.write(insert)
     finally:
         await store.close()
     return sorted(str(r[0]) for r in rows)
@@ -109,6 +118,23 @@ def main() -> None:
                     r.raise_for_status()
                 worst = max(worst, max(times))
                 print(f"  {label:36} {statistics.median(times):8.1f} {max(times):8.1f}  {len(r.json()['runs'])}")
+            pages = {
+                "/ui/runs": "/ui/runs",
+                "/ui/runs?name=test-7&branch=branch-3": "/ui/runs?name=test-7&branch=branch-3",
+                "/ui/runs deep page": f"/ui/runs?before={keys[len(keys) // 2]}",
+                "/ui/runs/{key} (newest, trend of 50)": f"/ui/runs/{keys[-1]}",
+                "/ui/runs/{key} (median)": f"/ui/runs/{keys[len(keys) // 2]}",
+            }
+            print(f"{'pages':38} {'p50 ms':>8} {'max ms':>8}  bytes")
+            for label, path in pages.items():
+                times = []
+                for _ in range(args.requests):
+                    t = time.perf_counter()
+                    r = client.get(path)
+                    times.append((time.perf_counter() - t) * 1000)
+                    r.raise_for_status()
+                worst = max(worst, max(times))
+                print(f"  {label:36} {statistics.median(times):8.1f} {max(times):8.1f}  {len(r.content)}")
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -66,6 +66,7 @@ def runs(ctx: click.Context, config_path: Path, limit: int, as_json: bool, **fil
 def show(config_path: Path, key: str, as_json: bool) -> None:
     """One run with its events."""
     from receiver.runs.present import is_run_key, run_dict
+    from receiver.store.base import DeliveryQuery
     from receiver.web.present import event_summary
 
     config = load_or_exit(config_path)
@@ -74,7 +75,11 @@ def show(config_path: Path, key: str, as_json: bool) -> None:
         row = await store.get_run(key) if is_run_key(key) else None
         if row is None:
             return None
-        return {"run": run_dict(row), "events": [event_summary(e) for e in await store.run_events(key, 1000)]}
+        events = [event_summary(e) for e in await store.run_events(key, 1000)]
+        for e in events:  # what each event caused: the deliveries, oldest first
+            found = await store.list_deliveries(DeliveryQuery(event_id=e["id"], limit=1000))
+            e["deliveries"] = [_delivery_line(d) for d in reversed(found)]
+        return {"run": run_dict(row), "events": events}
 
     found = with_store(config, fetch)
     if found is None:
@@ -89,3 +94,9 @@ def show(config_path: Path, key: str, as_json: bool) -> None:
     click.echo("events:")
     for e in found["events"]:
         click.echo(f"  {e['id']}  {e['received_at']}  {e['type']:<20} rules: {', '.join(e['matched_rules']) or '-'}")
+        for d in e["deliveries"]:
+            click.echo(f"      → {d['sink']:<16} {d['state']:<11} {d['rule']}[{d['action_index']}]  {d['id']}")
+
+
+def _delivery_line(d: Any) -> dict[str, Any]:
+    return {"id": d.id, "sink": d.sink_id, "rule": d.rule, "action_index": d.action_index, "state": d.state.value}

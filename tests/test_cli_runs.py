@@ -82,6 +82,19 @@ def test_show(config: Path) -> None:
     assert code == 0 and f"key:                 {key}" in out and "run.completed" in out
 
 
+def test_show_lists_the_deliveries_each_event_caused(config: Path) -> None:
+    _, out, _ = cli("runs", "--config", str(config), "--transition", "broken", "--json")
+    key = json.loads(out)["key"]
+    _, out, _ = cli("runs", "--config", str(config), "show", key, "--json")
+    (event,) = json.loads(out)["events"]
+    assert event["deliveries"] and {d["state"] for d in event["deliveries"]} == {"queued"}
+    assert {d["rule"] for d in event["deliveries"]} <= set(event["matched_rules"])
+    code, out, _ = cli("runs", "--config", str(config), "show", key)
+    assert code == 0
+    for d in event["deliveries"]:
+        assert f"→ {d['sink']:<16} queued      {d['rule']}[{d['action_index']}]  {d['id']}" in out
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [

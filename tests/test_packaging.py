@@ -35,6 +35,9 @@ def test_wheel_ships_package_data_and_runs_from_a_clean_install(tmp_path: Path) 
         "receiver/store/migrations/sqlite/0001_init.sql",
         "receiver/schema/event.schema.json",
         "receiver/cli.py",
+        "receiver/web/static/vendor/chart.umd.min.js",  # the run page's chart, vendored with its licence
+        "receiver/web/static/vendor/chart.js.LICENSE.md",
+        "receiver/web/static/runs-chart.js",
     ):
         assert needed in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
@@ -66,3 +69,7 @@ def test_wheel_ships_package_data_and_runs_from_a_clean_install(tmp_path: Path) 
         check=True,
     ).stdout
     assert where.startswith(str(target))
+    # The installed package serves the vendored chart library itself (no CDN).
+    served = "from receiver.web.html import HERE, Static; print(len(Static(HERE / 'static' / 'vendor').files))"
+    out = subprocess.run([sys.executable, "-c", served], cwd=etc, env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "1", out.stdout

@@ -78,6 +78,15 @@ _PREVIOUS = (
 PREVIOUS_ANY_BRANCH = _PREVIOUS.format(branch="")
 PREVIOUS_SAME_BRANCH = _PREVIOUS.format(branch="AND branch = ? ")
 RUN_EVENT_IDS = "SELECT event_id FROM run_events WHERE run_key = ? ORDER BY event_id LIMIT ?"
+# A test's trend: its newest finished runs up to a bound, newest first, on the runs_previous index.
+_TREND = (
+    f"SELECT {RUN_COLUMNS} FROM runs WHERE test_key = ? AND verdict IS NOT NULL {{bound}}"
+    "ORDER BY ended_at DESC, key DESC LIMIT ?"
+)
+TREND_UPTO = _TREND.format(bound="AND (ended_at, key) <= (?, ?) ")
+TREND_LATEST = _TREND.format(bound="")
+# Which events each of several runs has (the runs page shows what their events notified).
+RUN_EVENT_LINKS = "SELECT run_key, event_id FROM run_events WHERE run_key IN ({marks}) ORDER BY run_key, event_id"
 
 
 def pg(sql: str) -> str:
@@ -125,6 +134,16 @@ def previous_sql(run: RunRow) -> tuple[str, tuple[Any, ...]] | None:
     if run.branch is None:
         return PREVIOUS_ANY_BRANCH, (run.test_key, *order)
     return PREVIOUS_SAME_BRANCH, (run.test_key, run.branch, *order)
+
+
+def trend_sql(run: RunRow, limit: int) -> tuple[str, tuple[Any, ...]] | None:
+    """The last ``limit`` finished runs of ``run``'s test that ended no later than it (itself
+    included); for a run not finished yet, the test's latest ones. None: the run has no test."""
+    if run.test_key is None:
+        return None
+    if run.verdict is None or run.ended_at is None:
+        return TREND_LATEST, (run.test_key, limit)
+    return TREND_UPTO, (run.test_key, run.ended_at, run.key, limit)
 
 
 def run_args(run: RunRow, encode: Callable[[Any], Any]) -> list[Any]:
@@ -175,3 +194,7 @@ class RunStore(Protocol):
     async def get_run(self, key: str) -> RunRow | None: ...
 
     async def run_events(self, key: str, limit: int) -> list[EventRow]: ...
+
+    async def run_trend(self, run: RunRow, limit: int) -> list[RunRow]: ...
+
+    async def run_event_ids(self, keys: Sequence[str]) -> dict[str, list[str]]: ...

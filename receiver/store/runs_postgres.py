@@ -22,6 +22,7 @@ from receiver.store.runs import (
     INSERT_RUN_IF_ABSENT,
     LINK_EVENT,
     RUN_EVENT_IDS,
+    RUN_EVENT_LINKS,
     SELECT_RUN,
     UPDATE_RUN,
     RunQuery,
@@ -32,6 +33,7 @@ from receiver.store.runs import (
     previous_sql,
     run_args,
     run_row,
+    trend_sql,
     update_args,
 )
 
@@ -98,3 +100,20 @@ class PostgresRuns:
     async def run_events(self, key: str, limit: int) -> list[EventRow]:
         """The run's events, oldest first (event ids are time-ordered)."""
         return [event_row(r, _parsed) for r in await self._read(_EVENTS, (key, limit))]
+
+    async def run_trend(self, run: RunRow, limit: int) -> list[RunRow]:
+        """Newest first (see ``trend_sql``)."""
+        found = trend_sql(run, limit)
+        if found is None:
+            return []
+        sql, args = found
+        return [run_row(r, _parsed) for r in await self._read(pg(sql), args)]
+
+    async def run_event_ids(self, keys: Sequence[str]) -> dict[str, list[str]]:
+        """run key → its event ids, oldest first (runs without events are absent)."""
+        if not keys:
+            return {}
+        found: dict[str, list[str]] = {}
+        for key, event_id in await self._read(pg(RUN_EVENT_LINKS.format(marks=",".join("?" * len(keys)))), keys):
+            found.setdefault(key, []).append(event_id)
+        return found

@@ -18,6 +18,7 @@ from receiver.store.runs import (
     INSERT_RUN,
     LINK_EVENT,
     RUN_EVENT_IDS,
+    RUN_EVENT_LINKS,
     SELECT_RUN,
     UPDATE_RUN,
     RunQuery,
@@ -27,6 +28,7 @@ from receiver.store.runs import (
     previous_sql,
     run_args,
     run_row,
+    trend_sql,
     update_args,
 )
 
@@ -79,5 +81,27 @@ class SqliteRuns:
             marks = ",".join("?" * len(ids))
             sql = f"SELECT {EVENT_COLUMNS} FROM events WHERE id IN ({marks}) ORDER BY id"
             return [event_row(r, jsonutil.loads) for r in conn.execute(sql, ids)] if ids else []
+
+        return await self._read(q)
+
+    async def run_trend(self, run: RunRow, limit: int) -> list[RunRow]:
+        """Newest first (see ``trend_sql``)."""
+        found = trend_sql(run, limit)
+        if found is None:
+            return []
+        sql, args = found
+        return await self._read(lambda conn: [run_row(r, jsonutil.loads) for r in conn.execute(sql, args)])
+
+    async def run_event_ids(self, keys: Sequence[str]) -> dict[str, list[str]]:
+        """run key → its event ids, oldest first (runs without events are absent)."""
+        if not keys:
+            return {}
+        sql = RUN_EVENT_LINKS.format(marks=",".join("?" * len(keys)))
+
+        def q(conn: sqlite3.Connection) -> dict[str, list[str]]:
+            found: dict[str, list[str]] = {}
+            for key, event_id in conn.execute(sql, list(keys)):
+                found.setdefault(key, []).append(event_id)
+            return found
 
         return await self._read(q)

@@ -26,9 +26,8 @@ def guard_for(hy: Hookyard) -> Guard:
 def routes(hy: Hookyard, guard: Guard) -> list[Route]:
     """The ``/api`` and ``/ui`` routes (plain Routes: ``create_app`` appends them to its own list)."""
     from receiver.web.api import api_routes
-    from receiver.web.runs_api import runs_routes
     from receiver.web.service import DeliveryLog
     from receiver.web.views import ui_routes
 
     log = DeliveryLog(hy)
-    return [*api_routes(log, guard), *ui_routes(log, guard), *runs_routes(hy, guard)]
+    return [*api_routes(log, guard), *ui_routes(log, guard)]

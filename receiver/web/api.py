@@ -14,11 +14,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from receiver.runs.model import TRANSITIONS
 from receiver.sources.fields import OUTCOMES
 from receiver.web import models
 from receiver.web.auth import Guard, json_deny
 from receiver.web.params import DELIVERY_FILTERS, STATES, parse_delivery_query, parse_event_filter
 from receiver.web.present import delivery_model, event_model, plan_model, summary_model
+from receiver.web.runs_api import RunsApi
 from receiver.web.service import DeliveryLog
 
 
@@ -69,6 +71,16 @@ DELIVERY_PARAMS = (
     Param("sink", "to this sink"),
     LIMIT,
 )
+RUN_PARAMS = (
+    Param("platform", "data.run's platform: fusillade, github, …"),
+    Param("name", "the test's name (data.run.name)"),
+    Param("branch", "git branch"),
+    Param("pr", "pull request number"),
+    Param("outcome", "how the run ended", OUTCOMES),
+    Param("transition", "how it compares with the previous finished run of the same test", TRANSITIONS),
+    Param("before", "a run key: the page after it (next_before of the previous page)"),
+    LIMIT,
+)
 API = (
     Endpoint("/api/events", "GET", "Events, newest first", "events", models.EventList, params=EVENT_PARAMS),
     Endpoint("/api/events/{event_id}", "GET", "One event with its deliveries", "event", models.EventDetail),
@@ -98,11 +110,14 @@ API = (
         models.RetriedDead,
     ),
     Endpoint("/api/stats", "GET", "Counts", "stats", models.Stats),
+    Endpoint("/api/runs", "GET", "Test runs, newest first", "runs", models.RunList, params=RUN_PARAMS),
+    Endpoint("/api/runs/{run_key}", "GET", "One run with its events", "run", models.RunDetail),
 )
 
 
-class Api:
+class Api(RunsApi):
     def __init__(self, log: DeliveryLog) -> None:
+        super().__init__(log.store)
         self.log = log
 
     async def events(self, request: Request) -> Response:

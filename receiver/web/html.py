@@ -27,6 +27,8 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
+# The run page draws its trend chart with scripts from this server (static/): no inline script, no other origin.
+CHART_HEADERS = {"Content-Security-Policy": SECURITY_HEADERS["Content-Security-Policy"] + "; script-src 'self'"}
 # Outcomes of a form POST, shown on the page it redirects to (fixed texts: nothing is reflected).
 NOTICES = {
     "retried": ("ok", "Delivery {id} is queued again with a fresh attempt budget."),

@@ -146,3 +146,49 @@ class Stats(BaseModel):
     events: int
     deliveries: dict[str, int] = Field(description="deliveries per state")
     dead_by_sink: dict[str, int] = Field(description="dead deliveries per sink (sinks with none are left out)")
+
+
+class RunGit(Model):
+    repo: str | None
+    sha: str | None
+    branch: str | None
+    pr: int | None
+
+
+class Run(Model):
+    """One test run (one row per source and platform run id), as its events left it."""
+
+    key: str = Field(description="the Hookyard run id, run_…")
+    source: str
+    platform: str
+    run_id: str = Field(description="the platform's own run id (data.run.id)")
+    name: str | None
+    project: str | None
+    status: str | None
+    outcome: str | None
+    final: bool = Field(description="an event said how the run ended")
+    url: str | None
+    started_at: Time | None
+    finished_at: Time | None
+    duration_ms: float | None
+    git: RunGit
+    metrics: dict[str, Any] | None = Field(description="the latest data.metrics")
+    counts: dict[str, Any] | None = Field(description="the latest data.counts")
+    previous_key: str | None = Field(description="the previous finished run of the same test")
+    transition: Literal["first", "broken", "fixed", "still_failing", "still_passing"] | None
+    first_event_id: str
+    last_event_id: str
+    trigger_event_id: str | None = Field(description="the event whose follow-up call started this run")
+    trigger_delivery_id: str | None = Field(description="the delivery (follow-up call) that started this run")
+    created_at: Time
+    updated_at: Time
+
+
+class RunList(Model):
+    runs: list[Run]
+    next_before: str | None = Field(description="pass as before= for the next (older) page; null: no more")
+
+
+class RunDetail(Model):
+    run: Run
+    events: list[EventSummary] = Field(description="the run's events, oldest first")

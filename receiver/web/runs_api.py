@@ -1,49 +1,49 @@
-"""``GET /api/runs`` and ``GET /api/runs/{run_key}``: runs with their events (JSON)."""
+"""``GET /api/runs`` and ``GET /api/runs/{run_key}``: runs with their events (JSON).
+
+The endpoints are rows of ``api.API`` (so they are in the OpenAPI document); these are their handlers.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import cast
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from receiver.errors import NotFound
 from receiver.runs.present import is_run_key, run_dict, run_query
-from receiver.store.runs import RunStore
-from receiver.web.auth import Guard, json_deny
+from receiver.store.runs import RunRow, RunStore
+from receiver.web import models
 from receiver.web.params import parse_limit
-from receiver.web.present import event_summary
-
-if TYPE_CHECKING:
-    from receiver.app import Hookyard
+from receiver.web.present import summary_model
 
 RUN_EVENTS = 1000  # a run has a handful of events; more than this is not a run worth listing whole
 
 
+def run_model(r: RunRow) -> models.Run:
+    return models.Run(**run_dict(r))
+
+
 class RunsApi:
-    def __init__(self, store: RunStore) -> None:
-        self.store = store
+    def __init__(self, store: object) -> None:
+        self.runs_store = cast(RunStore, store)
+
+    async def find_run(self, key: str) -> RunRow:
+        """The run ``key`` names (404 ``unknown_run`` otherwise): for the API and the page."""
+        row = await self.runs_store.get_run(key) if is_run_key(key) else None
+        if row is None:
+            raise NotFound(f"no run {key[:100]!r}", code="unknown_run")
+        return row
 
     async def runs(self, request: Request) -> Response:
         query = run_query(request.query_params, parse_limit(request.query_params))
-        rows = await self.store.list_runs(query)
+        rows = await self.runs_store.list_runs(query)
         more = len(rows) == query.limit
-        return JSONResponse({"runs": [run_dict(r) for r in rows], "next_before": rows[-1].key if more else None})
+        answer = models.RunList(runs=[run_model(r) for r in rows], next_before=rows[-1].key if more else None)
+        return JSONResponse(answer.model_dump(mode="json"))
 
     async def run(self, request: Request) -> Response:
-        key = request.path_params["run_key"]
-        row = await self.store.get_run(key) if is_run_key(key) else None
-        if row is None:
-            raise NotFound(f"no run {key[:100]!r}", code="unknown_run")
-        events = await self.store.run_events(key, RUN_EVENTS)
-        return JSONResponse({"run": run_dict(row), "events": [event_summary(e) for e in events]})
-
-
-def runs_routes(hy: Hookyard, guard: Guard) -> list[Route]:
-    api = RunsApi(cast(RunStore, hy.store))
-
-    def route(path: str, endpoint: Any) -> Route:
-        return Route(path, guard.protect(endpoint, json_deny, ui=False), methods=["GET"])
-
-    return [route("/api/runs", api.runs), route("/api/runs/{run_key}", api.run)]
+        row = await self.find_run(request.path_params["run_key"])
+        events = await self.runs_store.run_events(row.key, RUN_EVENTS)
+        answer = models.RunDetail(run=run_model(row), events=[summary_model(e) for e in events])
+        return JSONResponse(answer.model_dump(mode="json"))

@@ -261,7 +261,10 @@ def html_errors(views: Views, endpoint: Endpoint) -> Endpoint:
 
 
 def ui_routes(log: DeliveryLog, guard: Guard) -> list[Route]:
+    from receiver.web.runs_views import RunViews
+
     views = Views(log, guard)
+    runs = RunViews(views, log)
 
     def route(path: str, endpoint: Endpoint, method: str) -> Route:
         return Route(path, guard.protect(html_errors(views, endpoint), views.deny, ui=True), methods=[method])
@@ -273,6 +276,8 @@ def ui_routes(log: DeliveryLog, guard: Guard) -> list[Route]:
         route("/ui/events/{event_id}/replay", views.replay_confirm, "GET"),
         route("/ui/events/{event_id}/replay", views.replay, "POST"),
         route("/ui/deliveries", views.deliveries, "GET"),
+        route("/ui/runs", runs.runs, "GET"),
+        route("/ui/runs/{run_key}", runs.run, "GET"),
         route("/ui/deliveries/{delivery_id}", views.delivery, "GET"),
         route("/ui/deliveries/{delivery_id}/retry", views.retry, "POST"),
         route("/ui/sinks/{sink_id}/retry-dead", views.retry_dead, "POST"),
@@ -281,4 +286,5 @@ def ui_routes(log: DeliveryLog, guard: Guard) -> list[Route]:
         Route("/ui/login", login_guard(html_errors(views, views.login)), methods=["POST"]),
         route("/ui/logout", views.logout, "POST"),
         Route("/ui/static/{name}", Static(HERE / "static").serve, methods=["GET"]),
+        Route("/ui/static/vendor/{name}", Static(HERE / "static" / "vendor").serve, methods=["GET"]),
     ]

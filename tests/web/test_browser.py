@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
 from tests.helpers import Daemon, assert_no_secret, wait_for
 from tests.servers import Received, RecordingServer, Reply
@@ -169,6 +169,8 @@ def test_every_page_fits_at_1280_and_1024(tmp_path: Path, browser: Browser, daem
             "events-filtered": "/ui?type=run.*&outcome=errored&delivery=not_succeeded&sink=hook&since=soon",
             "event": f"/ui/events/{failed[0]}",
             "replay": f"/ui/events/{failed[0]}/replay",
+            "runs": "/ui/runs",
+            "run": "/ui/runs/" + httpx.get(f"{daemon.url}/api/runs?limit=1", timeout=5).json()["runs"][0]["key"],
             "deliveries": "/ui/deliveries",
             "dead-letters": "/ui/deliveries?state=dead",
             "delivery": f"/ui/deliveries/{dlv}",
@@ -213,3 +215,89 @@ def test_replay_and_retry_all_in_the_browser(tmp_path: Path, browser: Browser, d
         succeeded = f"{daemon.url}/api/deliveries?state=succeeded"
         wait_for(lambda: len(httpx.get(succeeded, timeout=5).json()["deliveries"]) >= 3)
         assert sorted(r.path for r in hook.server.received).count("/failed") >= 5  # 2 died (2 tries each), then 3 sent
+
+
+# The highlighted point's pixels: Chart.js draws this run's point in the page's accent blue.
+HIGHLIGHT_PIXEL = """(canvas) => {
+  const chart = Chart.getChart(canvas);
+  const meta = chart.getDatasetMeta(0);
+  const trend = JSON.parse(document.getElementById("trend-data").textContent);
+  const index = trend.points.findIndex((p) => p.current);
+  const point = meta.data[index];
+  const ratio = chart.currentDevicePixelRatio;
+  const ctx = canvas.getContext("2d");
+  const [r, g, b, a] = ctx.getImageData(Math.round(point.x * ratio), Math.round(point.y * ratio), 1, 1).data;
+  const all = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+  let painted = 0;
+  for (let i = 3; i < all.length; i += 4) { if (all[i] !== 0) { painted += 1; } }
+  const radii = meta.data.map((p) => p.options.radius);
+  return {index, rgba: [r, g, b, a], painted, size: canvas.width * canvas.height, radii};
+}"""
+
+
+def test_runs_list_and_run_page_with_its_trend_chart(tmp_path: Path, browser: Browser, daemons: list[Daemon]) -> None:
+    """The runs list, then one run: its timeline and the chart of its test drawn by the vendored
+    Chart.js under the page's CSP, this run's point highlighted."""
+    from tests.web.runs_bench import RUNS_SECRETS, payload, send, write_runs_config
+
+    with RecordingServer(default=Reply(201, {"state": "success"})) as github, RecordingServer() as hook:
+        daemon = Daemon(write_runs_config(tmp_path, gh_url=github.url, hook_url=hook.url)).start()
+        daemons.append(daemon)
+        p95s = [410, 395, 640, 420, 405, 415]
+        for n, p95 in enumerate(p95s, start=1):
+            send(daemon.url, payload(f"nightly-{n}", "started", minute=n))
+            send(daemon.url, payload(f"nightly-{n}", minute=n, p95=p95, outcome="failed" if p95 > 500 else "passed"))
+        send(daemon.url, payload("suite-1", name="Smoke suite", minute=9, total=40, passed=38, failed=2))
+
+        def all_sent() -> bool:  # 6 pending + 7 final statuses, 7 notifications, each recorded as succeeded
+            done = httpx.get(f"{daemon.url}/api/deliveries?state=succeeded&limit=100", timeout=5).json()
+            return len(done["deliveries"]) == 20 and len(github.received) == 13 and len(hook.received) == 7
+
+        wait_for(all_sent)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        problems: list[str] = []
+
+        def console(m: ConsoleMessage) -> None:
+            # The browser asks for /favicon.ico on its own (there is none); the readback warning is this test's.
+            favicon = m.location["url"].endswith("/favicon.ico")
+            if m.type in ("error", "warning") and not favicon and not m.text.startswith("Canvas2D: Multiple readback"):
+                problems.append(f"{m.text} {m.location}")
+
+        page.on("console", console)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+
+        page.goto(f"{daemon.url}/ui")
+        page.get_by_role("link", name="Runs").click()
+        rows = page.locator("tr.run-row")
+        expect(rows).to_have_count(7)
+        expect(rows.first).to_contain_text("Smoke suite")
+        expect(rows.first.locator("td.headline")).to_have_text("95% passed · 2 failed")
+        third = rows.filter(has_text="nightly-3")
+        expect(third.locator("td.status")).to_contain_text("failed")
+        expect(third.locator("td.status")).to_contain_text("broken")
+        expect(third.locator("td.headline")).to_have_text("p95 640 ms")
+        expect(third.locator("td.deliveries")).to_have_text("succeeded 3")  # pending, failure, notification
+        expect(third.locator("a.commit")).to_have_attribute("href", re.compile(r"^https://github\.com/acme/shop/"))
+        shoot(page, tmp_path / "runs.png")
+        seen = [page.content()]
+
+        page.get_by_role("link", name="Checkout").nth(1).click()  # nightly-5, the second newest of the test
+        expect(page.locator("main h1")).to_contain_text("Checkout")
+        expect(page.locator(".run-facts")).to_contain_text("nightly-5")
+        expect(page.locator("li.timeline-event")).to_have_count(2)
+        expect(page.locator("table.statuses tr.status-row")).to_have_count(2)
+        canvas = page.locator("canvas#trend-chart")
+        expect(canvas).to_have_attribute("data-rendered", "5")  # nightly-1 … nightly-5: the runs up to this one
+        assert page.evaluate("typeof Chart") == "function"
+        drawn = canvas.evaluate(HIGHLIGHT_PIXEL)
+        assert drawn["index"] == 4 and drawn["radii"] == [3, 3, 3, 3, 8], drawn
+        assert drawn["painted"] > drawn["size"] // 100, drawn  # axes, line and points, not a blank canvas
+        r, g, b, a = drawn["rgba"]
+        assert a > 200 and b > 150 and r < 80 and g < 160, drawn  # the highlight blue (#0969da), not green/red
+        shot = shoot(page, tmp_path / "run.png")
+        seen.append(page.content())
+        assert not problems, problems  # no CSP refusal, no script error, nothing missing
+        assert_no_secret([*seen, daemon.logs()], RUNS_SECRETS)
+        if os.environ.get("HOOKYARD_SCREENSHOT_DIR"):  # to look at the pages by hand
+            (Path(os.environ["HOOKYARD_SCREENSHOT_DIR"]) / "run.png").write_bytes(shot)

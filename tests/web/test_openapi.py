@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import jsonschema
 import pytest
 from openapi_spec_validator import validate as validate_openapi
 from starlette.routing import Route
 
+from receiver.runs.model import TRANSITIONS
+from receiver.runs.present import FILTERS
 from receiver.store.base import AttemptRow, DeliveryState, Outcome
+from receiver.web import models
 from tests.web.conftest import WEB_TOKEN, Bench, open_bench
 from tests.web.test_auth import client_from
 
@@ -52,6 +55,15 @@ def test_the_document_is_openapi_3_1_and_covers_every_api_route(bench: Bench) ->
     # The answer models are the handlers' own: a field added to one shows up here.
     assert "last_reason" in doc["components"]["schemas"]["Delivery"]["properties"]
     assert doc["components"]["schemas"]["Stats"]["additionalProperties"] is True  # others may add keys
+    assert {"/api/runs", "/api/runs/{run_key}"} <= set(doc["paths"])
+    run_params = {p["name"]: p["schema"] for p in doc["paths"]["/api/runs"]["get"]["parameters"]}
+    assert set(run_params) == {*FILTERS, "before", "limit"}  # the filters run_query takes, no more, no less
+    assert run_params["transition"]["enum"] == list(TRANSITIONS)
+
+
+def test_the_run_model_is_the_shape_run_dict_gives() -> None:
+    """``extra="forbid"``: a field run_dict adds without the model fails every /api/runs answer."""
+    assert get_args(get_args(models.Run.model_fields["transition"].annotation)[0]) == TRANSITIONS
 
 
 def test_every_answer_validates_against_the_document(bench: Bench) -> None:
@@ -61,6 +73,7 @@ def test_every_answer_validates_against_the_document(bench: Bench) -> None:
     (dead,) = bench.delivery_ids(failed)
     bench.kill(dead)
     (queued,) = bench.delivery_ids(completed)
+    run_key = bench.get("/api/runs?outcome=passed").json()["runs"][0]["key"]
     requests = [
         ("GET", "/api/events"),
         ("GET", "/api/events?type=run.*&outcome=failed&delivery=dead&sink=hook&rule=notify-failed&limit=5"),
@@ -72,6 +85,9 @@ def test_every_answer_validates_against_the_document(bench: Bench) -> None:
         ("GET", "/api/deliveries?state=dead&sink=hook"),
         ("GET", f"/api/deliveries/{dead}"),
         ("GET", "/api/stats"),
+        ("GET", "/api/runs"),
+        ("GET", "/api/runs?platform=fusillade&name=API%20Load%20Test&outcome=errored&transition=first&limit=1"),
+        ("GET", f"/api/runs/{run_key}"),
         ("POST", f"/api/deliveries/{dead}/retry"),
         ("POST", f"/api/deliveries/{queued}/retry"),  # 409
         ("POST", f"/api/events/{failed}/replay"),  # 202
@@ -83,13 +99,15 @@ def test_every_answer_validates_against_the_document(bench: Bench) -> None:
         ("GET", "/api/events?outcome=great"),  # 400
         ("GET", "/api/events?type=run%20failed"),  # 400
         ("GET", "/api/deliveries?state=lost"),  # 400
+        ("GET", "/api/runs/run_0123"),  # 404
+        ("GET", "/api/runs?transition=flipped"),  # 400
     ]
     statuses = []
     for method, path in requests:
         r = bench.client.request(method, path)
         statuses.append(r.status_code)
         check(doc, method, path, r)
-    assert statuses == [200] * 10 + [200, 409, 202, 200, 404, 404, 404, 400, 400, 400, 400]
+    assert statuses == [200] * 13 + [200, 409, 202, 200, 404, 404, 404, 400, 400, 400, 400, 404, 400]
 
 
 def test_refusals_validate_too(tmp_path: Path, secret_env: None) -> None:
