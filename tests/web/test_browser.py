@@ -238,7 +238,7 @@ HIGHLIGHT_PIXEL = """(canvas) => {
 def test_runs_list_and_run_page_with_its_trend_chart(tmp_path: Path, browser: Browser, daemons: list[Daemon]) -> None:
     """The runs list, then one run: its timeline and the chart of its test drawn by the vendored
     Chart.js under the page's CSP, this run's point highlighted."""
-    from tests.web.runs_bench import RUNS_SECRETS, payload, send, write_runs_config
+    from tests.web.runs_stack import RUNS_SECRETS, payload, send, write_runs_config
 
     with RecordingServer(default=Reply(201, {"state": "success"})) as github, RecordingServer() as hook:
         daemon = Daemon(write_runs_config(tmp_path, gh_url=github.url, hook_url=hook.url)).start()

@@ -15,7 +15,7 @@ import pytest
 
 import receiver.web
 from tests.helpers import assert_no_secret
-from tests.web.runs_bench import RUNS_SECRETS, SHA, RunsBench, open_runs_bench, payload
+from tests.web.runs_stack import RUNS_SECRETS, SHA, RunsBench, open_runs_bench, payload
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""A bench for the runs pages: a generic CI source whose payloads carry the run, its commit,
+"""A test stack for the runs pages: a generic CI source whose payloads carry the run, its commit,
 metrics and counts (signed as the platform would), a GitHub commit-status sink and a hook sink."""
 
 from __future__ import annotations
