@@ -32,6 +32,38 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class FakeClock:
+    """The one clock tests move by hand (``store``, ``delivery``, app tests)."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def fusillade_body(
+    event: str, test_id: str, name: str = "API Load Test", timestamp: str = "2026-02-06T12:00:00Z", **data: object
+) -> bytes:
+    """A Fusillade webhook body as documented (fusillade-api.txt, "Payload Format"); ``data`` overrides fields."""
+    fields = {
+        "test_id": test_id,
+        "name": name,
+        "status": "completed" if event == "test.completed" else "failed",
+        "workers": 100,
+        "duration_seconds": 60,
+        "p95_latency_ms": 42,
+        "error_rate": 0.001,
+        "target_urls": ["https://api.example.com"],
+        "threshold_results": None,
+        **data,
+    }
+    return json.dumps({"event": event, "timestamp": timestamp, "data": fields}).encode()
+
+
 def stripe_header(secret: str, body: bytes, ts: int) -> str:
     mac = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
     return f"t={ts},v1={mac}"

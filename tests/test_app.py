@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 
 from receiver.app import create_app
 from receiver.config import load_config
-from tests.helpers import assert_no_secret, stripe_header
+from tests.helpers import FakeClock, assert_no_secret, stripe_header
 
 NOW = 1735689600
 FUS_SECRET = "whsec_fusillade_test"
@@ -49,19 +49,11 @@ BODY = json.dumps(
 ).encode()
 
 
-class Clock:
-    def __init__(self, t: float) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
     cfg = tmp_path / "config.yaml"
     cfg.write_text(CONFIG)
-    app = create_app(load_config(cfg), clock=Clock(NOW))
+    app = create_app(load_config(cfg), clock=FakeClock(NOW))
     with TestClient(app) as c:
         yield c
 
@@ -270,9 +262,7 @@ def test_health_and_readiness(client: TestClient) -> None:
     sig=st.one_of(st.none(), st.text(max_size=200)),
     source=st.sampled_from(["fusillade", "gh", "tok", "zzz"]),
 )
-def test_nothing_a_client_sends_is_a_500(
-    client: TestClient, body: bytes, sig: str | None, source: str
-) -> None:
+def test_nothing_a_client_sends_is_a_500(client: TestClient, body: bytes, sig: str | None, source: str) -> None:
     headers = {}
     if sig is not None:
         clean = "".join(ch for ch in sig if 32 <= ord(ch) < 127)

@@ -22,9 +22,8 @@ from click.testing import CliRunner
 from receiver.cli import main
 from receiver.config import load_config
 from receiver.routing import load_rules_for
-from tests.delivery.conftest import fusillade_body
 from tests.delivery.test_e2e import compare_answer
-from tests.helpers import ROOT, Daemon, assert_no_secret, wait_for
+from tests.helpers import ROOT, Daemon, assert_no_secret, fusillade_body, wait_for
 from tests.servers import Received, RecordingServer, Reply, SmtpSink
 
 PAYLOADS = ROOT / "tests" / "testdata" / "payloads"

@@ -7,8 +7,7 @@ import json
 import logging
 import re
 import sqlite3
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from receiver.reload import Reloader
 from receiver.routing import Router, load_rules_for
 from receiver.status import storage_kind
 from tests.delivery.conftest import EVERY_RUN_RULES
-from tests.helpers import assert_no_secret, stripe_header
+from tests.helpers import assert_no_secret, stripe_header, wait_for
 from tests.servers import RecordingServer, Reply
 
 NOW = 1_780_000_000.0
@@ -79,13 +78,6 @@ def value(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: st
     return samples.get((name, frozenset(labels.items())), 0.0)
 
 
-def wait_until(probe: Callable[[], bool], what: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not probe():
-        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
-        time.sleep(0.02)
-
-
 class Db:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -136,10 +128,10 @@ def test_a_scripted_sequence_shows_in_metrics_and_logs(
     expected = {"run-ok": "succeeded", "run-400": "dead", "run-503": "retrying"}
     for run, state in expected.items():  # one at a time, so each meets its scripted answer
         assert post(client, body(run)) == 202
-        wait_until(lambda run=run, state=state: db.state_of(run)[0] == state, run)  # type: ignore[misc]
+        wait_for(lambda run=run, state=state: db.state_of(run)[0] == state, explain=lambda run=run: run)  # type: ignore[misc]
     # The breaker is open now: the next delivery is held back, not sent.
     assert post(client, body("run-held")) == 202
-    wait_until(lambda: db.state_of("run-held")[1] > NOW, "run-held postponed")
+    wait_for(lambda: db.state_of("run-held")[1] > NOW, explain=lambda: "run-held not postponed")
     for _ in range(4):  # a burst from one client: every one counted, one log line (held back: the rest)
         assert post(client, body("run-bad-sig"), secret="whsec_wrong") == 401
     assert client.post("/hooks/nope", content=b"{}").status_code == 404

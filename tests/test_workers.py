@@ -17,8 +17,8 @@ import httpx
 import psycopg
 import pytest
 
-from tests.delivery.conftest import EVERY_RUN_RULES, Stack, fusillade_body
-from tests.helpers import Daemon, wait_for
+from tests.delivery.conftest import EVERY_RUN_RULES, Stack
+from tests.helpers import Daemon, fusillade_body, wait_for
 from tests.pg import PostgresServer
 from tests.servers import RecordingServer
 

@@ -13,23 +13,10 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from tests.helpers import Daemon, assert_no_secret, stripe_header, wait_for
+from tests.helpers import Daemon, FakeClock, assert_no_secret, stripe_header, wait_for
 from tests.servers import RecordingServer, Reply, SmtpSink
 
 T = TypeVar("T")
-
-
-class FakeClock:
-    """A clock tests move by hand."""
-
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture
@@ -55,23 +42,6 @@ rules:
       - sink: hook
         request: {method: POST, path: /notify, json: {run: "{{ event.subject }}"}}
 """
-
-
-def fusillade_body(event: str, test_id: str, name: str, timestamp: str = "2026-02-06T12:00:00Z", **data: Any) -> bytes:
-    """A Fusillade webhook body as documented (fusillade-api.txt, "Payload Format")."""
-    fields = {
-        "test_id": test_id,
-        "name": name,
-        "status": "completed" if event == "test.completed" else "failed",
-        "workers": 100,
-        "duration_seconds": 60,
-        "p95_latency_ms": 42,
-        "error_rate": 0.001,
-        "target_urls": ["https://api.example.com"],
-        "threshold_results": None,
-        **data,
-    }
-    return json.dumps({"event": event, "timestamp": timestamp, "data": fields}).encode()
 
 
 class Stack:

@@ -20,7 +20,7 @@ from receiver.sinks import SINKS
 from receiver.sinks.client import HttpClient
 from receiver.store.base import AttemptRow, DeliveryRow, NewDelivery, NewEvent
 from receiver.store.sqlite import SqliteStore
-from tests.delivery.conftest import FakeClock
+from tests.helpers import FakeClock
 
 
 class Harness:

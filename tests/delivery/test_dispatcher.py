@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from receiver.store.sqlite import SqliteStore
-from tests.delivery.conftest import FakeClock
 from tests.delivery.harness import Harness, run
+from tests.helpers import FakeClock
 from tests.servers import RecordingServer, Reply
 
 POST = {"request": {"method": "POST", "path": "/notify", "json": {"run": "r1"}}}

@@ -18,8 +18,8 @@ from tests.delivery.conftest import (
     SHIPPED_RULES,
     SLACK_PATH,
     Stack,
-    fusillade_body,
 )
+from tests.helpers import fusillade_body
 from tests.servers import Received, RecordingServer, Reply, SmtpSink
 
 GATE = str(SHIPPED_RULES / "10-load-test-regression-gate.yaml")

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.delivery.conftest import GITHUB_TOKEN, SLACK_PATH, Stack, fusillade_body
-from tests.helpers import free_port, wait_for
+from tests.delivery.conftest import GITHUB_TOKEN, SLACK_PATH, Stack
+from tests.helpers import free_port, fusillade_body, wait_for
 from tests.servers import Received, RecordingServer, Reply
 
 EVERY_RUN = """\

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from receiver.delivery.limits import BreakerState, CircuitBreaker, TokenBucket
-from tests.delivery.conftest import FakeClock
+from tests.helpers import FakeClock
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.delivery.conftest import WEBHOOK_SECRET, Stack, fusillade_body
-from tests.helpers import Daemon, assert_no_secret
+from tests.delivery.conftest import WEBHOOK_SECRET, Stack
+from tests.helpers import Daemon, assert_no_secret, fusillade_body
 from tests.servers import Received, RecordingServer, Reply
 
 PASSWORD = "pw-e2e-userinfo-31ad"

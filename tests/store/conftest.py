@@ -17,21 +17,12 @@ import pytest
 
 from receiver.store import open_store
 from receiver.store.base import DeliveryStore, Store
+from tests.helpers import FakeClock
 from tests.pg import PostgresServer
 
 
 class FullStore(Store, DeliveryStore, Protocol):
     """What both backends implement."""
-
-
-class FakeClock:
-    """A clock tests move by hand."""
-
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass

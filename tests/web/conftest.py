@@ -7,7 +7,6 @@ test that renders something checks that none of them shows up in it.
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from receiver.app import Hookyard, create_app
 from receiver.config import load_config
 from receiver.routing import Router, load_rules_for
 from receiver.store.base import AttemptRow, DeliveryState, Outcome
-from tests.helpers import stripe_header
+from tests.helpers import fusillade_body, stripe_header
 
 T = TypeVar("T")
 
@@ -82,19 +81,6 @@ def write_config(
     path = folder / "config.yaml"
     path.write_text(text)
     return path
-
-
-def fusillade_body(event: str, test_id: str, name: str = "API Load Test") -> bytes:
-    """A Fusillade webhook body as documented (fusillade-api.txt, "Payload Format")."""
-    data = {
-        "test_id": test_id,
-        "name": name,
-        "status": "completed" if event == "test.completed" else "failed",
-        "workers": 10,
-        "duration_seconds": 60,
-        "error_rate": 0.001,
-    }
-    return json.dumps({"event": event, "timestamp": "2026-02-06T12:00:00Z", "data": data}).encode()
 
 
 def signed(body: bytes) -> dict[str, str]:

@@ -17,8 +17,7 @@ from starlette.testclient import TestClient
 from receiver.config import load_config
 from receiver.errors import ConfigError
 from receiver.web.auth import SESSION_SECONDS
-from tests.helpers import Daemon, assert_no_secret
-from tests.store.conftest import FakeClock
+from tests.helpers import Daemon, FakeClock, assert_no_secret
 from tests.web.conftest import (
     BASE_URL,
     ENV,

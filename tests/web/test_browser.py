@@ -15,9 +15,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
-from tests.helpers import Daemon, assert_no_secret, wait_for
+from tests.helpers import Daemon, assert_no_secret, fusillade_body, wait_for
 from tests.servers import Received, RecordingServer, Reply
-from tests.web.conftest import ENV, SECRETS, fusillade_body, signed, write_config
+from tests.web.conftest import ENV, SECRETS, signed, write_config
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from receiver.web.throttle import FailureThrottle
-from tests.store.conftest import FakeClock
+from tests.helpers import FakeClock
 
 
 @pytest.mark.parametrize(
