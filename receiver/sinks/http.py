@@ -30,7 +30,7 @@ from receiver.sinks.base import (
     url_credentials,
 )
 from receiver.sinks.client import HttpClient
-from receiver.sinks.track import StartedRun, TrackSpec, rendered_run_id
+from receiver.sinks.track import StartedRun, TrackFailed, TrackSpec, rendered_run_id
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
 
@@ -160,8 +160,14 @@ class HttpSink:
         track = getattr(parse_action(self.action_model, params), "track", None)
         if track is None:
             return None
-        run_id = rendered_run_id(track, body, event)
+        run_id = self.no_secret(rendered_run_id(track, body, event))
         return StartedRun(self.runs_sources.get(track.platform, self.id), track.platform, run_id)
+
+    def no_secret(self, run_id: str) -> str:
+        """A run id is stored and shown: one that holds a credential of this sink is refused."""
+        if self._redactor(run_id) != run_id:
+            raise TrackFailed("the answer's run id holds one of the sink's secrets")
+        return run_id
 
     def describe(self) -> str:
         where = self._redactor.url(self.base_url) if self.base_url else "any URL"

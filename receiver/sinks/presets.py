@@ -287,7 +287,7 @@ class PresetSink(HttpSink):
         shortcut, key = self.preset.run_key
         if getattr(parse_action(self.action_model, params), shortcut) is None:
             return None
-        return StartedRun(self.runs_source, self.kind, answer_key(body, key))
+        return StartedRun(self.runs_source, self.kind, self.no_secret(answer_key(body, key)))
 
 
 def _creator(preset: Preset) -> Callable[[str, Any, HttpClient], PresetSink]:

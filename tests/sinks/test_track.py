@@ -73,6 +73,7 @@ def test_other_actions_start_no_run(kind: str, params: dict[str, Any], answer: A
         (["run_1"], "the answer names no run (runId is missing)"),
         (None, "the answer names no run (runId is missing)"),
         ({"runId": "x" * 300}, "the answer's runId is not a run id (300 characters)"),
+        ({"runId": "kkkkkkkk"}, "the answer's run id holds one of the sink's secrets"),  # the api_key echoed
     ],
 )
 def test_an_answer_without_a_run_says_why_without_its_values(answer: Any, reason: str) -> None:
