@@ -35,6 +35,9 @@ def started_run(sink: Any, c: Claimed, result: SendResult, now: float) -> Trigge
     except (TrackFailed, DeliveryError) as exc:
         log.warning("delivery %s: sink %s: %s; the run it started is not tracked", d.id, d.sink_id, exc)
         return None
+    except Exception:  # a bug here must not undo the success: the call was made, and is not made again
+        log.exception("delivery %s: sink %s: reading the run it started failed; the run is not tracked", d.id, sink.id)
+        return None
     if started is None:
         return None
     git = _git(c.envelope)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +25,9 @@ from starlette.testclient import TestClient
 from receiver.app import create_app
 from receiver.config import load_config
 from receiver.routing import Router, load_rules_for
+from receiver.store.runs import RunQuery
 from tests.delivery.conftest import SHIPPED_RULES, WEBHOOK_SECRET, fusillade_body
+from tests.delivery.harness import run as harness
 from tests.helpers import ROOT, assert_no_secret, stripe_header, wait_for
 from tests.servers import Received, RecordingServer, Reply
 
@@ -192,3 +195,26 @@ def test_trigger_run_completion_commit_status(tmp_path: Path, apis: dict[str, Re
     (run_tests,) = apis["bug0"].received
     assert run_tests.json["gitCommitSha"] == SHA
     assert_no_secret([json.dumps(deliveries), json.dumps(after)], SECRETS)
+
+
+def test_a_failure_reading_the_run_never_undoes_the_success(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The call was made: the delivery succeeds (and is not sent again) even when reading its answer breaks."""
+    with RecordingServer(default=Reply(201, {"runId": "r-9"})) as api:
+        sinks = {"fume-api": {"kind": "fume", "api_key": API_KEYS["fume"], "base_url": api.url, "allow_private": True}}
+
+        async def body(h: Any) -> None:
+            def broken(*args: Any) -> None:
+                raise RuntimeError("a bug")
+
+            h.dispatcher.sinks["fume-api"].started_run = broken
+            delivery_id = await h.add("fume-api", {"trigger": {"projectId": "p"}})
+            assert await h.dispatcher.run_once() == 1
+            assert (await h.delivery(delivery_id)).state == "succeeded"
+            assert await h.store.list_runs(RunQuery()) == []
+            h.clock.advance(3600)
+            assert await h.dispatcher.run_once() == 0  # nothing to send again
+            assert len(api.received) == 1
+
+        with caplog.at_level(logging.ERROR, "hookyard.delivery"):
+            harness(tmp_path, sinks, body)
+    assert any("the run is not tracked" in r.getMessage() for r in caplog.records)
