@@ -4,6 +4,7 @@ webhooks finding and inheriting it, a webhook that raced ahead, and a success re
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from typing import Any
 
@@ -92,5 +93,33 @@ def test_a_success_recorded_twice_creates_one_run(backend: Backend) -> None:
         # A finish that lost its lease records no run.
         assert not await record(store, replace(STARTED_RUN, run_id="r-2"), "dlv_3", owner="nobody")
         assert [r.run_id for r in await runs(store)] == ["r-1"]
+
+    backend.run(body)
+
+
+def test_trigger_and_webhook_racing_end_in_one_row_each(backend: Backend) -> None:
+    """Several receivers and the dispatcher at once: each run's trigger and first webhook race
+    (on PostgreSQL a lost first insert merges into the winner's row, on either side)."""
+    n = 12
+
+    async def body(store: FullStore) -> None:
+        for i in range(n):
+            await store.save_event(event(f"evt_{i}", t=1000.0), [delivery(f"dlv_{i}", sink_id="fusillade-api")])
+        assert len(await store.claim_due(1000.0, 100, 30, "w1")) == n
+
+        async def trigger(i: int) -> bool:
+            run = replace(STARTED_RUN, run_id=f"r-{i}", trigger_event_id=f"evt_{i}", trigger_delivery_id=f"dlv_{i}")
+            outcome = Outcome(attempt(f"dlv_{i}", 1001.0, "succeeded"), DeliveryState.SUCCEEDED, started_run=run)
+            return await store.finish(f"dlv_{i}", "w1", outcome)
+
+        async def webhook(i: int) -> bool:
+            return await put(store, envelope(f"e-{i}", "run.started", run_id=f"r-{i}", status="running"))
+
+        done = await asyncio.gather(*(f(i) for i in range(n) for f in (trigger, webhook)))
+        assert all(done)
+        rows = sorted(await store.list_runs(RunQuery(limit=100)), key=lambda r: int(r.run_id[2:]))
+        assert [(r.run_id, r.status, r.trigger_delivery_id, r.sha) for r in rows] == [
+            (f"r-{i}", "running", f"dlv_{i}", "abc123") for i in range(n)
+        ]
 
     backend.run(body)
