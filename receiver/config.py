@@ -207,6 +207,7 @@ def _compile(cfg_path: Path, doc: yamlfile.Located, model: ConfigModel) -> Confi
         if compiled_sink is not None:
             sinks[snk.id] = compiled_sink
             _check_timeout(doc, i, compiled_sink, model.delivery, problems)
+    problems.extend(_link_runs_sources(doc, model, sinks))
     storage_url = _resolve_storage(doc, base, model.storage.url, problems)
     for i, rule_path in enumerate(model.rules if "rules" in doc.data else []):
         if not (base / rule_path).exists():
@@ -356,6 +357,12 @@ def _check_timeout(
                 f"{timeout:g} s must be shorter than delivery.lease_seconds ({delivery.lease_seconds:g} s)",
             )
         )
+
+
+def _link_runs_sources(doc: yamlfile.Located, model: ConfigModel, sinks: dict[str, Sink]) -> list[Problem]:
+    from receiver.sinks.track import link_runs_sources  # where a run a sink starts is keyed
+
+    return link_runs_sources(doc, model.sinks, sinks, model.sources)
 
 
 def _compile_sink(doc: yamlfile.Located, i: int, snk: SinkModel, problems: list[Problem]) -> Sink | None:

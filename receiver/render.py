@@ -193,12 +193,19 @@ def compile_when(source: str) -> Callable[..., Any]:
 
 
 def render_value(
-    value: Any, context: Mapping[str, Any], path: PathKey = (), escapes: Mapping[PathKey, Escape] | None = None
+    value: Any,
+    context: Mapping[str, Any],
+    path: PathKey = (),
+    escapes: Mapping[PathKey, Escape] | None = None,
+    deferred: frozenset[PathKey] = frozenset(),
 ) -> Any:
     """Render every compiled template in ``value``; other values are returned as they are.
 
-    ``escapes`` maps a parameter's position to how values interpolated there are escaped."""
+    ``escapes`` maps a parameter's position to how values interpolated there are escaped;
+    templates at ``deferred`` positions stay source text (rendered later, by their sink)."""
     if isinstance(value, Compiled):
+        if path in deferred:
+            return value.source
         where = format_path(path) or "value"
         token = _ESCAPE.set((escapes or {}).get(path))
         try:
@@ -215,9 +222,9 @@ def render_value(
             shown = text if len(text) <= 80 else text[:77] + "..."
             raise RenderError(f"{where}: !json rendered {shown!r}, which is not JSON (end with | tojson)") from None
     if isinstance(value, dict):
-        return {k: render_value(v, context, (*path, k), escapes) for k, v in value.items()}
+        return {k: render_value(v, context, (*path, k), escapes, deferred) for k, v in value.items()}
     if isinstance(value, list):
-        return [render_value(v, context, (*path, i), escapes) for i, v in enumerate(value)]
+        return [render_value(v, context, (*path, i), escapes, deferred) for i, v in enumerate(value)]
     return value
 
 
@@ -231,7 +238,9 @@ def render_action(planned: PlannedAction, event: Mapping[str, Any]) -> dict[str,
     """
     action = planned.action
     escapes = getattr(action.model, "template_escapes", None)
-    rendered: dict[str, Any] = render_value(action.compiled, {"event": event, "vars": action.vars}, (), escapes)
+    deferred: frozenset[PathKey] = getattr(action.model, "deferred_templates", frozenset())
+    context = {"event": event, "vars": action.vars}
+    rendered: dict[str, Any] = render_value(action.compiled, context, (), escapes, deferred)
     check_params(action.model, rendered)
     return rendered
 

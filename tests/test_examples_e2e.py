@@ -39,16 +39,21 @@ BASELINES = {
 SHA_RED = "3f786850e387550fdab836ed7e6dc881de23001b"
 SHA_GREEN = "89e6c98d92887913cadf06b2adb97f26cde4849b"
 PR_SHA = "abc123def4567890abc123def4567890abc12345"  # github/pull_request_opened.json
+SHA_DEPLOYED = "0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e"  # rules/60-deploy-load-test.yaml
+DEPLOY_RUN = "run-deploy"  # what Fusillade answers for the template run that deployment starts
 FINAL = {"succeeded", "dead", "superseded"}
 
 
 def fusillade(answers: dict[str, tuple[str, bool]]) -> RecordingServer:
-    """``GET /api/v1/tests/{id}/compare/{baseline}``: test id → (its baseline, regression)."""
+    """``GET /api/v1/tests/{id}/compare/{baseline}``: test id → (its baseline, regression);
+    ``POST /api/v1/templates/tpl_api_smoke/run`` starts DEPLOY_RUN."""
 
     def respond(got: Received) -> Reply:
         parts = got.path.split("/")
         if got.headers.get("authorization") != f"Bearer {FUSILLADE_API_KEY}":
             return Reply(401, {"error": "Invalid or expired token/API key", "code": "invalid_auth"})
+        if (got.method, got.path) == ("POST", "/api/v1/templates/tpl_api_smoke/run"):
+            return Reply(201, {"test_id": DEPLOY_RUN, "status": "provisioning"})
         if got.method != "GET" or len(parts) != 7 or parts[:4] != ["", "api", "v1", "tests"] or parts[5] != "compare":
             return Reply(404, {"error": "not found", "code": "not_found"})
         if answers.get(parts[4], ("", False))[0] != parts[6]:
@@ -159,7 +164,7 @@ def test_check_accepts_the_examples_without_warnings(
             monkeypatch.delenv(name)
     result = CliRunner().invoke(main, ["check", "--config", str(stack["config"])])
     assert (result.exit_code, result.stderr) == (0, "")
-    assert result.stdout.startswith(f"{stack['config']}: ok: 7 sources, 5 sinks, 9 rules ")
+    assert result.stdout.startswith(f"{stack['config']}: ok: 7 sources, 5 sinks, 11 rules ")
 
 
 def test_every_shipped_rule_delivers_with_the_shipped_config(stack: dict[str, Any], daemons: list[Daemon]) -> None:
@@ -193,12 +198,23 @@ def test_every_shipped_rule_delivers_with_the_shipped_config(stack: dict[str, An
         "fixed": send(daemon, config, "fusillade", fus("Broken script", "run-fixed", at="2026-02-06T12:30:00Z")),
     }
     db = tmp / "data" / "hookyard.db"
+    # A production deployment starts a load test from a template (rules/60-…); once the run is
+    # recorded, its completion webhook (no commit in its name) sets the deployed commit's status.
+    deployment = json.loads((PAYLOADS / "github" / "deployment_status_success.json").read_text())
+    deployment["deployment"].update(environment="production", sha=SHA_DEPLOYED)
+    deployment["deployment_status"]["environment"] = "production"
+    deployment["repository"]["full_name"] = "octo-org/shop"  # the repository the load tests test
+    (tmp / "deployment.json").write_text(json.dumps(deployment))
+    sent["deploy"] = send(daemon, config, "github", tmp / "deployment.json", "X-GitHub-Event: deployment_status")
+    started = f"SELECT run_id, sha FROM runs WHERE run_id = '{DEPLOY_RUN}' AND trigger_delivery_id IS NOT NULL"
+    assert wait_for(lambda: query(db, started), 60, daemon.logs) == [(DEPLOY_RUN, SHA_DEPLOYED)]
+    sent["deploy-tested"] = send(daemon, config, "fusillade", fus("Deploy Smoke", DEPLOY_RUN))
     cols = "d.rule, d.sink_id, d.state, d.attempts, d.last_error, e.correlation_id"
     sql = f"SELECT {cols} FROM deliveries d JOIN events e ON e.id = d.event_id ORDER BY d.created_at, d.id"
 
     def settled() -> list[tuple[Any, ...]] | None:
         rows = query(db, sql)
-        return rows if len(rows) >= 14 and all(r[2] in FINAL for r in rows) else None
+        return rows if len(rows) >= 17 and all(r[2] in FINAL for r in rows) else None
 
     rows = wait_for(settled, 60, daemon.logs)
     assert [r for r in rows if r[2] != "succeeded"] == []  # every planned delivery succeeded
@@ -217,8 +233,10 @@ def test_every_shipped_rule_delivers_with_the_shipped_config(stack: dict[str, An
         "minor-bug": [("ai-qa-other-bug", "email-qa")],
         "pr": [("pr-start-bug0-run", "bug0-api"), ("pr-start-bug0-run", "github")],
         "fixed": [("run-status-flips", "slack-perf")],
+        "deploy": [("deploy-start-load-test", "fusillade-api"), ("deploy-start-load-test", "github")],
+        "deploy-tested": [("deploy-load-test-finished", "github")],
     }
-    assert len(rows) == 14
+    assert len(rows) == 17
 
     # Every rule of every shipped file matched some event.
     matched = {name for (names,) in query(db, "SELECT matched_rules FROM events") for name in json.loads(names)}
@@ -233,6 +251,8 @@ def test_every_shipped_rule_delivers_with_the_shipped_config(stack: dict[str, An
             (f"/repos/octo-org/shop/statuses/{SHA_RED}", "failure", "perf/load-test"),
             (f"/repos/octo-org/shop/statuses/{SHA_GREEN}", "success", "perf/load-test"),
             (f"/repos/octo-org/Hello-World/statuses/{PR_SHA}", "pending", "qa/bug0"),
+            (f"/repos/octo-org/shop/statuses/{SHA_DEPLOYED}", "pending", "perf/deploy-load-test"),
+            (f"/repos/octo-org/shop/statuses/{SHA_DEPLOYED}", "success", "perf/deploy-load-test"),
         ]
     )
     (run_tests,) = stack["bug0"].received
@@ -240,6 +260,7 @@ def test_every_shipped_rule_delivers_with_the_shipped_config(stack: dict[str, An
     compares = sorted(r.path for r in stack["fusillade"].received)
     assert compares == sorted(
         [
+            "/api/v1/templates/tpl_api_smoke/run",
             f"/api/v1/tests/run-red/compare/{BASELINES['API Load Test']}",
             f"/api/v1/tests/run-green/compare/{BASELINES['Checkout Flow']}",
         ]

@@ -880,6 +880,42 @@ EXAMPLES: list[tuple[str, dict[str, Any], list[tuple[str, str, str | None]]]] = 
         [("pr-start-bug0-run", "bug0-api", None), ("pr-start-bug0-run", "github", None)],
     ),
     (
+        "deployment-starts-a-load-test",
+        {
+            **load_event("github-pr-opened"),
+            "type": "deployment.success",
+            "data": {
+                "deployment": {"id": 9, "environment": "production", "state": "success", "url": None},
+                "git": {"sha": "abc123", "repo": "acme/shop-web", "branch": "main"},
+            },
+        },
+        [("deploy-start-load-test", "fusillade-api", None), ("deploy-start-load-test", "github", None)],
+    ),
+    (
+        "preview-deployment-starts-nothing",
+        {
+            **load_event("github-pr-opened"),
+            "type": "deployment.success",
+            "data": {
+                "deployment": {"id": 9, "environment": "preview", "state": "success", "url": None},
+                "git": {"sha": "abc123", "repo": "acme/shop-web", "branch": "main"},
+            },
+        },
+        [],
+    ),
+    (
+        "started-load-test-finished",
+        {
+            **load_event("fusillade-run-completed"),
+            "data": {
+                **load_event("fusillade-run-completed")["data"],
+                "run": {**load_event("fusillade-run-completed")["data"]["run"], "name": "Deploy smoke"},
+                "git": {"sha": "abc123", "repo": "acme/shop-web", "branch": "main", "inferred_from": "trigger"},
+            },
+        },
+        [("deploy-load-test-finished", "github", None)],
+    ),
+    (
         "dependabot-pull-request",
         {
             **load_event("github-pr-opened"),

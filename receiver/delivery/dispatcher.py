@@ -17,7 +17,8 @@ way a probe can end settles the breaker: success or a permanent error (the deliv
 fault, not the destination's) closes it, a retryable failure re-opens it, and a probe
 that sent nothing (postponed, superseded) lets the next delivery probe.
 
-A successful action with ``emit:`` turns the answer into a derived event (``emit.py``).
+A successful action with ``emit:`` turns the answer into a derived event (``emit.py``); one
+that started a run on a platform records the run with the event's commit (``track_run.py``).
 """
 
 from __future__ import annotations
@@ -36,12 +37,14 @@ from receiver.delivery.emit import derive
 from receiver.delivery.limits import BreakerState, CircuitBreaker, TokenBucket
 from receiver.delivery.observe import Observer
 from receiver.delivery.policy import exhausted, next_delay
+from receiver.delivery.track_run import started_run
 from receiver.errors import DeliveryError, StoreUnavailable
 from receiver.events import new_id
 from receiver.metrics import Metrics
 from receiver.routing import Router
 from receiver.sinks.base import DeliveryOptions, SendContext, Sink
 from receiver.store.base import AttemptRow, Claimed, DeliveryState, NewEvent, Outcome
+from receiver.store.runs import TriggeredRun
 
 log = logging.getLogger("hookyard.delivery")
 
@@ -287,7 +290,8 @@ class Dispatcher:
             derived = (
                 derive(c, result, finished, self.router, self.settings.max_chain_depth) if d.emit else None
             )
-            if await self._finish(c, attempt, DeliveryState.SUCCEEDED, None, derived=derived):
+            run = started_run(sink, c, result, finished)
+            if await self._finish(c, attempt, DeliveryState.SUCCEEDED, None, derived=derived, run=run):
                 self.observe.succeeded(d, finished)
             if derived is not None and derived[1]:
                 self.notify()
@@ -322,8 +326,9 @@ class Dispatcher:
         *,
         next_at: float | None = None,
         derived: tuple[NewEvent, list[Any]] | None = None,
+        run: TriggeredRun | None = None,
     ) -> bool:
-        outcome = Outcome(attempt, state, next_at, last_error, derived)
+        outcome = Outcome(attempt, state, next_at, last_error, derived, run)
         if not await self.store.finish(c.delivery.id, self.owner, outcome):
             log.warning("delivery %s: lease lost before its attempt was recorded", c.delivery.id)
             return False

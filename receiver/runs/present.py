@@ -40,6 +40,7 @@ def run_dict(r: RunRow) -> dict[str, Any]:
         "last_event_id": r.last_event_id,
         "trigger_event_id": r.trigger_event_id,
         "trigger_delivery_id": r.trigger_delivery_id,
+        "correlation_id": r.correlation_id,  # of the chain whose follow-up call started the run
         "created_at": isoformat(r.created_at),
         "updated_at": isoformat(r.updated_at),
     }

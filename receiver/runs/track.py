@@ -156,7 +156,9 @@ def enrich(envelope: Mapping[str, Any], run: RunRow, previous: RunRow | None, *,
         merged = {k: own.get(k) if own.get(k) is not None else known[k] for k in GIT_KEYS}
         # Named after where the commit (sha) came from; other missing keys are filled either way.
         carried = own.get("sha") is not None or (merged["sha"] is None and any(own.get(k) for k in GIT_KEYS))
-        data["git"] = {**own, **merged, "inferred_from": "event" if carried else "run"}
+        # A run Hookyard started keeps the commit its trigger named (unless the platform said another).
+        came = "trigger" if run.trigger_sha is not None and merged["sha"] == run.trigger_sha else "run"
+        data["git"] = {**own, **merged, "inferred_from": "event" if carried else came}
     return {**envelope, "data": data}
 
 

@@ -98,9 +98,18 @@ class DeliveryOptions(BaseModel):
     # Values of this entry that came from ``${VAR}`` expansion (set by the config loader): the
     # sink redacts them, and their URL parts, wherever it shows a URL or a reason.
     _secrets: tuple[str, ...] = PrivateAttr(default=())
+    # Platform → its one configured source (set by the config loader): where a run this sink
+    # starts is keyed, so that the run's webhooks find it (receiver/sinks/track.py).
+    _runs_sources: dict[str, str] = PrivateAttr(default_factory=dict)
 
     def mark_secrets(self, values: Iterable[str]) -> None:
         self._secrets = tuple(values)
+
+    def link_sources(self, platform_sources: Mapping[str, str]) -> None:
+        self._runs_sources = dict(platform_sources)
+
+    def runs_sources(self) -> Mapping[str, str]:
+        return self._runs_sources
 
     def secrets(self) -> tuple[str, ...]:
         return self._secrets
@@ -125,6 +134,9 @@ class ActionModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     template_escapes: ClassVar[Escapes] = {}
+    # Parameter positions whose templates are rendered later, against the destination's answer
+    # (``track.run_id``): routing keeps their source text.
+    deferred_templates: ClassVar[frozenset[tuple[str | int, ...]]] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Config headers are secrets (they come from env expansion) and are only ever sent to
 the ``base_url`` origin: an action's absolute ``url`` elsewhere is refused, so a
 template cannot carry the credentials off to another host. Every call carries
-``Idempotency-Key: <delivery id>``, stable across retries of one delivery.
+``Idempotency-Key: <delivery id>``, stable across retries of one delivery. An action that
+starts a run on a platform says where the answer names it (``track:``, see ``track.py``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from receiver.sinks.base import (
     url_credentials,
 )
 from receiver.sinks.client import HttpClient
+from receiver.sinks.track import StartedRun, TrackFailed, TrackSpec, rendered_run_id
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
 
@@ -77,8 +79,10 @@ REQUEST_ESCAPES: Escapes = {("request", "path"): outbound.segment}
 
 class HttpAction(ActionModel):
     template_escapes = REQUEST_ESCAPES
+    deferred_templates = frozenset({("track", "run_id")})  # rendered against the answer
 
     request: RequestSpec
+    track: TrackSpec | None = None
 
 
 class HttpSink:
@@ -97,8 +101,10 @@ class HttpSink:
         timeout: float,
         secrets: Iterable[Secret | str] = (),
         query: Mapping[str, Secret] | None = None,
+        runs_sources: Mapping[str, str] | None = None,
     ) -> None:
         self.id = sink_id
+        self.runs_sources = dict(runs_sources or {})  # platform → its one source (track.py)
         self._client = client
         self.base_url = base_url
         self._headers = dict(headers)
@@ -148,6 +154,21 @@ class HttpSink:
         )
         return outbound.judge(resp, self._redactor)
 
+    def started_run(self, params: Mapping[str, Any], body: Any, event: Mapping[str, Any]) -> StartedRun | None:
+        """The run this successful call started (its ``track:``), None when it starts none.
+        Raises TrackFailed when the answer names no run."""
+        track = getattr(parse_action(self.action_model, params), "track", None)
+        if track is None:
+            return None
+        run_id = self.no_secret(rendered_run_id(track, body, event))
+        return StartedRun(self.runs_sources.get(track.platform, self.id), track.platform, run_id)
+
+    def no_secret(self, run_id: str) -> str:
+        """A run id is stored and shown: one that holds a credential of this sink is refused."""
+        if self._redactor(run_id) != run_id:
+            raise TrackFailed("the answer's run id holds one of the sink's secrets")
+        return run_id
+
     def describe(self) -> str:
         where = self._redactor.url(self.base_url) if self.base_url else "any URL"
         names = ", ".join(sorted(self._headers)) or "none"
@@ -168,6 +189,7 @@ def create(sink_id: str, config: HttpConfig, client: HttpClient) -> HttpSink:
         timeout=config.timeout_seconds,
         secrets=config.secrets(),
         query={name: Secret(value) for name, value in config.query.items()},
+        runs_sources=config.runs_sources(),
     )
 
 

@@ -4,6 +4,8 @@ Each preset takes ``api_key`` (a secret), an optional ``base_url`` override and
 ``allow_private``; its actions are either a raw ``request:`` (always allowed, same
 shape as the ``http`` sink's) or one shortcut that builds the documented call.
 Path segments coming from templates are percent-encoded so they cannot change the path.
+The shortcut that starts a run on the platform names where the answer says which run it
+started (``Preset.run_key``): the run is then tracked with the triggering event's commit.
 """
 
 from __future__ import annotations
@@ -15,17 +17,20 @@ from typing import Any
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from receiver.secret import Secret
-from receiver.sinks.base import ActionModel, DeliveryOptions, SendContext, SinkSpec, url_credentials
+from receiver.sinks.base import ActionModel, DeliveryOptions, SendContext, SinkSpec, parse_action, url_credentials
 from receiver.sinks.client import HttpClient
 from receiver.sinks.http import REQUEST_ESCAPES, HttpSink, RequestSpec
 from receiver.sinks.outbound import Outgoing
 from receiver.sinks.outbound import segment as seg
+from receiver.sinks.track import StartedRun, answer_key
 
 
 class PresetConfig(DeliveryOptions):
     api_key: str = Field(min_length=1)
     base_url: str | None = None
     allow_private: bool = False
+    # The source whose webhooks report the runs this sink starts (checked at load, sinks/track.py).
+    runs_source: str | None = None
 
     @field_validator("base_url")
     @classmethod
@@ -188,6 +193,23 @@ def _automatedfuture(a: AutomatedFutureAction, ctx: SendContext) -> RequestSpec:
 
 # --- the table -------------------------------------------------------------------------
 
+# Where each platform's start-run answer names the run, as its API documents it
+# (../shared/platform-docs/):
+RUN_KEYS = {
+    # fusillade-api.txt, Templates: POST /api/v1/templates/:id/run answers "same as POST
+    # /api/v1/tests": {"test_id": "...", "status": "provisioning"}; webhooks carry data.test_id.
+    "fusillade": ("run_template", "test_id"),
+    # bug0-api.txt, Response: {"success": true, "message": …, "executionId": "exec_abc123def456"}.
+    "bug0": ("run_tests", "executionId"),
+    # fume-api.txt, Example response: {"runId": "run_42ab3d", "status": "queued"}.
+    "fume": ("trigger", "runId"),
+    # nunu-api.txt documents POST /runs ("Start a test or test plan") and names runs {runId}
+    # (GET /runs/{runId}) but shows no answer: runId, as in its run objects.
+    "nunu": ("start_run", "runId"),
+    # automatedfuture-api.txt, POST /run/: Response 200 {"test_run_id": "run_xyz789"}.
+    "automatedfuture": ("create_run", "test_run_id"),
+}
+
 
 @dataclass(frozen=True)
 class Preset:
@@ -198,6 +220,8 @@ class Preset:
     action: type[ActionModel]
     shortcut: Callable[[Any, SendContext], RequestSpec]
     config: type[PresetConfig] = PresetConfig
+    # (the shortcut that starts a run, the key of the answer that names it): see RUN_KEYS.
+    run_key: tuple[str, str] | None = None
 
 
 PRESETS: dict[str, Preset] = {
@@ -210,10 +234,13 @@ PRESETS: dict[str, Preset] = {
             "Bearer {key}",
             FusilladeAction,
             _fusillade,
+            run_key=RUN_KEYS["fusillade"],
         ),
-        Preset("bug0", "https://app.bug0.com", "x-api-key", "{key}", Bug0Action, _bug0),
-        Preset("fume", "https://api.fumedev.com", "Authorization", "{key}", FumeAction, _fume),
-        Preset("nunu", None, "X-Api-Key", "{key}", NunuAction, _nunu, RequiredBaseConfig),
+        Preset("bug0", "https://app.bug0.com", "x-api-key", "{key}", Bug0Action, _bug0, run_key=RUN_KEYS["bug0"]),
+        Preset(
+            "fume", "https://api.fumedev.com", "Authorization", "{key}", FumeAction, _fume, run_key=RUN_KEYS["fume"]
+        ),
+        Preset("nunu", None, "X-Api-Key", "{key}", NunuAction, _nunu, RequiredBaseConfig, RUN_KEYS["nunu"]),
         Preset(
             "automatedfuture",
             "https://api.automatedfuture.co/v1/test",
@@ -221,6 +248,7 @@ PRESETS: dict[str, Preset] = {
             "{key}",
             AutomatedFutureAction,
             _automatedfuture,
+            run_key=RUN_KEYS["automatedfuture"],
         ),
     )
 }
@@ -244,10 +272,22 @@ class PresetSink(HttpSink):
         self.kind = preset.kind
         self.preset = preset
         self.action_model = preset.action
+        # Runs this sink starts are keyed by the source that reports them (track.py).
+        self.runs_source = config.runs_source or config.runs_sources().get(preset.kind) or sink_id
 
     def outgoing(self, action: Any, ctx: SendContext) -> Outgoing:
         spec = action.request if action.request is not None else self.preset.shortcut(action, ctx)
         return self.from_spec(spec)
+
+    def started_run(self, params: Mapping[str, Any], body: Any, event: Mapping[str, Any]) -> StartedRun | None:
+        """The run the preset's start-run shortcut started, named by its answer (RUN_KEYS);
+        None for other actions. Raises TrackFailed when the answer names no run."""
+        if self.preset.run_key is None:
+            return None
+        shortcut, key = self.preset.run_key
+        if getattr(parse_action(self.action_model, params), shortcut) is None:
+            return None
+        return StartedRun(self.runs_source, self.kind, self.no_secret(answer_key(body, key)))
 
 
 def _creator(preset: Preset) -> Callable[[str, Any, HttpClient], PresetSink]:

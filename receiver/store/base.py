@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from receiver.store.runs import RunStep
+    from receiver.store.runs import RunStep, TriggeredRun
 
 # storage.busy_timeout_seconds: a write waits this long for a lock another process holds.
 DEFAULT_BUSY_TIMEOUT = 5.0
@@ -207,13 +207,15 @@ class DeliveryQuery:
 @dataclass(frozen=True)
 class Outcome:
     """How an attempt ends: the attempt row, the delivery's next state, and for a
-    successful ``emit:`` the derived event and its deliveries (stored atomically)."""
+    successful ``emit:`` the derived event and its deliveries, for a success that started a run
+    on a platform that run (all stored atomically)."""
 
     attempt: AttemptRow
     state: DeliveryState
     next_attempt_at: float | None = None
     last_error: str | None = None
     derived: tuple[NewEvent, Sequence[NewDelivery]] | None = None
+    started_run: TriggeredRun | None = None
 
 
 class DeliveryStore(Protocol):

@@ -60,6 +60,7 @@ from receiver.store.rows import (
 )
 from receiver.store.runs import RunStep
 from receiver.store.runs_postgres import PostgresRuns, apply_run
+from receiver.store.runs_trigger import record_trigger_postgres
 
 T = TypeVar("T")
 
@@ -345,6 +346,8 @@ class PostgresStore(PostgresWeb, PostgresRuns):
             if outcome.derived is not None:
                 event, deliveries = outcome.derived
                 await self._save_event(conn, event, deliveries)
+            if outcome.started_run is not None:
+                await record_trigger_postgres(conn, outcome.started_run)
             return True
 
         return await self.write(op)

@@ -51,6 +51,10 @@ class RunRow:
     trigger_delivery_id: str | None
     created_at: float
     updated_at: float
+    # 0006_run_trigger.sql: the commit the trigger named (the run's sha "came from the trigger"
+    # while it is still this one) and the correlation id of the chain that started the run.
+    trigger_sha: str | None = None
+    correlation_id: str | None = None
 
 
 RUN_FIELDS = [f.name for f in fields(RunRow)]
@@ -198,3 +202,56 @@ class RunStore(Protocol):
     async def run_trend(self, run: RunRow, limit: int) -> list[RunRow]: ...
 
     async def run_event_ids(self, keys: Sequence[str]) -> dict[str, list[str]]: ...
+
+# --- the trigger: a follow-up call that started a run (receiver/delivery/track_run.py) ---------
+
+
+@dataclass(frozen=True)
+class TriggeredRun:
+    """A run a successful delivery started on a platform: recorded in the transaction that records
+    the success (``receiver/store/runs_trigger.py``). ``source_id`` keys the row as the run's own
+    webhooks will (the sink's ``runs_source``), so they find it."""
+
+    source_id: str
+    run_id: str
+    platform: str
+    repo: str | None
+    sha: str | None
+    branch: str | None
+    pr: int | None
+    correlation_id: str | None
+    trigger_event_id: str
+    trigger_delivery_id: str
+    now: float
+
+    def new_row(self, key: str) -> RunRow:
+        """The row of a run no event has described yet: ``queued``, with the trigger's git context.
+        Its ``event_time`` is 0: the platform's first event wins whatever its time (our clock is
+        not the platform's), and fills what the trigger could not know."""
+        return RunRow(
+            key=key, source_id=self.source_id, run_id=self.run_id, platform=self.platform, name=None, project=None,
+            status="queued", outcome=None, url=None, started_at=None, finished_at=None, duration_ms=None,
+            repo=self.repo, sha=self.sha, branch=self.branch, pr=self.pr, metrics=None, counts=None, final=False,
+            event_time=0.0, ended_at=None, verdict=None, test_key=None, previous_key=None, transition=None,
+            first_event_id=self.trigger_event_id, last_event_id=self.trigger_event_id,
+            trigger_event_id=self.trigger_event_id, trigger_delivery_id=self.trigger_delivery_id,
+            created_at=self.now, updated_at=self.now, trigger_sha=self.sha, correlation_id=self.correlation_id,
+        )  # fmt: skip
+
+
+FIND_RUN_KEY = "SELECT key FROM runs WHERE source_id = ? AND run_id = ?"
+# A run whose webhook raced ahead of the trigger's answer: the trigger adds what it knows and
+# overwrites nothing the platform said (git fields only where still unknown). Recording the same
+# success again sets the same values: nothing happens twice.
+ADD_TRIGGER = (
+    "UPDATE runs SET trigger_event_id = ?, trigger_delivery_id = ?, correlation_id = COALESCE(correlation_id, ?), "
+    "trigger_sha = ?, repo = COALESCE(repo, ?), sha = COALESCE(sha, ?), branch = COALESCE(branch, ?), "
+    "pr = COALESCE(pr, ?), updated_at = ? WHERE key = ?"
+)
+
+
+def add_trigger_args(run: TriggeredRun, key: str) -> tuple[Any, ...]:
+    return (
+        run.trigger_event_id, run.trigger_delivery_id, run.correlation_id, run.sha,
+        run.repo, run.sha, run.branch, run.pr, run.now, key,
+    )  # fmt: skip

@@ -20,6 +20,7 @@ from receiver.store.base import (
     SaveResult,
 )
 from receiver.store.rows import ATTEMPT_COLUMNS, DELIVERY_COLUMNS, OLDEST_DUE, RENEW_LEASE, delivery_row
+from receiver.store.runs_trigger import record_trigger_sqlite
 
 T = TypeVar("T")
 
@@ -168,6 +169,8 @@ class SqliteQueue:
             if outcome.derived is not None:
                 event, deliveries = outcome.derived
                 self._save_event(conn, event, deliveries)
+            if outcome.started_run is not None:
+                record_trigger_sqlite(conn, outcome.started_run)
             return True
 
         return await self.write(op, durable=False)  # see ``DISPATCHER_WRITES``

@@ -180,6 +180,7 @@ class Run(Model):
     last_event_id: str
     trigger_event_id: str | None = Field(description="the event whose follow-up call started this run")
     trigger_delivery_id: str | None = Field(description="the delivery (follow-up call) that started this run")
+    correlation_id: str | None = Field(description="the chain of the event whose follow-up call started this run")
     created_at: Time
     updated_at: Time
 

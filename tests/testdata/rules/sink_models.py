@@ -43,10 +43,18 @@ class HttpParams(BaseModel):
     request: HttpRequest
 
 
+class FusilladeParams(BaseModel):
+    """The fusillade preset's actions the examples use: a raw request or a template run."""
+
+    model_config = ConfigDict(extra="forbid")
+    request: HttpRequest | None = None
+    run_template: dict[str, Any] | None = None
+
+
 SINKS: dict[str, type[BaseModel]] = {
     "slack-perf": AppriseParams,
     "email-qa": AppriseParams,
     "github": GithubStatusParams,
-    "fusillade-api": HttpParams,
+    "fusillade-api": FusilladeParams,
     "bug0-api": HttpParams,
 }
