@@ -63,7 +63,8 @@ class RetentionModel(_Strict):
     # Events with their raw bodies, deliveries and attempts (never a delivery not yet final).
     events_days: Annotated[float, Field(gt=0, le=36_500)] = 30.0
     runs_days: Annotated[float, Field(gt=0, le=36_500)] = 365.0  # run summaries (/ui/runs, previous, baselines)
-    batch_size: Annotated[int, Field(ge=1, le=10_000)] = 500
+    # Per batch: a SQLite batch runs on the event loop (the writer), ~0.1-0.5 ms per event (bench/retention_bench.py).
+    batch_size: Annotated[int, Field(ge=1, le=10_000)] = 100
     interval_seconds: Annotated[float, Field(ge=1, le=86_400)] = 60.0
 
 
