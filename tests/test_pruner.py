@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -235,7 +236,29 @@ def test_the_daemon_prunes_in_the_background(tmp_path: Path, daemons: list[Daemo
         return None
 
     assert wait_for(pruned, timeout=60, explain=daemon.logs) == 20
-    daemon.stop()
+    assert daemon.proc is not None
+    daemon.proc.send_signal(signal.SIGTERM)
+    # uvicorn re-raises the signal once its shutdown is complete: not killed, the lifespan (and with it
+    # the pruner's loop) ended.
+    assert daemon.proc.wait(timeout=30) == -signal.SIGTERM
+    assert "Application shutdown complete" in daemon.logs()
     assert "retention.pass " in daemon.logs() and "events=20" in daemon.logs()
     with sqlite3.connect(data) as conn:
         assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize(("deliver", "prunes"), [(True, True), (False, False)], ids=["delivering", "receiver-only"])
+def test_the_pruner_runs_where_deliveries_are_sent(tmp_path: Path, deliver: bool, prunes: bool) -> None:
+    """With server.processes > 1 only the dispatcher process prunes; it stops with the app."""
+    from receiver.app import create_app
+
+    config = tmp_path / "config.yaml"
+    config.write_text(f"storage:\n  url: sqlite:///{tmp_path / 'h.db'}\nrules: []\nserver: {{watch_files: false}}\n")
+    app = create_app(load_config(config), deliver=deliver)
+
+    async def run() -> None:
+        async with app.router.lifespan_context(app):
+            assert app.hookyard.pruner.running is prunes
+        assert not app.hookyard.pruner.running
+
+    asyncio.run(run())
