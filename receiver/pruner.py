@@ -30,8 +30,11 @@ from receiver.store.retention import TABLES, Pruned, RetentionStore, retention_o
 log = logging.getLogger("hookyard.retention")
 
 DAY = 86_400.0
-# Between batches: the writer (and the event loop) serve everyone else first.
-BATCH_PAUSE_SECONDS = 0.005
+# Between batches the pruner waits as long as the batch took (at least the minimum, at most the
+# maximum): it never has more than about half of the writer's time (and, on SQLite, of the event
+# loop's), so webhooks stored meanwhile wait for at most one batch.
+MIN_PAUSE_SECONDS = 0.005
+MAX_PAUSE_SECONDS = 1.0
 # SQLite pages given back per writer operation (4 KiB each; ~30 µs per page).
 RECLAIM_PAGES_PER_STEP = 128
 # How long ``stop`` waits for the batch under way (one short transaction) before cancelling it.
@@ -107,12 +110,13 @@ class Pruner:
             (self.ops.prune_runs, now - self.policy.runs_days * DAY),
         ):
             while not self._stop.is_set():
+                took = time.perf_counter()
                 batch = await prune(horizon, limit)
                 total.update(batch)
                 # A short batch was the last: what is left is young enough (or still needed).
                 if batch["events"] + batch["runs"] < limit:
                     break
-                await self.pause(BATCH_PAUSE_SECONDS)
+                await self._yield(time.perf_counter() - took)
         total.update(await self.ops.drop_sessions(now))
         reclaimed = await self._reclaim() if sum(total.values()) else 0
         seconds = time.perf_counter() - started
@@ -138,9 +142,13 @@ class Pruner:
             return 0
         given = 0
         while not self._stop.is_set():
+            took = time.perf_counter()
             freed = await self.ops.reclaim(RECLAIM_PAGES_PER_STEP)
             given += freed
             if freed == 0:  # nothing left to give back
                 break
-            await self.pause(BATCH_PAUSE_SECONDS)
+            await self._yield(time.perf_counter() - took)
         return given
+
+    async def _yield(self, batch_seconds: float) -> None:
+        await self.pause(min(max(batch_seconds, MIN_PAUSE_SECONDS), MAX_PAUSE_SECONDS))
