@@ -27,6 +27,7 @@ from receiver.errors import HTTPError, StoreBusy
 from receiver.hook_route import Receive, Scope, Send, handle_hook, hook_source_id
 from receiver.ingest import Ingest
 from receiver.metrics import Metrics
+from receiver.pruner import Pruner
 from receiver.reload import Reloader
 from receiver.routing import Router
 from receiver.sinks.client import HttpClient
@@ -83,6 +84,8 @@ class Hookyard:
         )
         if hasattr(store, "observe_write"):
             store.observe_write = self.metrics.store_write
+        # storage.retention: runs beside the dispatcher, wherever deliveries are sent.
+        self.pruner = Pruner(store, config.storage.retention, clock=clock, metrics=self.metrics)
         # Tells the dispatcher new work is due: in this process, or in the dispatcher process.
         self.wake = wake or self.dispatcher.notify
         self.ingest = Ingest(config, store, router, self.metrics, clock, on_stored=self.wake)
@@ -232,6 +235,7 @@ def create_app(
                 )
         if deliver:
             hy.dispatcher.start()
+            hy.pruner.start()
         reloader = Reloader(hy)
         reloader.install_sighup()
         watcher = asyncio.create_task(reloader.watch()) if config.server.watch_files else None
@@ -240,6 +244,7 @@ def create_app(
         finally:
             if watcher is not None:
                 watcher.cancel()
+            await hy.pruner.stop()
             await hy.dispatcher.stop()
             if own_http:
                 await http.aclose()

@@ -228,6 +228,9 @@ def _register() -> None:
     from receiver.cli_runs import runs
 
     main.add_command(runs)
+    from receiver.cli_db import db
+
+    main.add_command(db)
 
 
 _register()

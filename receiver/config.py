@@ -55,12 +55,26 @@ class ServerModel(_Strict):
     processes: Annotated[int, Field(ge=1, le=64)] = 1
 
 
+class RetentionModel(_Strict):
+    """``storage.retention``: how long history is kept; older rows are pruned in the background
+    (``receiver/pruner.py``) in batches of ``batch_size``, every ``interval_seconds``."""
+
+    enabled: bool = True
+    # Events with their raw bodies, deliveries and attempts (never a delivery not yet final).
+    events_days: Annotated[float, Field(gt=0, le=36_500)] = 30.0
+    runs_days: Annotated[float, Field(gt=0, le=36_500)] = 365.0  # run summaries (/ui/runs, previous, baselines)
+    # Per batch: a SQLite batch runs on the event loop (the writer), ~0.1-0.5 ms per event (bench/retention_bench.py).
+    batch_size: Annotated[int, Field(ge=1, le=10_000)] = 100
+    interval_seconds: Annotated[float, Field(ge=1, le=86_400)] = 60.0
+
+
 class StorageModel(_Strict):
     url: str = "sqlite:///data/hookyard.db"
     # A write waits this long for a lock another process holds, then answers 503 store_busy.
     busy_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = DEFAULT_BUSY_TIMEOUT
     # At start, how long to keep trying to reach PostgreSQL before giving up.
     connect_timeout_seconds: Annotated[float, Field(gt=0, le=600)] = DEFAULT_CONNECT_TIMEOUT
+    retention: RetentionModel = RetentionModel()
 
 
 class DeliveryModel(_Strict):

@@ -12,7 +12,7 @@ Every metric is listed in README.md ("Metrics"); ``docs/alerts.yaml`` uses them.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,6 +107,21 @@ class Metrics:
             registry=r,
         )
         self._reloads = Counter("hookyard_rule_reloads", "Config and rule reloads by result", ["result"], registry=r)
+        # Retention (receiver/pruner.py): only the process that delivers prunes.
+        self._pruned = Counter(
+            "hookyard_retention_pruned_rows", "Rows deleted by retention, by table", ["table"], registry=r
+        )
+        self._prune_passes = Counter("hookyard_retention_passes", "Retention passes completed", registry=r)
+        self._prune_errors = Counter("hookyard_retention_errors", "Retention passes that failed", registry=r)
+        self._prune_seconds = Gauge(
+            "hookyard_retention_last_pass_seconds",
+            "How long the last completed retention pass took",
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
+        self._reclaimed = Counter(
+            "hookyard_retention_reclaimed_bytes", "Bytes SQLite gave back to the disk (incremental vacuum)", registry=r
+        )
         self._received_children: dict[tuple[str, bool], Counter] = {}
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
 
@@ -157,6 +172,17 @@ class Metrics:
 
     def reload(self, result: str) -> None:
         self._reloads.labels(result).inc()
+
+    def pruned(self, rows: Mapping[str, int], seconds: float, reclaimed_bytes: int) -> None:
+        """A retention pass completed: rows deleted per table, its duration, bytes given back."""
+        for table, n in rows.items():
+            self._pruned.labels(table).inc(n)
+        self._prune_passes.inc()
+        self._prune_seconds.set(seconds)
+        self._reclaimed.inc(reclaimed_bytes)
+
+    def prune_failed(self) -> None:
+        self._prune_errors.inc()
 
     def render(self, queue: QueueSnapshot | None = None) -> bytes:
         shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR")

@@ -29,6 +29,7 @@ def test_alert_rules_parse_and_name_only_exported_metrics() -> None:
         "HookyardQueueStuck",
         "HookyardBreakerOpen",
         "HookyardRejectedSignatureSpike",
+        "HookyardRetentionFailing",
     ]
     known = exported()
     for rule in rules:

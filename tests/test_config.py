@@ -100,6 +100,15 @@ CASES = [
             "{f}:3: storage.connect_timeout: unknown key",
         ],
     ),
+    # storage.retention: strict, every problem located at once.
+    (
+        "storage:\n  retention:\n    events_days: 0\n    batch_size: 20000\n    keep: forever\n",
+        [
+            "{f}:3: storage.retention.events_days: Input should be greater than 0",
+            "{f}:4: storage.retention.batch_size: Input should be less than or equal to 10000",
+            "{f}:5: storage.retention.keep: unknown key",
+        ],
+    ),
     ("server:\n  port: 1\n  port: 2\n", ["{f}:3: server.port: duplicate key"]),
     ("server: [unclosed\n", ["{f}:2: invalid YAML: expected ',' or ']', but got '<stream end>'"]),
     ("- just\n- a list\n", ["{f}:1: the config must be a mapping"]),

@@ -50,6 +50,8 @@ def _connect(path: str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> sqlite3.C
     # ``timeout``: how long a statement waits for a lock another process holds (then "database
     # is locked"); the same bound as the writer's, so no connection waits longer than it.
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_timeout)
+    # Only takes on a new file, and only before WAL mode (an older file: `hookyard db vacuum`).
+    conn.execute("PRAGMA auto_vacuum=INCREMENTAL")  # pruned space goes back to the disk (retention.py)
     # Switching a new file to WAL fails at once ("database is locked", no busy wait) while
     # another process opens it too: two daemons starting together. Retry for a while.
     for attempt in range(100):
