@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from receiver import jsonutil
 from receiver.store.runs import pg
@@ -91,9 +91,9 @@ class Wants:
     baseline: BaselineWant | None = None
 
 
-@dataclass(frozen=True)
-class Sample:
-    """What a baseline run contributes: its latest metrics and counts, and its duration."""
+class Sample(NamedTuple):
+    """What a baseline run contributes: its latest metrics and counts, and its duration (a tuple:
+    ten of them are made for every final event)."""
 
     metrics: dict[str, Any] | None
     counts: dict[str, Any] | None
@@ -120,10 +120,8 @@ def _deployment_query(want: DeploymentWant) -> tuple[str, tuple[Any, ...]]:
     return LATEST_DEPLOYMENT_IN_ENV, (want.repo, want.environment, want.at)
 
 
-def _sample(row: Any, decode: Any) -> Sample:
-    metrics, counts, duration = row
-    return Sample(decode(metrics) if metrics is not None else None, decode(counts) if counts is not None else None,
-                  duration)  # fmt: skip
+def _samples(rows: list[Any], decode: Any) -> list[Sample]:
+    return [Sample(decode(m) if m is not None else None, decode(c) if c is not None else None, d) for m, c, d in rows]
 
 
 def read_sqlite(conn: sqlite3.Connection, wants: Wants | None) -> History | None:
@@ -142,7 +140,7 @@ def read_sqlite(conn: sqlite3.Connection, wants: Wants | None) -> History | None
         found = conn.execute(DEFAULT_BRANCH, (want.repo,)).fetchone() if want.repo else None
         branch = found[0] if found else want.fallback
     rows = conn.execute(*_baseline_query(want, None if want.any_branch else branch)).fetchall()
-    return History(deployment, branch, [_sample(r, jsonutil.loads) for r in rows])
+    return History(deployment, branch, _samples(rows, jsonutil.loads))
 
 
 async def read_postgres(conn: Conn, wants: Wants | None) -> History | None:
@@ -163,7 +161,7 @@ async def read_postgres(conn: Conn, wants: Wants | None) -> History | None:
         branch = found[0] if found else want.fallback
     sql, args = _baseline_query(want, None if want.any_branch else branch)
     rows = await (await conn.execute(pg(sql), _clean(args))).fetchall()
-    return History(deployment, branch, [_sample(r, lambda v: v) for r in rows])
+    return History(deployment, branch, _samples(rows, _decoded))
 
 
 def record_sqlite(conn: sqlite3.Connection, deployment: Deployment) -> None:
@@ -172,6 +170,11 @@ def record_sqlite(conn: sqlite3.Connection, deployment: Deployment) -> None:
 
 async def record_postgres(conn: Conn, deployment: Deployment) -> None:
     await conn.execute(pg(INSERT_DEPLOYMENT), _clean(_deployment_args(deployment)))
+
+
+def _decoded(value: Any) -> Any:
+    """psycopg already decodes json columns."""
+    return value
 
 
 def _deployment_args(d: Deployment) -> tuple[Any, ...]:

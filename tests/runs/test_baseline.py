@@ -40,6 +40,8 @@ NONE = {"p95_latency_ms": None, "error_rate": None, "duration_ms": None, "pass_r
                      {"metrics": {**NONE, "duration_ms": 2000, "pass_rate": 0.9}, "n": 3}, id="functional-suite"),
         pytest.param([Sample({"p95_latency_ms": "fast", "error_rate": True}, None, None)], {"metrics": NONE, "n": 1},
                      id="non-numbers-ignored"),
+        pytest.param([Sample({"p95_latency_ms": 10**400, "error_rate": float("nan")}, {"passed": 10**400}, None)],
+                     {"metrics": NONE, "n": 1}, id="beyond-a-double-ignored"),
     ],
 )  # fmt: skip
 def test_median(samples: list[Sample], expected: dict[str, Any] | None) -> None:
