@@ -5,7 +5,10 @@
 event's transaction, after the redelivery check: ``merge`` folds the event into the
 current row, ``complete`` enriches the envelope (``data.run.key``, the run's git fields,
 ``previous``/``transition`` on final events) and only then plans it, so rules see the
-enriched event and the stored envelope is the routed one.
+enriched event and the stored envelope is the routed one. Between the two the store reads
+what ``wants`` asks for (``receiver.store.runs_history``): the deployment that gives a run
+without a commit its sha (``runs/deployment.py``) and, on final events, the baseline runs
+(``data.baseline``/``data.regression``, ``runs/baseline.py``).
 
 Ordering, so that out-of-order and repeated events converge on the same row:
 * a final event (outcome or finish time) beats a non-final one whatever their times;
@@ -160,10 +163,8 @@ def track(
         fresh.repo = fresh.repo or git_options.repo
         fresh.branch = fresh.branch or git_options.branch
     _derive(fresh.__dict__)
-    step = Track(envelope["source"], str(run_id), fresh, final, planner, git=git_options)
-    if baseline_options is not None:
-        step.baseline = baseline_options
-    return step
+    return Track(envelope["source"], str(run_id), fresh, final, planner, git=git_options,
+                 baseline=baseline_options or baselines.DEFAULTS)  # fmt: skip
 
 
 def _int64(value: Any) -> int | None:
