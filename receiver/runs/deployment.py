@@ -60,14 +60,14 @@ def deployment_of(envelope: Mapping[str, Any], now: float) -> Deployment | None:
         return None
     from receiver.store.runs_history import Deployment
 
-    data = envelope.get("data") or {}
-    git = data.get("git") or {}
+    data = _dict(envelope.get("data"))
+    git = _dict(data.get("git"))
     repo, sha = git.get("repo"), git.get("sha")
     if not isinstance(repo, str) or not isinstance(sha, str) or not repo or not sha:
         return None
-    environment = (data.get("deployment") or {}).get("environment")
-    repository = (envelope.get("raw") or {}).get("repository") if isinstance(envelope.get("raw"), dict) else None
-    default_branch = repository.get("default_branch") if isinstance(repository, dict) else None
+    environment = _dict(data.get("deployment")).get("environment")
+    # GitHub names the repository's default branch in every event: the baseline branch by default.
+    default_branch = _dict(_dict(envelope.get("raw")).get("repository")).get("default_branch")
     return Deployment(
         event_id=envelope["id"], repo=repo, environment=_text(environment), sha=sha, ref=_text(git.get("branch")),
         default_branch=_text(default_branch), deployed_at=epoch(envelope.get("time")) or now,
@@ -93,6 +93,11 @@ def start_time(run: RunRow) -> float:
     if finished is not None:
         return finished - (run.duration_ms or 0) / 1000
     return run.event_time
+
+
+def _dict(value: Any) -> Mapping[str, Any]:
+    """A section or payload object; anything else (a mapping gone wrong, a list body) is empty."""
+    return value if isinstance(value, dict) else {}
 
 
 def _text(value: Any) -> str | None:

@@ -83,6 +83,11 @@ REPO = {"full_name": "octo-org/Hello-World", "default_branch": "trunk"}
             "evt_TEST", "octo-org/Hello-World", "preview", SHA, "feature/checkout", "trunk", 1_767_323_400.0),
             id="default-branch"),
         pytest.param(github_envelope("deployment_status_failure.json"), None, id="failure-is-no-deployment"),
+        # A generic source's odd shapes: recorded as far as they go, never an error on ingest.
+        pytest.param({"id": "e9", "type": "deployment.success", "time": None, "raw": ["x"],
+                      "data": {"git": {"repo": "a/b", "sha": "s1"}, "deployment": "prod"}},
+                     Deployment("e9", "a/b", None, "s1", None, None, 0.0), id="odd-shapes"),
+        pytest.param({"id": "e9", "type": "deployment.success", "data": {"git": "a/b"}}, None, id="git-not-a-section"),
         pytest.param(github_envelope("push.json", "push"), None, id="push"),
         pytest.param(github_envelope(SUCCESS, deployment={"id": 1, "environment": "prod"}), None, id="no-sha"),
     ],
