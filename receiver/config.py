@@ -19,6 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from receiver import lazy_secrets, yamlfile
 from receiver.errors import ConfigError, Problem
+from receiver.runs.baseline import DEFAULTS as BASELINE_DEFAULTS
+from receiver.runs.baseline import BaselineOptions
+from receiver.runs.deployment import GitOptions
 from receiver.secret import Secret
 from receiver.sources.base import Adapter
 from receiver.store.base import DEFAULT_BUSY_TIMEOUT, DEFAULT_CONNECT_TIMEOUT
@@ -112,6 +115,8 @@ class SourceModel(_Strict):
     normalize: dict[str, Any] | None = None
     delivery_id_header: str | None = None
     dedupe_window_seconds: Annotated[float, Field(ge=0)] | None = None
+    git: GitOptions | None = None  # run events' repo/branch, and their commit from deployments
+    baseline: BaselineOptions = BASELINE_DEFAULTS  # baselines and regressions of final run events
 
 
 class SinkModel(BaseModel):
@@ -148,6 +153,8 @@ class Source:
     private_headers: frozenset[str]
     secrets: tuple[Secret, ...] = field(repr=False, default=())
     verify_options: Any = field(repr=False, default=None)
+    git: GitOptions | None = None
+    baseline: BaselineOptions = BASELINE_DEFAULTS
 
 
 @dataclass(frozen=True)
@@ -353,6 +360,8 @@ def _compile_source(
         private_headers=frozenset(private),
         secrets=tuple(secrets),
         verify_options=vopts,
+        git=src.git,
+        baseline=src.baseline,
     )
 
 

@@ -68,7 +68,7 @@ class Ingest:
             dedupe_window=0.0 if keys and keys[0].startswith("id:") else src.dedupe_window,
         )
         # The run (when the event names one) is merged and the event enriched, then planned.
-        result, planned = await runs.save(self.store, event, self.router.plan, now)
+        result, planned = await runs.save(self.store, event, self.router.plan, now, git=src.git, baseline=src.baseline)
         self.metrics.received(src.id, result.duplicate)
         if not result.duplicate:
             if planned:

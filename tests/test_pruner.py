@@ -25,8 +25,7 @@ from receiver.pruner import Pruner
 from receiver.store.base import DeliveryState, NewEvent
 from receiver.store.retention import Pruned
 from receiver.store.sqlite import SqliteStore
-from tests.helpers import ROOT, Daemon, wait_for
-from tests.store.conftest import FakeClock
+from tests.helpers import ROOT, Daemon, FakeClock, wait_for
 from tests.store.test_contract import delivery, event
 
 DAY = 86_400.0

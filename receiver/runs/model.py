@@ -26,6 +26,7 @@ INFERRED_FROM = ("event", "run", "trigger", "deployment")  # where data.git came
 GIT_KEYS = ("repo", "sha", "branch", "pr")
 # Keys run tracking adds to the adapters' sections (published in event.schema.json).
 ADDED_KEYS = {"run": ("key", "previous", "transition"), "git": ("inferred_from",)}
+ADDED_SECTIONS = ("baseline", "regression")  # data sections final run events get (runs/baseline.py)
 
 
 def verdict(outcome: str | None) -> str | None:

@@ -5,7 +5,10 @@
 event's transaction, after the redelivery check: ``merge`` folds the event into the
 current row, ``complete`` enriches the envelope (``data.run.key``, the run's git fields,
 ``previous``/``transition`` on final events) and only then plans it, so rules see the
-enriched event and the stored envelope is the routed one.
+enriched event and the stored envelope is the routed one. Between the two the store reads
+what ``wants`` asks for (``receiver.store.runs_history``): the deployment that gives a run
+without a commit its sha (``runs/deployment.py``) and, on final events, the baseline runs
+(``data.baseline``/``data.regression``, ``runs/baseline.py``).
 
 Ordering, so that out-of-order and repeated events converge on the same row:
 * a final event (outcome or finish time) beats a non-final one whatever their times;
@@ -23,9 +26,14 @@ from typing import Any, TypeVar
 
 from receiver.events import new_id
 from receiver.routing import Plan
+from receiver.runs import baseline as baselines
+from receiver.runs import deployment as deployments
+from receiver.runs.baseline import BaselineOptions
+from receiver.runs.deployment import GitOptions
 from receiver.runs.model import GIT_KEYS, epoch, is_final, series_key, transition, verdict
 from receiver.store.base import NewDelivery, NewEvent, SaveResult, Store
 from receiver.store.runs import RunRow
+from receiver.store.runs_history import BaselineWant, History, Wants
 
 Planner = Callable[[Mapping[str, Any]], Plan]
 T = TypeVar("T")
@@ -45,6 +53,8 @@ class Track:
     wants_previous: bool  # a final event carries previous/transition
     planner: Planner
     planned: int = 0  # deliveries of the last plan (the one stored)
+    git: GitOptions | None = None  # the source's ``git:`` (deployment commits)
+    baseline: BaselineOptions = baselines.DEFAULTS  # the source's ``baseline:``
 
     def merge(self, current: RunRow | None) -> RunRow:
         fresh = self.fresh
@@ -64,15 +74,35 @@ class Track:
         _derive(values)
         return merged
 
+    def wants(self, run: RunRow) -> Wants | None:
+        """What the store should read for ``run`` (merged) before ``complete``: the deployment that
+        gives a run without a commit its sha, and on final events the baseline runs."""
+        deployment = deployments.want(self.git, run)
+        base = self.baseline
+        baseline = None
+        if self.wants_previous and run.test_key is not None and run.ended_at is not None and base.runs > 0:
+            # A run that knows no branch (and a source that names none) is compared with every branch.
+            baseline = BaselineWant(run.test_key, run.ended_at, run.key, base.runs, branch=base.branch,
+                                    repo=run.repo, fallback=baselines.DEFAULT_BRANCH,
+                                    any_branch=base.branch is None and run.branch is None)  # fmt: skip
+        return Wants(deployment, baseline) if deployment or baseline else None
+
     def complete(
-        self, event: NewEvent, run: RunRow, previous: RunRow | None
+        self, event: NewEvent, run: RunRow, previous: RunRow | None, history: History | None = None
     ) -> tuple[NewEvent, Sequence[NewDelivery], RunRow]:
+        inferred = None
+        if history is not None and history.deployment is not None and run.sha is None:
+            run.sha = history.deployment.sha  # ``run`` is this step's merged row (see below)
+            inferred = "deployment"
         if self.wants_previous:
             # ``run`` is the row ``merge`` just built for this step: completing it in place is safe.
             run.previous_key = previous.key if previous else None
             # Without a name or project there is no "same test" to compare with.
             run.transition = transition(previous.verdict if previous else None, run.verdict) if run.test_key else None
-        envelope = enrich(event.envelope, run, previous, final=self.wants_previous)
+        envelope = enrich(event.envelope, run, previous, final=self.wants_previous, inferred=inferred)
+        if self.wants_previous and run.test_key is not None and self.baseline.runs > 0:
+            samples = history.samples if history is not None else []
+            envelope["data"].update(baselines.judge(run, samples, self.baseline))
         plan = self.planner(envelope)
         self.planned = len(plan.deliveries)
         return _planned(event, envelope, plan), plan.deliveries, run
@@ -102,7 +132,13 @@ def _derive(values: dict[str, Any]) -> None:
     values["test_key"] = series_key(values["source_id"], values["name"], values["project"])
 
 
-def track(envelope: Mapping[str, Any], now: float, planner: Planner) -> Track | None:
+def track(
+    envelope: Mapping[str, Any],
+    now: float,
+    planner: Planner,
+    git_options: GitOptions | None = None,
+    baseline_options: BaselineOptions | None = None,
+) -> Track | None:
     """The run update an event makes; None when it names no platform run."""
     data = envelope.get("data")
     section = data.get("run") if isinstance(data, dict) else None
@@ -123,8 +159,12 @@ def track(envelope: Mapping[str, Any], now: float, planner: Planner) -> Track | 
         previous_key=None, transition=None, first_event_id=envelope["id"], last_event_id=envelope["id"],
         trigger_event_id=None, trigger_delivery_id=None, created_at=now, updated_at=now,
     )  # fmt: skip
+    if git_options is not None:  # the source's repo and branch, where the event names none
+        fresh.repo = fresh.repo or git_options.repo
+        fresh.branch = fresh.branch or git_options.branch
     _derive(fresh.__dict__)
-    return Track(envelope["source"], str(run_id), fresh, final, planner)
+    return Track(envelope["source"], str(run_id), fresh, final, planner, git=git_options,
+                 baseline=baseline_options or baselines.DEFAULTS)  # fmt: skip
 
 
 def _int64(value: Any) -> int | None:
@@ -141,9 +181,12 @@ def _real(value: Any) -> float | None:
     return number if number is not None and math.isfinite(number) else None
 
 
-def enrich(envelope: Mapping[str, Any], run: RunRow, previous: RunRow | None, *, final: bool) -> dict[str, Any]:
+def enrich(
+    envelope: Mapping[str, Any], run: RunRow, previous: RunRow | None, *, final: bool, inferred: str | None = None
+) -> dict[str, Any]:
     """The envelope as routed and stored: ``data.run.key``, the run's git fields where the
-    event lacks them (``inferred_from``), and on final events ``previous``/``transition``."""
+    event lacks them (``inferred_from``; ``inferred`` names where a sha this event brought to the
+    run came from, e.g. ``deployment``), and on final events ``previous``/``transition``."""
     data = dict(envelope["data"])
     section = {**data["run"], "key": run.key}
     if final:
@@ -158,7 +201,7 @@ def enrich(envelope: Mapping[str, Any], run: RunRow, previous: RunRow | None, *,
         carried = own.get("sha") is not None or (merged["sha"] is None and any(own.get(k) for k in GIT_KEYS))
         # A run Hookyard started keeps the commit its trigger named (unless the platform said another).
         came = "trigger" if run.trigger_sha is not None and merged["sha"] == run.trigger_sha else "run"
-        data["git"] = {**own, **merged, "inferred_from": "event" if carried else came}
+        data["git"] = {**own, **merged, "inferred_from": inferred or ("event" if carried else came)}
     return {**envelope, "data": data}
 
 
@@ -176,10 +219,23 @@ def previous_dict(run: RunRow | None) -> dict[str, Any] | None:
     }
 
 
-async def save(store: Store, event: NewEvent, planner: Planner, now: float) -> tuple[SaveResult, int]:
-    """Store ``event`` (planned by ``planner``), tracking its run when it names one.
-    Returns the result and how many deliveries were stored with it."""
-    step = track(event.envelope, now, planner)
+async def save(
+    store: Store,
+    event: NewEvent,
+    planner: Planner,
+    now: float,
+    *,
+    git: GitOptions | None = None,
+    baseline: BaselineOptions | None = None,
+) -> tuple[SaveResult, int]:
+    """Store ``event`` (planned by ``planner``), tracking its run when it names one, with its
+    source's ``git`` and ``baseline`` options. Returns the result and how many deliveries were
+    stored with it."""
+    deployed = deployments.deployment_of(event.envelope, now)
+    if deployed is not None:  # recorded in the event's transaction, behind its redelivery check
+        event = _copy(event)
+        event.__dict__["deployment"] = deployed
+    step = track(event.envelope, now, planner, git, baseline)
     if step is None:
         plan = planner(event.envelope)
         return await store.save_event(_planned(event, event.envelope, plan), plan.deliveries), len(plan.deliveries)

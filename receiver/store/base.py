@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from receiver.store.runs import RunStep, TriggeredRun
+    from receiver.store.runs_history import Deployment
 
 # storage.busy_timeout_seconds: a write waits this long for a lock another process holds.
 DEFAULT_BUSY_TIMEOUT = 5.0
@@ -72,6 +73,7 @@ class NewEvent:
     matched_rules: list[str] = field(default_factory=list)
     dedupe_keys: Sequence[str] = ()
     dedupe_window: float = 0.0
+    deployment: Deployment | None = None  # a deployment.success event's deployment, recorded with it
 
 
 @dataclass(frozen=True)

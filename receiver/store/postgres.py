@@ -29,6 +29,7 @@ import psycopg
 from psycopg import errors as pgerrors
 
 from receiver.errors import StoreUnavailable
+from receiver.store import runs_history
 from receiver.store.base import (
     DEFAULT_BUSY_TIMEOUT,
     DEFAULT_CONNECT_TIMEOUT,
@@ -242,6 +243,8 @@ class PostgresStore(PostgresWeb, PostgresRuns):
                 return SaveResult(row[0], True)
         if run is not None:  # behind the redelivery check: a redelivery changes no run
             ev, deliveries = await apply_run(conn, ev, run)
+        if ev.deployment is not None:  # a deployment.success event (runs/deployment.py)
+            await runs_history.record_postgres(conn, ev.deployment)
         await conn.execute(
             "INSERT INTO events (id, source_id, kind, type, subject, received_at, body_sha256, headers, body, "
             "envelope, normalize_error, parent_id, correlation_id, depth, rules_version, matched_rules) "

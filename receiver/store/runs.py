@@ -11,9 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from operator import attrgetter
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from receiver.store.base import EventRow, NewDelivery, NewEvent
+
+if TYPE_CHECKING:
+    from receiver.store.runs_history import History, Wants
 
 
 @dataclass
@@ -184,8 +187,11 @@ class RunStep(Protocol):
     def merge(self, current: RunRow | None) -> RunRow:
         """The run after this event (a new row when ``current`` is None)."""
 
+    def wants(self, run: RunRow) -> Wants | None:
+        """What else to read for the merged ``run`` (``runs_history``): its deployment, its baseline."""
+
     def complete(
-        self, event: NewEvent, run: RunRow, previous: RunRow | None
+        self, event: NewEvent, run: RunRow, previous: RunRow | None, history: History | None = None
     ) -> tuple[NewEvent, Sequence[NewDelivery], RunRow]:
         """The enriched, planned event, its deliveries and the run row to write."""
 

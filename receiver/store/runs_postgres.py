@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
+from receiver.store import runs_history
 from receiver.store.base import EventRow, NewDelivery, NewEvent
 from receiver.store.rows import EVENT_COLUMNS, event_row
 from receiver.store.runs import (
@@ -62,7 +63,8 @@ async def apply_run(conn: Conn, ev: NewEvent, step: RunStep) -> tuple[NewEvent, 
             cur = await conn.execute(pg(query[0]), _clean(query[1]))
             row = await cur.fetchone()
             previous = run_row(row, _parsed) if row else None
-        event, deliveries, run = step.complete(ev, merged, previous)
+        history = await runs_history.read_postgres(conn, step.wants(merged))
+        event, deliveries, run = step.complete(ev, merged, previous, history)
         args = _clean(run_args(run, json.dumps))
         if current is None:
             cur = await conn.execute(_INSERT, args)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from receiver import jsonutil
+from receiver.store import runs_history
 from receiver.store.base import EventRow, NewDelivery, NewEvent
 from receiver.store.rows import EVENT_COLUMNS, event_row
 from receiver.store.runs import (
@@ -45,7 +46,8 @@ def apply_run(conn: sqlite3.Connection, ev: NewEvent, step: RunStep) -> tuple[Ne
     if query is not None:
         row = conn.execute(*query).fetchone()
         previous = run_row(row, jsonutil.loads) if row else None
-    event, deliveries, run = step.complete(ev, merged, previous)
+    history = runs_history.read_sqlite(conn, step.wants(merged))
+    event, deliveries, run = step.complete(ev, merged, previous, history)
     args = run_args(run, jsonutil.dumps)
     if current is None:
         conn.execute(INSERT_RUN, args)

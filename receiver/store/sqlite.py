@@ -21,6 +21,7 @@ from typing import TypeVar
 
 from receiver import jsonutil
 from receiver.errors import StoreUnavailable
+from receiver.store import runs_history
 from receiver.store.base import (
     DEFAULT_BUSY_TIMEOUT,
     EventQuery,
@@ -227,6 +228,8 @@ class SqliteStore(SqliteQueue, SqliteWeb, SqliteRuns):
                 )
         if run is not None:  # behind the redelivery check: a redelivery changes no run
             ev, deliveries = apply_run(conn, ev, run)
+        if ev.deployment is not None:  # a deployment.success event (runs/deployment.py)
+            runs_history.record_sqlite(conn, ev.deployment)
         conn.execute(
             "INSERT INTO events (id, source_id, kind, type, subject, received_at, body_sha256, headers, body, "
             "envelope, normalize_error, parent_id, correlation_id, depth, rules_version, matched_rules) "

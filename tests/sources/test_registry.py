@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from receiver.events import build_envelope
-from receiver.runs.model import ADDED_KEYS
+from receiver.runs.model import ADDED_KEYS, ADDED_SECTIONS
 from receiver.sources import ADAPTERS, fields
 from receiver.sources.base import NoOptions
 from receiver.verify.base import RawRequest
@@ -51,7 +51,8 @@ def test_schema_sections_match_the_field_table() -> None:
         assert list(section["properties"]) == [*keys, *ADDED_KEYS.get(name, ())], name
         assert section["required"] == list(keys)
         assert (section["additionalProperties"] is False) == (name not in fields.OPEN_SECTIONS)
-    assert set(schema["properties"]["data"]["properties"]) == {*fields.SECTIONS, "thresholds", "response"}
+    assert set(schema["properties"]["data"]["properties"]) == {*fields.SECTIONS, "thresholds", "response",
+                                                               *ADDED_SECTIONS}  # fmt: skip
 
 
 ALL_FILES = sorted(p.relative_to(PAYLOADS) for p in PAYLOADS.rglob("*.json"))

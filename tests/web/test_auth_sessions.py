@@ -17,14 +17,13 @@ from starlette.testclient import TestClient
 from receiver.config import load_config
 from receiver.errors import ConfigError
 from receiver.web.auth import SESSION_SECONDS
-from tests.helpers import Daemon, FakeClock, assert_no_secret
+from tests.helpers import Daemon, FakeClock, assert_no_secret, fusillade_body
 from tests.web.conftest import (
     BASE_URL,
     ENV,
     SECRETS,
     WEB_TOKEN,
     Bench,
-    fusillade_body,
     open_bench,
     signed,
     write_config,

@@ -1,0 +1,187 @@
+"""What a run event reads besides its run: the deployment that gives it a commit, and its baseline.
+
+Run tracking says what it needs (:class:`Wants`, from ``RunStep.wants``); the store reads it
+inside the event's transaction (:func:`read_sqlite` / :func:`read_postgres`) and hands the
+:class:`History` to ``RunStep.complete``, so what an event is enriched with is consistent with
+what the same transaction writes. Deployments are recorded by :func:`record_sqlite` /
+:func:`record_postgres` in the transaction that stores a ``deployment.success`` event.
+Statements are written once with ``?`` placeholders (``pg`` turns them into psycopg's).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from receiver import jsonutil
+from receiver.store.runs import pg
+
+if TYPE_CHECKING:  # SQLite stores do not need psycopg imported
+    import psycopg
+
+    Conn = psycopg.AsyncConnection[tuple[Any, ...]]
+
+DEPLOYMENT_COLUMNS = "event_id, repo, environment, sha, ref, default_branch, deployed_at"
+INSERT_DEPLOYMENT = f"INSERT INTO deployments ({DEPLOYMENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+# The newest deployment at or before a time; ties (one second) by event id, which is time-ordered.
+_LATEST = (
+    f"SELECT {DEPLOYMENT_COLUMNS} FROM deployments WHERE repo = ? {{env}}AND deployed_at <= ? "
+    "ORDER BY deployed_at DESC, event_id DESC LIMIT 1"
+)
+LATEST_DEPLOYMENT = _LATEST.format(env="")
+LATEST_DEPLOYMENT_IN_ENV = _LATEST.format(env="AND environment = ? ")
+DEFAULT_BRANCH = (
+    "SELECT default_branch FROM deployments WHERE repo = ? AND default_branch IS NOT NULL "
+    "ORDER BY deployed_at DESC, event_id DESC LIMIT 1"
+)
+# The last N passing runs of a test that ended before this one, newest first. The literal
+# ``verdict = 'passed'`` lets SQLite use the partial indexes (a ``?`` would not prove it): on a
+# branch runs_baseline (0004), on any branch runs_previous (0003, the passing runs filtered).
+_BASELINE = (
+    "SELECT metrics, counts, duration_ms FROM runs WHERE test_key = ? {branch}AND verdict = 'passed' "
+    "AND (ended_at, key) < (?, ?) ORDER BY ended_at DESC, key DESC LIMIT ?"
+)
+BASELINE_ANY_BRANCH = _BASELINE.format(branch="")
+BASELINE_ON_BRANCH = _BASELINE.format(branch="AND branch = ? ")
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One successful deployment (a row of ``deployments``)."""
+
+    event_id: str
+    repo: str
+    environment: str | None
+    sha: str
+    ref: str | None
+    default_branch: str | None
+    deployed_at: float
+
+
+@dataclass(frozen=True)
+class DeploymentWant:
+    """The newest deployment of ``repo`` (in ``environment`` when given) at or before ``at``."""
+
+    repo: str
+    environment: str | None
+    at: float
+
+
+@dataclass(frozen=True)
+class BaselineWant:
+    """The last ``runs`` passing runs of a test that ended before (``ended_at``, ``key``).
+
+    On ``branch``; when it is None, on ``repo``'s default branch if a deployment event named it,
+    else on ``fallback``; with ``any_branch`` on every branch (a run that knows no branch)."""
+
+    test_key: str
+    ended_at: float
+    key: str
+    runs: int
+    branch: str | None = None
+    repo: str | None = None
+    fallback: str = "main"
+    any_branch: bool = False
+
+
+@dataclass(frozen=True)
+class Wants:
+    deployment: DeploymentWant | None = None
+    baseline: BaselineWant | None = None
+
+
+class Sample(NamedTuple):
+    """What a baseline run contributes: its latest metrics and counts, and its duration (a tuple:
+    ten of them are made for every final event)."""
+
+    metrics: dict[str, Any] | None
+    counts: dict[str, Any] | None
+    duration_ms: float | None
+
+
+@dataclass(frozen=True)
+class History:
+    deployment: Deployment | None = None
+    baseline_branch: str | None = None  # None: any branch
+    samples: list[Sample] = field(default_factory=list)
+
+
+def _baseline_query(want: BaselineWant, branch: str | None) -> tuple[str, tuple[Any, ...]]:
+    order = (want.ended_at, want.key, want.runs)
+    if branch is None:
+        return BASELINE_ANY_BRANCH, (want.test_key, *order)
+    return BASELINE_ON_BRANCH, (want.test_key, branch, *order)
+
+
+def _deployment_query(want: DeploymentWant) -> tuple[str, tuple[Any, ...]]:
+    if want.environment is None:
+        return LATEST_DEPLOYMENT, (want.repo, want.at)
+    return LATEST_DEPLOYMENT_IN_ENV, (want.repo, want.environment, want.at)
+
+
+def _samples(rows: list[Any], decode: Any) -> list[Sample]:
+    return [Sample(decode(m) if m is not None else None, decode(c) if c is not None else None, d) for m, c, d in rows]
+
+
+def read_sqlite(conn: sqlite3.Connection, wants: Wants | None) -> History | None:
+    """What ``wants`` asks for, read in the caller's transaction."""
+    if wants is None:
+        return None
+    deployment = None
+    if wants.deployment is not None:
+        row = conn.execute(*_deployment_query(wants.deployment)).fetchone()
+        deployment = Deployment(*row) if row else None
+    want = wants.baseline
+    if want is None:
+        return History(deployment)
+    branch = want.branch
+    if branch is None and not want.any_branch:
+        found = conn.execute(DEFAULT_BRANCH, (want.repo,)).fetchone() if want.repo else None
+        branch = found[0] if found else want.fallback
+    rows = conn.execute(*_baseline_query(want, None if want.any_branch else branch)).fetchall()
+    return History(deployment, branch, _samples(rows, jsonutil.loads))
+
+
+async def read_postgres(conn: Conn, wants: Wants | None) -> History | None:
+    """:func:`read_sqlite` on PostgreSQL (json columns arrive decoded)."""
+    if wants is None:
+        return None
+    deployment = None
+    if wants.deployment is not None:
+        sql, args = _deployment_query(wants.deployment)
+        row = await (await conn.execute(pg(sql), _clean(args))).fetchone()
+        deployment = Deployment(*row) if row else None
+    want = wants.baseline
+    if want is None:
+        return History(deployment)
+    branch = want.branch
+    if branch is None and not want.any_branch:
+        found = await (await conn.execute(pg(DEFAULT_BRANCH), _clean((want.repo,)))).fetchone() if want.repo else None
+        branch = found[0] if found else want.fallback
+    sql, args = _baseline_query(want, None if want.any_branch else branch)
+    rows = await (await conn.execute(pg(sql), _clean(args))).fetchall()
+    return History(deployment, branch, _samples(rows, _decoded))
+
+
+def record_sqlite(conn: sqlite3.Connection, deployment: Deployment) -> None:
+    conn.execute(INSERT_DEPLOYMENT, _deployment_args(deployment))
+
+
+async def record_postgres(conn: Conn, deployment: Deployment) -> None:
+    await conn.execute(pg(INSERT_DEPLOYMENT), _clean(_deployment_args(deployment)))
+
+
+def _decoded(value: Any) -> Any:
+    """psycopg already decodes json columns."""
+    return value
+
+
+def _deployment_args(d: Deployment) -> tuple[Any, ...]:
+    return (d.event_id, d.repo, d.environment, d.sha, d.ref, d.default_branch, d.deployed_at)
+
+
+def _clean(args: tuple[Any, ...]) -> list[Any]:
+    from receiver.store.runs_postgres import _clean as clean  # its one definition (an import cycle otherwise)
+
+    return clean(args)
