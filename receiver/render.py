@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -24,10 +24,8 @@ from pydantic import BaseModel, ValidationError
 
 from receiver import jsonutil
 from receiver.errors import HookyardError
+from receiver.rules_model import PlannedAction
 from receiver.yamlfile import PathKey, format_path
-
-if TYPE_CHECKING:
-    from receiver.rules import PlannedAction
 
 
 class RenderError(HookyardError):
