@@ -30,8 +30,9 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from receiver.events import Normalized
+from receiver.jsonutil import MISSING, dig
 from receiver.sources import fields
-from receiver.sources.payload import MISSING, get_path, load_json
+from receiver.sources.payload import load_json
 from receiver.verify.base import RawRequest
 
 TYPE_PATTERN = r"^[a-z0-9_-]+(\.[a-z0-9_-]+)*$"
@@ -265,7 +266,7 @@ class Mapper:
 
     def _unwrapped(self, payload: Any) -> Any:
         for path in self.unwrap:
-            found = get_path(payload, path)
+            found = dig(payload, path.split("."))
             if isinstance(found, dict):
                 return found
         return payload
@@ -283,9 +284,9 @@ class Mapper:
         problem: str | None = None
         if rule.path is not None:
             for path in rule.path:
-                found = get_path(obj, path)
+                found = dig(obj, path.split("."))
                 if found is MISSING and obj is not payload:
-                    found = get_path(payload, path)
+                    found = dig(payload, path.split("."))
                 if found is not MISSING:
                     break
             if found is MISSING and strict and f.target == "type" and not rule.has_default:
