@@ -19,6 +19,7 @@ from receiver.logfmt import LogThrottle
 from receiver.metrics import Metrics
 from receiver.routing import Plan, Router
 from receiver.runs import track as runs
+from receiver.secret import stored_headers
 from receiver.sources.base import safe_normalize
 from receiver.store.base import NewEvent, SaveResult, Store
 from receiver.verify.base import RawRequest, Verified
@@ -109,7 +110,7 @@ def stored_event(
         received_at=now,
         body=req.body,
         body_sha256=hashlib.sha256(req.body).hexdigest(),
-        headers={k: v for k, v in req.headers.items() if k not in src.private_headers},
+        headers=stored_headers(req.headers, src.private_headers),
         envelope=envelope,
         correlation_id=envelope["correlation_id"],
         normalize_error=normalized.normalize_error,

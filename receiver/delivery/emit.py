@@ -11,9 +11,9 @@ import json
 import logging
 from typing import Any
 
-from receiver.config import ALWAYS_PRIVATE
 from receiver.events import Normalized, build_envelope, new_id
 from receiver.routing import Plan, Router
+from receiver.secret import stored_headers
 from receiver.sinks.base import SendResult
 from receiver.store.base import Claimed, NewEvent
 
@@ -49,7 +49,7 @@ def derive(c: Claimed, result: SendResult, now: float, router: Router, max_depth
     event = NewEvent(
         id=event_id, source_id=d.sink_id, kind="derived", type=normalized.type, subject=normalized.subject,
         received_at=now, body=body, body_sha256=hashlib.sha256(body).hexdigest(),
-        headers={k: v for k, v in result.headers.items() if k.lower() not in ALWAYS_PRIVATE},
+        headers=stored_headers(result.headers),
         envelope=envelope, correlation_id=envelope["correlation_id"], normalize_error=note,
         parent_id=parent["id"], depth=depth, rules_version=plan.rules_version, matched_rules=plan.matched_rules,
         # Recording the success again (a crash between send and commit) must not emit twice.

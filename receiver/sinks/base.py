@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from receiver import __version__
 from receiver.errors import DeliveryError
-from receiver.secret import Secret
+from receiver.secret import Secret, is_sensitive_header
 from receiver.sinks.client import HttpClient
 
 M = TypeVar("M", bound=BaseModel)
@@ -32,8 +32,6 @@ USER_AGENT = f"hookyard/{__version__}"
 REDACTED = "<redacted>"
 EXCERPT_LIMIT = 500
 
-# Header names whose values are credentials (compared lower-case).
-_SECRET_HEADER = re.compile(r"authorization|cookie|token|secret|api[-_]?key|signature|password|session", re.I)
 # Query parameter names whose values are credentials.
 _SECRET_PARAM = re.compile(r"token|secret|key|sig|signature|password|passwd|pass|auth|code|credential", re.I)
 
@@ -190,7 +188,7 @@ def redact_headers(headers: Mapping[str, Any], secret_names: Iterable[str] = ())
     extra = {n.lower() for n in secret_names}
     out: dict[str, str] = {}
     for name, value in headers.items():
-        hide = name.lower() in extra or _SECRET_HEADER.search(name) or isinstance(value, Secret)
+        hide = name.lower() in extra or is_sensitive_header(name) or isinstance(value, Secret)
         out[name] = REDACTED if hide else str(value)
     return out
 
