@@ -90,8 +90,9 @@ def serve(
     allow_dev_secrets: bool,
 ) -> None:
     """Run the daemon."""
-    from receiver.serve import configure_logging, run
+    from receiver.serve import configure_logging
     from receiver.startup import StartupError, exposure_problem, exposure_warning, preflight
+    from receiver.workers import run
 
     configure_logging(log_level)
     config = load_or_exit(config_path, secrets=True)

@@ -30,11 +30,9 @@ class Router:
     def __init__(self, ruleset: RuleSet | None, sinks: Mapping[str, Any] | None = None) -> None:
         self.ruleset = ruleset
         self.sinks = dict(sinks or {})
-        self.reload_error: str | None = None
 
     def swap(self, ruleset: RuleSet) -> None:
         self.ruleset = ruleset
-        self.reload_error = None
 
     def plan(self, envelope: Mapping[str, Any], *, replay_of: str | None = None) -> Plan:
         ruleset = self.ruleset  # read once: a reload mid-plan must not mix versions

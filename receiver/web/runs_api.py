@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -14,9 +14,6 @@ from receiver.store.runs import RunStore
 from receiver.web.auth import Guard, json_deny
 from receiver.web.params import parse_limit
 from receiver.web.present import event_summary
-
-if TYPE_CHECKING:
-    from receiver.app import Hookyard
 
 RUN_EVENTS = 1000  # a run has a handful of events; more than this is not a run worth listing whole
 
@@ -40,8 +37,8 @@ class RunsApi:
         return JSONResponse({"run": run_dict(row), "events": [event_summary(e) for e in events]})
 
 
-def runs_routes(hy: Hookyard, guard: Guard) -> list[Route]:
-    api = RunsApi(cast(RunStore, hy.store))
+def runs_routes(store: Any, guard: Guard) -> list[Route]:
+    api = RunsApi(cast(RunStore, store))
 
     def route(path: str, endpoint: Any) -> Route:
         return Route(path, guard.protect(endpoint, json_deny, ui=False), methods=["GET"])
