@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import sys
 import tempfile
 import time
@@ -34,7 +33,7 @@ from bench.ceiling_app import app as ceiling_app  # noqa: E402
 from bench.common import signed_fusillade  # noqa: E402
 from receiver.app import create_app  # noqa: E402
 from receiver.config import load_config  # noqa: E402
-from receiver.events import build_envelope, new_id  # noqa: E402
+from receiver.events import new_event  # noqa: E402
 from receiver.ingest import dedupe_keys  # noqa: E402
 from receiver.routing import Router  # noqa: E402
 from receiver.runs import track as runs  # noqa: E402
@@ -82,26 +81,20 @@ async def stages(config_path: Path, db: Path, n: int, base: int) -> Counter[str]
                 t2 = clock()
                 normalized = safe_normalize(src.adapter, req)
                 t3 = clock()
-                event_id = new_id("evt", now)
-                envelope = build_envelope(normalized, event_id=event_id, source_id=src.id, received_at=now)
-                t4 = clock()
                 keys = dedupe_keys(src, req, verified)
+                t4 = clock()
                 events.append(
-                    NewEvent(
-                        id=event_id, source_id=src.id, kind=src.kind, type=normalized.type,
-                        subject=normalized.subject, received_at=now, body=body,
-                        body_sha256=hashlib.sha256(body).hexdigest(),
-                        headers={k: v for k, v in headers.items() if k not in src.private_headers},
-                        envelope=envelope, correlation_id=event_id, dedupe_keys=keys,
-                        dedupe_window=src.dedupe_window,
+                    new_event(
+                        normalized, source_id=src.id, kind=src.kind, received_at=now, body=body, headers=headers,
+                        private_headers=src.private_headers, dedupe_keys=keys, dedupe_window=src.dedupe_window,
                     )
                 )  # fmt: skip
                 t5 = clock()
                 cost["headers + request"] += t1 - t0
                 cost["verify (HMAC)"] += t2 - t1
                 cost["normalize"] += t3 - t2
-                cost["id + envelope"] += t4 - t3
-                cost["dedupe keys + row"] += t5 - t4
+                cost["dedupe keys"] += t4 - t3
+                cost["id + envelope + row (new_event)"] += t5 - t4
             t6 = time.thread_time()
             # As ingest does: the run is merged and the event routed inside the store's transaction.
             await asyncio.gather(*(runs.save(store, e, router.plan, e.received_at) for e in events))
@@ -153,7 +146,7 @@ async def app_cost(app: App, n: int, base: int) -> float:
 
 
 async def whole_apps(config_path: Path, n: int, repeat: int) -> dict[str, float]:
-    hookyard = create_app(load_config(config_path), router=Router(None), deliver=False)
+    hookyard = create_app(load_config(config_path), deliver=False)
     best: dict[str, float] = {}
     async with hookyard.router.lifespan_context(hookyard):
         await app_cost(hookyard, BATCH * 4, 10**9)  # warm up

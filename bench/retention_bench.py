@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from receiver.config import RetentionModel  # noqa: E402
-from receiver.events import new_id  # noqa: E402
+from receiver.ids import new_id  # noqa: E402
 from receiver.pruner import Pruner  # noqa: E402
 from receiver.store import retention  # noqa: E402
 from receiver.store.base import DeliveryState, NewDelivery, NewEvent  # noqa: E402

@@ -29,7 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import free_port, hookyard_serve, wait_up  # noqa: E402
 from receiver import jsonutil  # noqa: E402
-from receiver.events import isoformat, new_id  # noqa: E402
+from receiver.events import isoformat  # noqa: E402
+from receiver.ids import new_id  # noqa: E402
 from receiver.runs.model import TRANSITIONS, series_key, verdict  # noqa: E402
 from receiver.sources.fields import OUTCOMES  # noqa: E402
 from receiver.store.runs import INSERT_RUN, LINK_EVENT, RunRow, run_args  # noqa: E402

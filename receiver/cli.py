@@ -90,8 +90,9 @@ def serve(
     allow_dev_secrets: bool,
 ) -> None:
     """Run the daemon."""
-    from receiver.serve import configure_logging, run
+    from receiver.serve import configure_logging
     from receiver.startup import StartupError, exposure_problem, exposure_warning, preflight
+    from receiver.workers import run
 
     configure_logging(log_level)
     config = load_or_exit(config_path, secrets=True)
@@ -202,7 +203,8 @@ def send(config_path: Path, source_id: str, url: str | None, extra_headers: tupl
 @click.argument("payload", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def normalize(config_path: Path, source_id: str, extra_headers: tuple[str, ...], payload: Path) -> None:
     """Print the envelope the daemon would store for PAYLOAD (no verification, nothing stored)."""
-    from receiver.events import build_envelope, new_id
+    from receiver.events import build_envelope
+    from receiver.ids import new_id
     from receiver.sources.base import safe_normalize
     from receiver.verify.base import RawRequest
 

@@ -11,6 +11,7 @@ import click
 
 from receiver.config import Config, load_config
 from receiver.errors import ConfigError, HookyardError
+from receiver.secret import redact_url
 
 CONFIG_ENV = "HOOKYARD_CONFIG"
 DEFAULT_CONFIG = Path("config.example.yaml")
@@ -90,8 +91,6 @@ def parse_headers(values: tuple[str, ...]) -> dict[str, str]:
 
 def one_line(exc: BaseException) -> str:
     """An unexpected error as one line: its class and the first line of its message."""
-    from receiver.sinks.base import redact_url
-
     text = str(exc).strip().splitlines()
     first = text[0] if text else ""
     # Driver messages may quote a connection URL; its credentials must not reach the terminal.

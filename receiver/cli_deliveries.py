@@ -117,15 +117,14 @@ def retry(config_path: Path, delivery_id: str) -> None:
 @click.argument("event_id")
 def replay(config_path: Path, renormalize: bool, event_id: str) -> None:
     """Route a stored event again under the current rules (new deliveries, linked to the original)."""
-    from receiver.app import build_sinks
     from receiver.cli_rules import _ruleset
     from receiver.routing import Router, replay
+    from receiver.runtime import build_sinks
     from receiver.sinks.client import HttpClient
 
     config = load_or_exit(config_path, secrets=True)
-    router = Router(_ruleset(config))
     # Live sinks give replayed github_status deliveries their ordering key (no I/O here).
-    router.sinks = build_sinks(config, HttpClient())
+    router = Router(_ruleset(config), build_sinks(config, HttpClient()))
     if renormalize:
         _renormalize(config, router, event_id)
         return

@@ -39,7 +39,8 @@ def _ruleset(config: Config, paths: list[Path] | None = None) -> Any:
 
 
 def _event_from(config: Config, payload: Path, source_id: str | None, headers: dict[str, str]) -> dict[str, Any]:
-    from receiver.events import build_envelope, new_id
+    from receiver.events import build_envelope
+    from receiver.ids import new_id
     from receiver.sources.base import safe_normalize
     from receiver.verify.base import RawRequest
 

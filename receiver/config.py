@@ -149,7 +149,8 @@ class Source:
     delivery_id_header: str | None
     dedupe_window: float
     insecure: bool
-    # Headers never stored: credentials, plus a token scheme's header (it IS the secret).
+    # Headers never stored besides those ``secret.is_credential_header`` names: a token scheme's
+    # header, whatever it is called (it IS the secret). Lower-case.
     private_headers: frozenset[str]
     secrets: tuple[Secret, ...] = field(repr=False, default=())
     verify_options: Any = field(repr=False, default=None)
@@ -183,9 +184,6 @@ class Config:
     @property
     def base_dir(self) -> Path:
         return self.path.parent
-
-
-ALWAYS_PRIVATE = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 
 
 def load_config(path: str | Path, env: Mapping[str, str] | None = None, *, secrets: bool = True) -> Config:
@@ -345,9 +343,7 @@ def _compile_source(
         problems.append(doc.problem(("sources", i, "secrets"), str(exc)))
         return None
     tolerance = float(getattr(vopts, "tolerance_seconds", DEFAULT_TOLERANCE))
-    private = set(ALWAYS_PRIVATE)
-    if scheme_name == "token":
-        private.add(str(vopts.header).lower())  # type: ignore[attr-defined]
+    private = {str(vopts.header).lower()} if scheme_name == "token" else set()  # type: ignore[attr-defined]
     return Source(
         id=src.id,
         kind=src.kind,

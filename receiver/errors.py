@@ -1,13 +1,18 @@
 """The error tree. Each error carries the data its handler needs.
 
-HTTP-facing errors carry ``status`` and ``code``; one exception handler in ``app.py``
-turns them into ``{"error": ..., "code": ...}``. Delivery errors carry ``retryable``
-and a ``reason`` for the delivery log. Config errors carry located problems.
+HTTP-facing errors carry ``status`` and ``code``; one exception handler in ``app.py`` (and
+the request path in ``ingest.py``) turns them into ``error_body``: ``{"error": ..., "code": ...}``.
+Delivery errors carry ``retryable`` and a ``reason`` for the delivery log. Config errors carry located problems.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+
+def error_body(code: str, message: str) -> dict[str, str]:
+    """The JSON body of every refused request, wherever it is refused."""
+    return {"error": message, "code": code}
 
 
 class HookyardError(Exception):

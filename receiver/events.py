@@ -1,32 +1,25 @@
-"""The normalized event envelope (CloudEvents 1.0 attribute names) and event ids.
+"""The normalized event envelope (CloudEvents 1.0 attribute names) and the stored row of a new event.
 
 An adapter produces a :class:`Normalized` value; ``build_envelope`` adds the
 attributes only the receiver knows (id, source, received_at, chain links).
 The field list is documented in ``docs/events.md`` and published as a JSON Schema
-in ``receiver/schema/event.schema.json``.
+in ``receiver/schema/event.schema.json``. ``new_event`` makes the stored row of every new
+event: a webhook's (ingest), one normalized again (renormalize), an action's answer (emit).
 """
 
 from __future__ import annotations
 
-import random
-import time
+import hashlib
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from receiver.ids import new_id
+from receiver.secret import stored_headers
+from receiver.store.base import NewEvent
+
 SPECVERSION = "1.0"
-
-# Ids need uniqueness, not secrecy: a seeded PRNG (from os.urandom) is enough and far
-# cheaper than a syscall per id on the hot path.
-_random = random.Random()
-
-
-def new_id(prefix: str = "evt", now: float | None = None) -> str:
-    """A time-ordered unique id: 48-bit milliseconds + 80 random bits as 32 hex digits,
-    so ids sort by the time they were made."""
-    ms = int((time.time() if now is None else now) * 1000)
-    return f"{prefix}_{ms:012x}{_random.getrandbits(80):020x}"
-
 
 def isoformat(ts: float) -> str:
     """RFC 3339 UTC with millisecond precision, e.g. ``2026-02-06T12:00:00.000Z``."""
@@ -83,3 +76,48 @@ def build_envelope(
     if n.normalize_error is not None:
         env["normalize_error"] = n.normalize_error
     return env
+
+
+def new_event(
+    n: Normalized,
+    *,
+    source_id: str,
+    kind: str,
+    received_at: float,
+    body: bytes,
+    headers: Mapping[str, str],
+    parent: Mapping[str, Any] | None = None,
+    private_headers: Collection[str] = (),
+    **fields: Any,
+) -> NewEvent:
+    """The row of a new event: a fresh id, its envelope (linked to ``parent``'s envelope when it
+    derives from one), and the request's headers without the secret ones (``private_headers``:
+    more lower-case names to leave out). ``fields`` sets what only the caller knows (depth,
+    dedupe keys, the plan's rules version and matched rules, a note as ``normalize_error``)."""
+    event_id = new_id("evt", received_at)
+    parent_id = parent["id"] if parent is not None else None
+    envelope = build_envelope(
+        n,
+        event_id=event_id,
+        source_id=source_id,
+        received_at=received_at,
+        parent_id=parent_id,
+        correlation_id=(parent.get("correlation_id") or parent_id) if parent is not None else None,
+    )
+    row: dict[str, Any] = {
+        "id": event_id,
+        "source_id": source_id,
+        "kind": kind,
+        "type": n.type,
+        "subject": n.subject,
+        "received_at": received_at,
+        "body": body,
+        "body_sha256": hashlib.sha256(body).hexdigest(),
+        "headers": stored_headers(headers, private_headers),
+        "envelope": envelope,
+        "correlation_id": envelope["correlation_id"],
+        "normalize_error": n.normalize_error,
+        "parent_id": parent_id,
+    }
+    row.update(fields)
+    return NewEvent(**row)

@@ -34,6 +34,7 @@ import httptools
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from receiver.errors import error_body
 from receiver.logfmt import LogThrottle
 
 log = logging.getLogger("hookyard.http")
@@ -76,7 +77,7 @@ def protocol_class(limits: Limits) -> type[HttpToolsProtocol]:
 
 
 def _response(refusal: Refusal) -> bytes:
-    body = orjson.dumps({"error": refusal.message, "code": refusal.code})
+    body = orjson.dumps(error_body(refusal.code, refusal.message))
     phrase = HTTPStatus(refusal.status).phrase
     head = (
         f"HTTP/1.1 {refusal.status} {phrase}\r\ncontent-type: application/json\r\n"

@@ -11,6 +11,9 @@ nesting). Two walks make them safe, each saying what it changed (``path: what``)
 ``repair`` for what is stored (unpaired surrogates become U+FFFD, non-finite numbers and
 too-deep parts are dropped), ``renderable`` for what is shown (the same values spelled
 out as escaped text, so a reader sees them).
+
+``dig`` is the one walker of dotted paths into parsed JSON: rule conditions and the mapping
+adapter's fields both resolve paths with it (docs/rules.md, "Paths").
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -31,6 +34,57 @@ MAX_DEPTH = 254
 SHOW_DEPTH = 240
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class _Missing:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+"""What ``dig`` finds where a path does not resolve (or resolves to null): unequal to every JSON value."""
+
+
+def dig(value: Any, parts: Sequence[str]) -> Any:
+    """The value at the path ``parts`` (a dotted path, split) in parsed JSON, or MISSING.
+
+    The one rule for paths: a segment names a key of an object, or indexes an array when it is
+    a decimal integer (negative counts from the end: ``-1`` is the last item). A path that does
+    not resolve, or that resolves to null (or passes through one), is MISSING: null means the
+    platform did not say.
+    """
+    cur = value
+    for i, part in enumerate(parts):
+        if type(cur) is dict:  # the hot path (rule conditions): plain dicts all the way down
+            cur = cur.get(part)
+            if cur is None:
+                return MISSING
+        else:
+            return _dig_slow(cur, parts[i:])
+    return cur
+
+
+def _dig_slow(cur: Any, parts: Sequence[str]) -> Any:
+    for part in parts:
+        if isinstance(cur, Mapping):
+            cur = cur.get(part)
+        elif isinstance(cur, list) and _is_index(part):
+            try:
+                cur = cur[int(part)]
+            except IndexError:
+                return MISSING
+        else:
+            return MISSING
+        if cur is None:
+            return MISSING
+    return cur
+
+
+def _is_index(part: str) -> bool:
+    digits = part[1:] if part[:1] == "-" else part
+    return digits.isascii() and digits.isdigit()
 
 
 def dumps(obj: Any) -> str:

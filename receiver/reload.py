@@ -13,18 +13,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from receiver.config import Config, load_config
 from receiver.errors import ConfigError
 from receiver.logfmt import log_event
 from receiver.routing import load_rules_for
-
-if TYPE_CHECKING:
-    from receiver.app import Hookyard
+from receiver.rules import RuleSet
 
 log = logging.getLogger("hookyard.reload")
+
+
+def load(path: Path) -> tuple[Config, RuleSet]:
+    """The config file at ``path`` and its rule files, compiled (raises ConfigError)."""
+    config = load_config(path)
+    return config, load_rules_for(config)
 
 
 def _sink_signature(config: Config) -> dict[str, tuple[str, Any]]:
@@ -45,43 +50,55 @@ def _restart_needed(old: Config, new: Config) -> list[str]:
 
 
 class Reloader:
-    def __init__(self, hy: Hookyard) -> None:
-        self.hy = hy
+    """Reloads the config at ``config.path``: ``apply`` runs what loaded, ``on_error`` hears why
+    nothing did, ``count`` counts each result (``ok``, ``refused``, ``failed``)."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        apply: Callable[[Config, RuleSet], None],
+        on_error: Callable[[str], None],
+        count: Callable[[str], None] = lambda result: None,
+        load: Callable[[Path], tuple[Config, RuleSet]] = load,
+    ) -> None:
+        self.config = config  # the config in force: what a reload compares with
+        self.apply = apply
+        self.on_error = on_error
+        self.count = count
+        self.load = load
         self._lock = asyncio.Lock()
         self.reloads = 0
 
     def reload(self) -> bool:
         """Load and swap; True when the new config and rules are running."""
-        router = self.hy.router
+        path = self.config.path
         try:
-            config = load_config(self.hy.config.path)
-            ruleset = load_rules_for(config)
+            config, ruleset = self.load(path)
         except ConfigError as exc:
-            router.reload_error = str(exc)
+            self.on_error(str(exc))
             log.error("reload refused; the previous config and rules keep running:\n%s", exc)
             self._done("refused", problems=len(exc.problems))
             return False
         except Exception as exc:
             # A file that trips something unforeseen must not stop the file watcher: the next
             # edit is reloaded again, and the old config and rules keep running meanwhile.
-            router.reload_error = f"{self.hy.config.path}: reload failed ({type(exc).__name__}); see the log"
+            self.on_error(f"{path}: reload failed ({type(exc).__name__}); see the log")
             log.exception("reload failed; the previous config and rules keep running")
             self._done("failed")
             return False
-        restart = _restart_needed(self.hy.config, config)
+        restart = _restart_needed(self.config, config)
         if restart:
-            router.reload_error = (
+            error = (
                 f"{config.path}: changes to {', '.join(restart)} need a restart; "
                 "the previous config and rules keep running"
             )
-            log.error("%s", router.reload_error)
+            self.on_error(error)
+            log.error("%s", error)
             self._done("refused", restart_needed=restart)
             return False
-        # The running sinks stay; only sources and rules are swapped.
-        config.sinks = self.hy.config.sinks
-        self.hy.config = config
-        self.hy.ingest.config = config
-        router.swap(ruleset)
+        self.apply(config, ruleset)
+        self.config = config
         self.reloads += 1
         self._done("ok", sources=len(config.sources), rules=len(ruleset.rules), rules_version=ruleset.version)
         return True
@@ -89,11 +106,11 @@ class Reloader:
     def _done(self, result: str, **fields: object) -> None:
         """One structured line and one count per reload: ``ok``, ``refused`` (located problems) or ``failed``."""
         level = logging.INFO if result == "ok" else logging.ERROR
-        log_event(log, level, "rules.reload", result=result, config=self.hy.config.path, **fields)
-        self.hy.metrics.reload(result)
+        log_event(log, level, "rules.reload", result=result, config=self.config.path, **fields)
+        self.count(result)
 
     def watched_paths(self) -> list[Path]:
-        paths = [self.hy.config.path, *self.hy.config.rule_paths]
+        paths = [self.config.path, *self.config.rule_paths]
         return [p for p in paths if p.exists()]
 
     async def watch(self) -> None:

@@ -11,13 +11,12 @@ verified when it arrived; the secrets may have rotated since) and not deduplicat
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from receiver.config import Config
 from receiver.errors import HTTPError
-from receiver.events import build_envelope, new_id
-from receiver.ingest import stored_event
+from receiver.events import new_event
 from receiver.routing import Plan, Router
 from receiver.sources.base import safe_normalize
 from receiver.verify.base import RawRequest
@@ -59,16 +58,11 @@ async def renormalize_event(store: Any, config: Config, router: Router, event_id
         )
     request = RawRequest(body=row.body, headers=row.headers)
     normalized = safe_normalize(src.adapter, request)
-    new_event_id = new_id("evt", now)
-    envelope = build_envelope(
-        normalized,
-        event_id=new_event_id,
-        source_id=src.id,
-        received_at=now,
-        parent_id=row.id,
-        correlation_id=row.correlation_id,
-    )
-    plan = router.plan(envelope, replay_of=row.id)
-    event = stored_event(src, request, normalized, envelope, plan, now, parent_id=row.id, depth=row.depth)
+    event = new_event(
+        normalized, source_id=src.id, kind=src.kind, received_at=now, body=row.body, headers=row.headers,
+        parent=row.envelope, private_headers=src.private_headers, depth=row.depth,
+    )  # fmt: skip
+    plan = router.plan(event.envelope, replay_of=row.id)
+    event = replace(event, rules_version=plan.rules_version, matched_rules=plan.matched_rules)
     await store.save_event(event, plan.deliveries)
-    return Renormalized(row.id, new_event_id, envelope, plan, changed_fields(row.envelope, envelope))
+    return Renormalized(row.id, event.id, event.envelope, plan, changed_fields(row.envelope, event.envelope))

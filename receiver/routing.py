@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from receiver.events import new_id
+from receiver.ids import new_id
 from receiver.render import RenderError
 from receiver.rules import PlannedAction, RuleSet, render_action
 from receiver.sinks.base import SendContext
@@ -30,11 +30,9 @@ class Router:
     def __init__(self, ruleset: RuleSet | None, sinks: Mapping[str, Any] | None = None) -> None:
         self.ruleset = ruleset
         self.sinks = dict(sinks or {})
-        self.reload_error: str | None = None
 
     def swap(self, ruleset: RuleSet) -> None:
         self.ruleset = ruleset
-        self.reload_error = None
 
     def plan(self, envelope: Mapping[str, Any], *, replay_of: str | None = None) -> Plan:
         ruleset = self.ruleset  # read once: a reload mid-plan must not mix versions

@@ -16,17 +16,18 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from jinja2 import TemplateSyntaxError, Undefined
+from jinja2 import TemplateSyntaxError
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
 
 from receiver.errors import ConfigError, Problem
 from receiver.render import Compiled, JsonText, RenderError, as_written, compile_params, compile_when, render_action
 from receiver.rules_index import RuleIndex
-from receiver.rules_match import Cond, compile_group
+from receiver.rules_match import compile_group
+from receiver.rules_model import ActionSpec, PlannedAction, Rule
 from receiver.yamlfile import Located, PathKey, format_path, loads, problems_from_pydantic
 
 __all__ = [
@@ -47,57 +48,6 @@ _KEY_MESSAGES = ("unknown key", "required key is missing")
 _M = TypeVar("_M", bound=BaseModel)
 # A sink's own check of an action's literal parameters: (path under the action, problem) pairs.
 ActionCheck = Callable[[Mapping[str, Any]], list[tuple[PathKey, str]]]
-
-
-@dataclass(frozen=True)
-class ActionSpec:
-    """One action of a rule: the sink it goes to, its parameters as written, compiled."""
-
-    sink: str
-    emit: str | None
-    params: Mapping[str, Any]
-    line: int | None
-    model: type[BaseModel] = field(repr=False, compare=False)
-    compiled: Any = field(repr=False, compare=False)
-    vars: Mapping[str, Any] = field(repr=False, compare=False)
-
-
-@dataclass(frozen=True)
-class PlannedAction:
-    rule: str
-    action_index: int
-    sink: str
-    emit: str | None
-    action: ActionSpec
-
-
-@dataclass(frozen=True)
-class Rule:
-    name: str
-    description: str | None
-    file: str
-    line: int | None
-    stop: bool
-    actions: tuple[ActionSpec, ...]
-    vars: Mapping[str, Any] = field(repr=False)
-    when: str | None = None
-    conditions: tuple[Cond, ...] = field(default=(), repr=False, compare=False)
-    when_fn: Callable[..., Any] | None = field(default=None, repr=False, compare=False)
-    planned: tuple[PlannedAction, ...] = field(default=(), repr=False, compare=False)
-
-    def passes_when(self, event: Mapping[str, Any]) -> str | None:
-        """None when there is no ``when:`` or it is true; else why the rule does not match."""
-        if self.when_fn is None:
-            return None
-        try:
-            result = self.when_fn(event=event, vars=self.vars)
-            if isinstance(result, Undefined):
-                result._fail_with_undefined_error()
-            if result:
-                return None
-        except Exception as exc:  # a failing expression means "no match", with the reason kept
-            return f"when: {type(exc).__name__}: {exc}"
-        return f"when: {self.when} is {result!r}"
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,11 @@ once. Only what is left is evaluated rule by rule.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from receiver.rules_match import Cond, PathCond
+from receiver.rules_model import Rule
 from receiver.rules_ops import MISSING, hash_key, resolve
-
-if TYPE_CHECKING:
-    from receiver.rules import Rule
 
 ATTRS = ("type", "source", "platform")
 _CACHE_LIMIT = 4096

@@ -14,44 +14,15 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from receiver.jsonutil import MISSING, dig
 from receiver.regex import compile_regex
-
-
-class _Missing:
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-MISSING: Any = _Missing()
 
 OPERATORS = ("eq", "ne", "in", "not_in", "regex", "glob", "gt", "gte", "lt", "lte", "exists", "contains")
 GLOB_CHARS = re.compile(r"[*?\[]")
 
 
-def resolve(event: Mapping[str, Any], parts: tuple[str, ...]) -> Any:
-    """The value at ``parts`` (dict keys, or list indexes as digits), or MISSING (also for null)."""
-    cur: Any = event
-    for i, part in enumerate(parts):
-        if type(cur) is dict:  # the hot path: plain dicts all the way down
-            cur = cur.get(part)
-            if cur is None:
-                return MISSING
-        else:
-            return _resolve_slow(cur, parts[i:])
-    return cur
-
-
-def _resolve_slow(cur: Any, parts: tuple[str, ...]) -> Any:
-    for part in parts:
-        if isinstance(cur, Mapping):
-            cur = cur.get(part)
-        elif isinstance(cur, list) and part.isdigit() and int(part) < len(cur):
-            cur = cur[int(part)]
-        else:
-            return MISSING
-        if cur is None:
-            return MISSING
-    return cur
+# Paths resolve by the one rule of ``jsonutil.dig`` (negative indexes, null is missing).
+resolve = dig
 
 
 def fmt(value: Any, limit: int = 80) -> str:

@@ -1,4 +1,5 @@
-"""Run the daemon under uvicorn: one process, or several (``server.processes``)."""
+"""Run the daemon under uvicorn in this process (a leaf: the multi-process supervisor,
+``receiver.workers``, runs this in each child)."""
 
 from __future__ import annotations
 
@@ -14,33 +15,24 @@ from receiver.app import HookyardApp, create_app
 from receiver.config import Config
 from receiver.httplimits import Limits, connection_budget, protocol_class, raise_file_limit
 from receiver.logfmt import log_event
-from receiver.routing import Router, load_rules_for
 from receiver.startup import listen_socket
 
 
-def run(
-    config: Config,
-    *,
-    host: str | None = None,
-    port: int | None = None,
-    log_level: str = "info",
-    processes: int | None = None,
-) -> None:
-    processes = processes or config.server.processes
-    # Bound before the app starts: a busy port is one line, not a traceback after "startup complete".
+def listen(config: Config, host: str | None = None, port: int | None = None) -> socket.socket:
+    """The listening socket, bound before the app starts (a busy port is one line, not a
+    traceback after "startup complete"), and a log line saying where the daemon answers."""
     sock = listen_socket(host or config.server.host, port if port is not None else config.server.port)
     # uvicorn names no address when it is handed a socket: say where the daemon answers.
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     log_event(logging.getLogger("hookyard.serve"), logging.INFO, "listening", url=f"http://{shown}:{bound_port}")
-    if processes > 1:
-        sock.close()  # the supervisor binds its own shared socket
-        from receiver.workers import run_workers
+    return sock
 
-        run_workers(config, receivers=processes - 1, host=host, port=port, log_level=log_level)
-        return
-    app = create_app(config, router=Router(load_rules_for(config)))
-    serve_app(app, uvicorn_config(app, config, host=host, port=port, log_level=log_level), sock)
+
+def run(config: Config, sock: socket.socket, *, log_level: str = "info") -> None:
+    """One process serving on ``sock`` (``server.processes`` > 1: ``receiver.workers.run``)."""
+    app = create_app(config)
+    serve_app(app, uvicorn_config(app, config, log_level=log_level), sock)
 
 
 def uvicorn_config(

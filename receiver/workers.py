@@ -50,6 +50,27 @@ RESTART_BACKOFF_SECONDS = 2.0
 _spawn = multiprocessing.get_context("spawn")
 
 
+def run(
+    config: Config,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    log_level: str = "info",
+    processes: int | None = None,
+) -> None:
+    """Run the daemon: in this process, or with ``server.processes`` > 1 as the supervisor of
+    that many processes."""
+    from receiver import serve
+
+    processes = processes or config.server.processes
+    sock = serve.listen(config, host, port)
+    if processes == 1:
+        serve.run(config, sock, log_level=log_level)
+        return
+    sock.close()  # the supervisor binds its own shared socket
+    run_workers(config, receivers=processes - 1, host=host, port=port, log_level=log_level)
+
+
 def run_workers(
     config: Config, *, receivers: int, host: str | None = None, port: int | None = None, log_level: str = "info"
 ) -> None:
@@ -172,22 +193,20 @@ def child_main(
         asyncio.run(_dispatch(config, wake_path))
         return
     from receiver.app import create_app
-    from receiver.routing import Router, load_rules_for
     from receiver.serve import serve_app, uvicorn_config
 
     assert sock is not None
     sender = WakeupSender(wake_path)
-    app = create_app(config, router=Router(load_rules_for(config)), deliver=False, wake=sender.notify)
+    app = create_app(config, deliver=False, wake=sender.notify)
     serve_app(app, uvicorn_config(app, config, log_level=log_level), sock)
 
 
 async def _dispatch(config: Config, wake_path: str) -> None:
     """The dispatcher process: the app's lifespan (store, sinks, rules reload) without HTTP."""
     from receiver.app import create_app
-    from receiver.routing import Router, load_rules_for
     from receiver.serve import tune_gc
 
-    app = create_app(config, router=Router(load_rules_for(config)), deliver=True)
+    app = create_app(config, deliver=True)
     stop = asyncio.Event()
     app.hookyard.on_fatal = stop.set  # the store stopped working: exit non-zero (below), to be restarted
     loop = asyncio.get_running_loop()

@@ -13,7 +13,6 @@ from starlette.testclient import TestClient
 from receiver.app import create_app
 from receiver.cli import main
 from receiver.config import load_config
-from receiver.routing import Router, load_rules_for
 from tests.helpers import ROOT
 
 PAYLOADS = ROOT / "tests" / "testdata" / "payloads"
@@ -42,7 +41,7 @@ def ingest(config_path: Path, payloads: list[str | bytes], source: str = "fusill
 
     config = load_config(config_path)
     src = config.sources[source]
-    app = create_app(config, router=Router(load_rules_for(config)), deliver=False)
+    app = create_app(config, deliver=False)
     ids = []
     with TestClient(app) as client:
         for payload in payloads:

@@ -16,7 +16,6 @@ from starlette.testclient import TestClient
 
 from receiver.app import create_app
 from receiver.config import load_config
-from receiver.routing import Router, load_rules_for
 from tests.delivery.conftest import EVERY_RUN_RULES
 from tests.helpers import assert_no_secret, stripe_header
 from tests.servers import RecordingServer
@@ -108,7 +107,7 @@ def test_the_dispatcher_outlives_claims_refused_by_a_held_lock(
             + f"sinks:\n  - id: hook\n    kind: http\n    base_url: {dest.url}\n    allow_private: true\n"
         )
         config = load_config(cfg)
-        with TestClient(create_app(config, clock=lambda: NOW, router=Router(load_rules_for(config)))) as client:
+        with TestClient(create_app(config, clock=lambda: NOW)) as client:
             with HeldLock(tmp_path / "store" / "events.db"):
                 _wait(lambda: "claiming deliveries failed: the store is busy" in caplog.text, "a refused claim")
             refused = [r for r in caplog.records if "claiming deliveries failed" in r.getMessage()]

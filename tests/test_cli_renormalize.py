@@ -16,7 +16,6 @@ from starlette.testclient import TestClient
 
 from receiver.app import create_app
 from receiver.config import load_config
-from receiver.routing import Router, load_rules_for
 from receiver.store import open_store
 from receiver.store.base import DeliveryQuery, EventQuery, EventRow
 from tests.cli_env import cli, ingest, workdir_fixture  # noqa: F401
@@ -120,7 +119,7 @@ def test_replay_renormalize_refusals(
 def test_replay_renormalize_from_the_api_and_the_page(stored: tuple[Path, str]) -> None:
     cfg, event_id = stored
     config = load_config(cfg)
-    app = create_app(config, router=Router(load_rules_for(config)), deliver=False)
+    app = create_app(config, deliver=False)
     with TestClient(app, base_url="http://127.0.0.1:8080", client=("127.0.0.1", 50000)) as client:
         # The event page's Replay… leads to the confirmation page, which offers both replays.
         assert f'href="/ui/events/{event_id}/replay"' in client.get(f"/ui/events/{event_id}").text

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from receiver.app import create_app
 from receiver.config import load_config
-from receiver.routing import Router, load_rules_for
+from receiver.routing import load_rules_for
 from receiver.store import open_store
 from receiver.store.base import DeliveryQuery, DeliveryRow
 from tests.cli_env import cli, ingest, workdir_fixture  # noqa: F401
@@ -138,8 +138,7 @@ def test_deliveries_listing_says_why_each_dead_delivery_died(dead: tuple[Path, s
 def test_the_api_and_the_page_retry_the_same_way(dead: tuple[Path, str]) -> None:
     cfg, delivery_id = dead
     config = load_config(cfg)
-    router = Router(load_rules_for(config))
-    app = create_app(config, router=router, deliver=False)
+    app = create_app(config, deliver=False)
     with TestClient(app, base_url="http://127.0.0.1:8080", client=("127.0.0.1", 50000)) as client:
         r = client.post(f"/api/deliveries/{delivery_id}/retry")
         assert r.status_code == 409
@@ -153,7 +152,7 @@ def test_the_api_and_the_page_retry_the_same_way(dead: tuple[Path, str]) -> None
         assert (r.status_code, "done=cannot_render" in r.headers["location"]) == (303, True)
         assert "cannot be retried: it has no parameters" in client.get(r.headers["location"]).text
         write_rule(cfg.parent, FIXED)
-        router.swap(load_rules_for(config))  # what a reload does
+        app.hookyard.router.swap(load_rules_for(config))  # what a reload does
         r = client.post(f"/ui/deliveries/{delivery_id}/retry", data=form, follow_redirects=False)
         assert (r.status_code, "done=rerendered" in r.headers["location"]) == (303, True)
     assert deliveries(cfg)[0].params == {"title": "API Load Test", "body": "API Load Test finished"}

@@ -14,7 +14,6 @@ from starlette.testclient import TestClient
 from receiver.app import create_app
 from receiver.cli import main
 from receiver.config import load_config
-from receiver.routing import Router, load_rules_for
 from tests.helpers import ROOT, stripe_header
 
 FUS_SECRET = "whsec_dev_only_fusillade"  # the example config's dev defaults
@@ -40,7 +39,7 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for var in ("FUSILLADE_WEBHOOK_SECRET", "BUG0_WEBHOOK_TOKEN"):
         monkeypatch.delenv(var, raising=False)
     cfg = load_config(tmp_path / "config.yaml")
-    app = create_app(cfg, router=Router(load_rules_for(cfg)), deliver=False)
+    app = create_app(cfg, deliver=False)
     with TestClient(app) as client:
         for body in (json.dumps(BUG0_QUEUED).encode(), json.dumps(BUG0_DONE).encode()):
             r = client.post("/hooks/bug0", content=body, headers={"X-Webhook-Token": BUG0_TOKEN})

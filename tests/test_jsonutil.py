@@ -117,3 +117,51 @@ def test_renderable_cuts_deep_values_with_a_note() -> None:
     assert depth_of(got["raw"]) == jsonutil.SHOW_DEPTH - 1
     assert len(notes) == 1 and notes[0].endswith(f"nested deeper than {jsonutil.SHOW_DEPTH} levels: not shown")
     strict(jsonutil.pretty({"raw": nested(900)}).split("\n//")[0])
+
+
+DOC: dict[str, Any] = {
+    "a": {"b": 1, "none": None, "zero": 0, "false": False, "empty": ""},
+    "items": [{"id": "first"}, {"id": "second"}, None],
+    "n": None,
+}
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("a.b", 1),
+        ("a", DOC["a"]),
+        ("a.zero", 0),  # falsy values are values
+        ("a.false", False),
+        ("a.empty", ""),
+        ("a.none", jsonutil.MISSING),  # null is missing: the platform did not say
+        ("n", jsonutil.MISSING),
+        ("n.x", jsonutil.MISSING),  # through a null
+        ("a.nope", jsonutil.MISSING),
+        ("a.b.c", jsonutil.MISSING),  # into a number
+        ("items.0.id", "first"),
+        ("items.1.id", "second"),
+        ("items.-2.id", "second"),  # negative counts from the end
+        ("items.-1", jsonutil.MISSING),  # the last item is null
+        ("items.3.id", jsonutil.MISSING),
+        ("items.-4.id", jsonutil.MISSING),
+        ("items.x", jsonutil.MISSING),
+        ("items.1.5", jsonutil.MISSING),
+        ("items.+1.id", jsonutil.MISSING),  # only plain decimal integers index
+        ("items.\u0660.id", jsonutil.MISSING),  # ... in ASCII digits (an Arabic-Indic zero is no index)
+        ("items. 1.id", jsonutil.MISSING),
+    ],
+)
+def test_dig_resolves_paths_by_one_rule(path: str, expected: Any) -> None:
+    found = jsonutil.dig(DOC, path.split("."))
+    if expected is jsonutil.MISSING:
+        assert found is jsonutil.MISSING
+    else:
+        assert (found, type(found)) == (expected, type(expected))  # 0 is not False
+
+
+def test_dig_reads_mappings_that_are_not_dicts() -> None:
+    from types import MappingProxyType
+
+    doc = MappingProxyType({"a": MappingProxyType({"b": [1, 2]})})
+    assert (jsonutil.dig(doc, ["a", "b", "-1"]), jsonutil.dig(doc, ["a", "c"])) == (2, jsonutil.MISSING)

@@ -17,8 +17,6 @@ from starlette.testclient import TestClient
 
 from receiver.app import create_app
 from receiver.config import load_config
-from receiver.reload import Reloader
-from receiver.routing import Router, load_rules_for
 from receiver.status import storage_kind
 from tests.delivery.conftest import EVERY_RUN_RULES
 from tests.helpers import assert_no_secret, stripe_header, wait_for
@@ -115,7 +113,7 @@ def setup(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> Iterator[tuple[Te
         cfg = tmp_path / "config.yaml"
         cfg.write_text(config_text(server.url))
         config = load_config(cfg)
-        app = create_app(config, clock=lambda: NOW, router=Router(load_rules_for(config)))
+        app = create_app(config, clock=lambda: NOW)
         with TestClient(app) as client:
             yield client, server, tmp_path
 
@@ -137,8 +135,7 @@ def test_a_scripted_sequence_shows_in_metrics_and_logs(
     assert client.post("/hooks/nope", content=b"{}").status_code == 404
     assert client.post("/hooks/fusillade", content=b"x" * 5000).status_code == 413
 
-    hy = client.app.state.hookyard  # type: ignore[attr-defined]
-    reloader = Reloader(hy)
+    reloader = client.app.reloader  # type: ignore[attr-defined]
     assert reloader.reload() is True
     (tmp / "rules.yaml").write_text(EVERY_RUN_RULES.replace("sink: hook", "sink: missing"))
     assert reloader.reload() is False
@@ -208,7 +205,7 @@ def test_queue_gauges_are_read_from_the_store_at_scrape_time(tmp_path: Path) -> 
     cfg = tmp_path / "config.yaml"
     cfg.write_text(config_text("http://127.0.0.1:9"))
     config = load_config(cfg)
-    app = create_app(config, clock=lambda: clock["now"], router=Router(load_rules_for(config)), deliver=False)
+    app = create_app(config, clock=lambda: clock["now"], deliver=False)
     with TestClient(app) as client:
         assert post(client, body("run-1")) == 202
         clock["now"] = NOW + 5

@@ -11,8 +11,9 @@ import pytest
 import yaml
 
 from receiver.errors import HookyardError
-from receiver.render import RenderError, compile_params, duration, percent, render_value, short_sha
+from receiver.render import RenderError, compile_params, render_value
 from receiver.rules import PlannedAction, load_rules, render_action
+from receiver.templating import duration, percent, short_sha
 from tests.testdata.rules.sink_models import SINKS
 
 EVENT: dict[str, Any] = {

@@ -1040,3 +1040,13 @@ def test_fixture_events_are_envelopes() -> None:
     keys |= {"received_at", "correlation_id", "parent_id", "data", "raw"}
     for name in EXAMPLE_EVENTS:
         assert keys <= set(load_event(name)), name
+
+
+def test_paths_index_lists_from_the_end_and_null_is_missing() -> None:
+    """One walker (jsonutil.dig) for rules and mappings: negative indexes count from the end."""
+    last_tag = one_rule({"data.run.tags.-1": "api"})
+    assert last_tag.match(EVENT) != [] and last_tag.match(event(data={"run": {"tags": ["api", "x"]}})) == []
+    gone = one_rule({"data.run.tags.-3": {"exists": False}})
+    assert gone.match(EVENT) != []
+    null = one_rule({"data.run.url": {"exists": False}})
+    assert null.match(event(data={"run": {"url": None}})) != []

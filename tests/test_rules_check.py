@@ -15,8 +15,7 @@ from receiver.app import create_app
 from receiver.cli import main
 from receiver.config import load_config
 from receiver.errors import ConfigError
-from receiver.reload import Reloader
-from receiver.routing import Router, load_rules_for
+from receiver.routing import load_rules_for
 
 CONFIG = """\
 rules: [rules/]
@@ -181,13 +180,13 @@ def test_reload_refuses_an_action_whose_tag_no_url_carries(tmp_path: Path) -> No
     good = "rules:\n  - name: a\n    actions: [{sink: slack-perf, title: t, body: b, tag: perf}]\n"
     cfg = workdir(tmp_path, {"r.yaml": good})
     loaded = load_config(cfg)
-    app = create_app(loaded, router=Router(load_rules_for(loaded)), deliver=False)
+    app = create_app(loaded, deliver=False)
     before = app.hookyard.router.ruleset
 
     (tmp_path / "rules" / "r.yaml").write_text(good.replace("tag: perf", "tag: qa"))
-    assert Reloader(app.hookyard).reload() is False
+    assert app.reloader.reload() is False
     assert app.hookyard.router.ruleset is before
-    assert app.hookyard.router.reload_error == (
+    assert app.hookyard.reload_error == (
         f"{tmp_path}/rules/r.yaml:3: rules[0].actions[0].tag: no URL of sink 'slack-perf' has tag 'qa' "
         "(its URLs' tags: oncall, ops, perf); every delivery would fail"
     )

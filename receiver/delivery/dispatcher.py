@@ -39,7 +39,7 @@ from receiver.delivery.observe import Observer
 from receiver.delivery.policy import exhausted, next_delay
 from receiver.delivery.track_run import started_run
 from receiver.errors import DeliveryError, StoreUnavailable
-from receiver.events import new_id
+from receiver.ids import new_id
 from receiver.metrics import Metrics
 from receiver.routing import Router
 from receiver.sinks.base import DeliveryOptions, SendContext, Sink

@@ -6,13 +6,12 @@ that records the success, so a chain step is never lost or doubled.
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import json
 import logging
 from typing import Any
 
-from receiver.config import ALWAYS_PRIVATE
-from receiver.events import Normalized, build_envelope, new_id
+from receiver.events import Normalized, new_event
 from receiver.routing import Plan, Router
 from receiver.sinks.base import SendResult
 from receiver.store.base import Claimed, NewEvent
@@ -29,30 +28,27 @@ def derive(c: Claimed, result: SendResult, now: float, router: Router, max_depth
     for key in ("run", "git"):
         if parent.get("data", {}).get(key) is not None:
             data[key] = parent["data"][key]
-    event_id = new_id("evt", now)
     normalized = Normalized(
         type=d.emit or "response", platform=parent.get("platform") or "hookyard", subject=parent.get("subject"),
         data=data, raw=result.body,
     )
-    envelope = build_envelope(
-        normalized, event_id=event_id, source_id=d.sink_id, received_at=now, parent_id=parent["id"],
-        correlation_id=parent.get("correlation_id") or parent["id"],
-    )
-    note = None
-    if depth > max_depth:
-        plan = Plan(None)
-        note = f"chain depth {depth} exceeds delivery.max_chain_depth ({max_depth}): not routed"
-        log.warning("event %s: %s", event_id, note)
-    else:
-        plan = router.plan(envelope)
     body = json.dumps(result.body).encode() if result.body is not None else (result.response_excerpt or "").encode()
-    event = NewEvent(
-        id=event_id, source_id=d.sink_id, kind="derived", type=normalized.type, subject=normalized.subject,
-        received_at=now, body=body, body_sha256=hashlib.sha256(body).hexdigest(),
-        headers={k: v for k, v in result.headers.items() if k.lower() not in ALWAYS_PRIVATE},
-        envelope=envelope, correlation_id=envelope["correlation_id"], normalize_error=note,
-        parent_id=parent["id"], depth=depth, rules_version=plan.rules_version, matched_rules=plan.matched_rules,
+    event = new_event(
+        normalized,
+        source_id=d.sink_id,
+        kind="derived",
+        received_at=now,
+        body=body,
+        headers=result.headers,
+        parent=parent,
+        depth=depth,
         # Recording the success again (a crash between send and commit) must not emit twice.
         dedupe_keys=[f"emit:{d.id}"],
     )
+    if depth > max_depth:
+        note = f"chain depth {depth} exceeds delivery.max_chain_depth ({max_depth}): not routed"
+        log.warning("event %s: %s", event.id, note)
+        return dataclasses.replace(event, normalize_error=note), []
+    plan: Plan = router.plan(event.envelope)
+    event = dataclasses.replace(event, rules_version=plan.rules_version, matched_rules=plan.matched_rules)
     return event, plan.deliveries

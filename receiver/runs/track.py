@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from receiver.events import new_id
+from receiver.ids import new_id
 from receiver.routing import Plan
 from receiver.runs import baseline as baselines
 from receiver.runs import deployment as deployments

@@ -14,28 +14,22 @@ do that work.
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
-from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from receiver import __version__
 from receiver.errors import DeliveryError
-from receiver.secret import Secret
+from receiver.secret import REDACTED, SECRET_PARAM, Secret, is_sensitive_header, redact_url
 from receiver.sinks.client import HttpClient
 
 M = TypeVar("M", bound=BaseModel)
 USER_AGENT = f"hookyard/{__version__}"
-REDACTED = "<redacted>"
 EXCERPT_LIMIT = 500
 
-# Header names whose values are credentials (compared lower-case).
-_SECRET_HEADER = re.compile(r"authorization|cookie|token|secret|api[-_]?key|signature|password|session", re.I)
-# Query parameter names whose values are credentials.
-_SECRET_PARAM = re.compile(r"token|secret|key|sig|signature|password|passwd|pass|auth|code|credential", re.I)
 
 
 @dataclass(frozen=True)
@@ -202,7 +196,7 @@ def redact_headers(headers: Mapping[str, Any], secret_names: Iterable[str] = ())
     extra = {n.lower() for n in secret_names}
     out: dict[str, str] = {}
     for name, value in headers.items():
-        hide = name.lower() in extra or _SECRET_HEADER.search(name) or isinstance(value, Secret)
+        hide = name.lower() in extra or is_sensitive_header(name) or isinstance(value, Secret)
         out[name] = REDACTED if hide else str(value)
     return out
 
@@ -259,39 +253,13 @@ def redact_params(value: Any, key: str | int | None = None) -> Any:
         if key == "headers":
             return redact_headers(value)
         if key == "query":
-            return {k: REDACTED if _SECRET_PARAM.search(str(k)) else v for k, v in value.items()}
+            return {k: REDACTED if SECRET_PARAM.search(str(k)) else v for k, v in value.items()}
         return {k: redact_params(v, k) for k, v in value.items()}
     if isinstance(value, list):
         return [redact_params(v, i) for i, v in enumerate(value)]
     if isinstance(value, str) and key in ("url", "path", "target_url") and ("://" in value or "?" in value):
         return redact_url(value)
     return value
-
-
-def redact_url(url: str, hides: Callable[[str], bool] = lambda part: False) -> str:
-    """The URL with its password, credential-like query values and Slack hook tokens hidden,
-    and every path segment, user and query value for which ``hides`` is true (see Redactor)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return REDACTED
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hostport = netloc.rpartition("@")
-        user = userinfo.split(":", 1)[0]
-        if hides(unquote(user)):
-            user = REDACTED
-        netloc = f"{user}:{REDACTED}@{hostport}" if ":" in userinfo else f"{REDACTED}@{hostport}"
-    path = parts.path
-    if parts.hostname == "hooks.slack.com":
-        # The whole path of an incoming-webhook URL is the credential.
-        path = "/services/" + REDACTED if path.startswith("/services/") else "/" + REDACTED
-    path = "/".join(REDACTED if s and hides(unquote(s)) else s for s in path.split("/"))
-    query = "&".join(
-        f"{quote(k, safe='')}={REDACTED if _SECRET_PARAM.search(k) or hides(v) else quote(v, safe='')}"
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-    )
-    return urlunsplit(SplitResult(parts.scheme, netloc, path, query, ""))
 
 
 def excerpt(text: str, redactor: Redactor | None = None, limit: int = EXCERPT_LIMIT) -> str:

@@ -22,9 +22,9 @@ from typing import Any, ClassVar, Literal
 import apprise
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from receiver.delivery.policy import classify, repeats
 from receiver.errors import DeliveryError
 from receiver.sinks import slack
+from receiver.sinks.answers import classify, repeats
 from receiver.sinks.base import (
     ActionModel,
     DeliveryOptions,

@@ -16,10 +16,11 @@ from urllib.parse import quote, unquote, urlsplit
 import httpx
 
 from receiver import jsonutil
-from receiver.delivery.policy import classify, is_success, parse_retry_after
 from receiver.errors import DeliveryError
+from receiver.secret import redact_url
 from receiver.sinks import netguard
-from receiver.sinks.base import USER_AGENT, Redactor, SendResult, excerpt, redact_headers, redact_url
+from receiver.sinks.answers import classify, is_success, parse_retry_after
+from receiver.sinks.base import USER_AGENT, Redactor, SendResult, excerpt, redact_headers
 from receiver.sinks.client import HttpClient, Response, Timeout, TransportError
 
 

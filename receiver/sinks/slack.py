@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from apprise.plugins.slack import NotifySlack
 
-from receiver.delivery.policy import classify, parse_retry_after
 from receiver.errors import DeliveryError
+from receiver.sinks.answers import classify, parse_retry_after
 from receiver.sinks.base import USER_AGENT, Redactor, excerpt
 from receiver.sinks.client import HttpClient, Timeout, TransportError
 

@@ -23,7 +23,7 @@ from jinja2 import Template
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from receiver.errors import Problem
-from receiver.render import ENV, is_template
+from receiver.templating import ENV, is_template
 from receiver.yamlfile import Located
 
 _PLATFORM = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")

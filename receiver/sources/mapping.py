@@ -29,9 +29,11 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
+from receiver import secret
 from receiver.events import Normalized
+from receiver.jsonutil import MISSING, dig
 from receiver.sources import fields
-from receiver.sources.payload import MISSING, get_path, load_json
+from receiver.sources.payload import load_json
 from receiver.verify.base import RawRequest
 
 TYPE_PATTERN = r"^[a-z0-9_-]+(\.[a-z0-9_-]+)*$"
@@ -265,7 +267,7 @@ class Mapper:
 
     def _unwrapped(self, payload: Any) -> Any:
         for path in self.unwrap:
-            found = get_path(payload, path)
+            found = dig(payload, path.split("."))
             if isinstance(found, dict):
                 return found
         return payload
@@ -283,9 +285,9 @@ class Mapper:
         problem: str | None = None
         if rule.path is not None:
             for path in rule.path:
-                found = get_path(obj, path)
+                found = dig(obj, path.split("."))
                 if found is MISSING and obj is not payload:
-                    found = get_path(payload, path)
+                    found = dig(payload, path.split("."))
                 if found is not MISSING:
                     break
             if found is MISSING and strict and f.target == "type" and not rule.has_default:
@@ -345,14 +347,14 @@ class MappingAdapter:
             return failed
         reason = None if self.mapper.has_type else "the normalize mapping has no type rule"
         base = Normalized(type=f"{self.kind}.unknown", platform=self.kind, raw=payload, normalize_error=reason)
-        return self.mapper.apply(payload, template_headers(req), base)
+        return self.mapper.apply(payload, secret.template_headers(req.headers), base)
 
 
 def overlay(mapper: Mapper | None, payload: Any, req: RawRequest, n: Normalized) -> Normalized:
     """A code adapter's result with the source's own ``normalize:`` block laid over it."""
     if mapper is None:
         return n
-    return mapper.apply(payload, template_headers(req), n)
+    return mapper.apply(payload, secret.template_headers(req.headers), n)
 
 
 class CodeAdapter:
@@ -376,15 +378,6 @@ class CodeAdapter:
 
     def unparsable(self, failed: Normalized, req: RawRequest) -> Normalized:
         return failed
-
-
-# Header names that carry credentials: templates must not be able to copy them into events.
-_SECRET_HEADER = re.compile(r"authorization|cookie|token|secret|signature|api[-_]?key|password", re.I)
-
-
-def template_headers(req: RawRequest) -> dict[str, str]:
-    """The request headers templates may read: credential-bearing ones are left out."""
-    return {name: value for name, value in req.headers.items() if not _SECRET_HEADER.search(name)}
 
 
 def preset(raw: dict[str, Any]) -> MappingOptions:

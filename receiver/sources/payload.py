@@ -15,9 +15,6 @@ from receiver.events import Normalized
 from receiver.sources.base import parse_json, unknown
 from receiver.verify.base import RawRequest
 
-MISSING: Any = object()
-"""Sentinel: a path or key that is not there (distinct from a JSON ``null``)."""
-
 
 def load_json(kind: str, req: RawRequest) -> tuple[Any, Normalized | None]:
     """The parsed body, or an ``<kind>.unknown`` event saying why it is not JSON."""
@@ -55,27 +52,6 @@ def pick(obj: Any, *names: str) -> Any:
 
 def has_any(obj: Any, *names: str) -> bool:
     return isinstance(obj, Mapping) and any(key in obj for key in _spellings(names))
-
-
-def get_path(obj: Any, path: str) -> Any:
-    """Follow a dotted path (``data.test_id``, ``items.0.id``); MISSING when absent.
-
-    A segment indexes a list when it is an integer (negative counts from the end).
-    """
-    current = obj
-    for segment in path.split("."):
-        if isinstance(current, Mapping):
-            if segment not in current:
-                return MISSING
-            current = current[segment]
-        elif isinstance(current, list):
-            try:
-                current = current[int(segment)]
-            except (ValueError, IndexError):
-                return MISSING
-        else:
-            return MISSING
-    return current
 
 
 def as_dict(value: Any) -> dict[str, Any] | None:

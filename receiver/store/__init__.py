@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from receiver.errors import StoreUnavailable
 from receiver.store.base import DEFAULT_BUSY_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, Store
 
-if TYPE_CHECKING:
-    from receiver.config import Config
+
+# What the store reads of a loaded config (``receiver.config.Config`` has it): the config
+# module sits above the store (it checks storage settings), so the store names only these.
+class _Timeouts(Protocol):
+    @property
+    def busy_timeout_seconds(self) -> float: ...
+    @property
+    def connect_timeout_seconds(self) -> float: ...
 
 
-def open_configured(config: Config, *, clock: Callable[[], float] = time.time) -> Store:
+class Configured(Protocol):
+    @property
+    def storage_url(self) -> str: ...
+    @property
+    def storage(self) -> _Timeouts: ...
+
+
+def open_configured(config: Configured, *, clock: Callable[[], float] = time.time) -> Store:
     """The store of a loaded config, with its ``storage:`` timeouts."""
     return open_store(
         config.storage_url,
@@ -23,7 +36,7 @@ def open_configured(config: Config, *, clock: Callable[[], float] = time.time) -
     )
 
 
-async def prepare_store(config: Config) -> None:
+async def prepare_store(config: Configured) -> None:
     """Open the configured store (creating it, applying migrations) and close it again, so a
     store that cannot be opened is one StoreUnavailable line before anything listens."""
     store = open_configured(config)

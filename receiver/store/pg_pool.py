@@ -24,6 +24,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import TransactionStatus
 
 from receiver.errors import StoreBusy, StoreUnavailable
+from receiver.secret import redact_url
 
 Conn = psycopg.AsyncConnection[tuple[Any, ...]]
 
@@ -140,8 +141,6 @@ class Pool:
     # -- errors ------------------------------------------------------------------------
     @property
     def where(self) -> str:
-        from receiver.sinks.base import redact_url
-
         return redact_url(self.url)
 
     def reason(self, exc: BaseException) -> str:

@@ -14,7 +14,7 @@ import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from receiver import jsonutil
-from receiver.events import new_id
+from receiver.ids import new_id
 from receiver.store.runs import (
     ADD_TRIGGER,
     FIND_RUN_KEY,

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from receiver.errors import error_body
 from receiver.secret import Secret
 from receiver.store.base import WebStore
 from receiver.web.throttle import FailureThrottle
@@ -54,7 +55,7 @@ class Store(WebStore, Protocol):
 def json_deny(request: Request, status: int, code: str, message: str) -> Response:
     """A refused API (or /metrics) request: ``{"error", "code"}``."""
     headers = {"WWW-Authenticate": 'Bearer realm="hookyard"'} if status == 401 else None
-    return JSONResponse({"error": message, "code": code}, status_code=status, headers=headers)
+    return JSONResponse(error_body(code, message), status_code=status, headers=headers)
 
 
 @dataclass(frozen=True)

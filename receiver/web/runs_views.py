@@ -109,7 +109,7 @@ class RunViews:
 
     def _is_status(self, d: dict[str, Any], sha: str | None) -> bool:
         """A commit status of this run's commit: a delivery to a github_status sink for ``sha``."""
-        sink = self.log.hy.config.sinks.get(d["sink"])
+        sink = self.log.config().sinks.get(d["sink"])
         if sink is None or sink.kind != "github_status":
             return False
         params = d["params"] or {}

@@ -7,14 +7,16 @@ derived from the store's existing queries; client mistakes raise :class:`HTTPErr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import Any, Protocol, cast
 
+from receiver.config import Config
 from receiver.errors import HTTPError, NotFound
-from receiver.events import new_id
+from receiver.ids import new_id
 from receiver.renormalize import Renormalized, renormalize_event
 from receiver.retrying import RetryResult, retry_delivery
-from receiver.routing import Plan, replay
+from receiver.routing import Plan, Router, replay
 from receiver.store.base import (
     AttemptRow,
     DeliveryQuery,
@@ -25,9 +27,6 @@ from receiver.store.base import (
     Store,
 )
 from receiver.web.params import ID, STATES, EventFilter
-
-if TYPE_CHECKING:
-    from receiver.app import Hookyard
 
 # A text search filters rows in Python, so each page looks at no more than this many
 # events; the next page carries on from where the scan stopped.
@@ -71,11 +70,26 @@ class LogStore(Store, DeliveryStore, Protocol):
 
 
 class DeliveryLog:
-    """The delivery log of one running daemon (its store, router and dispatcher)."""
+    """The delivery log of one running daemon, from the parts it is handed: the store, the
+    router (the rules in force), the clock, ``wake`` (new deliveries are due), ``config`` (the
+    config in force: a reload replaces it) and ``breakers`` (the sinks' circuit breakers,
+    None where this process does not deliver)."""
 
-    def __init__(self, hy: Hookyard) -> None:
-        self.hy = hy
-        self.store = cast(LogStore, hy.store)
+    def __init__(
+        self,
+        store: Any,
+        router: Router,
+        clock: Callable[[], float],
+        wake: Callable[[], None],
+        config: Callable[[], Config],
+        breakers: Callable[[], dict[str, str] | None] = lambda: None,
+    ) -> None:
+        self.store = cast(LogStore, store)
+        self.router = router
+        self.clock = clock
+        self.wake = wake
+        self.config = config
+        self.breakers = breakers
 
     async def events(self, f: EventFilter) -> EventPage:
         """Newest first; ``f.text`` keeps events whose id or subject contains it (any case)."""
@@ -173,20 +187,20 @@ class DeliveryLog:
     async def retry(self, delivery_id: str) -> tuple[Delivery, RetryResult]:
         """A dead delivery goes back to the queue with a fresh attempt budget, its action
         re-rendered when it died without parameters (404 / 409 with the reason otherwise)."""
-        result = await retry_delivery(self.store, self.hy.router.ruleset, delivery_id, self.hy.clock())
+        result = await retry_delivery(self.store, self.router.ruleset, delivery_id, self.clock())
         if not result.ok:
             status = 404 if result.code == "delivery_not_found" else 409
             raise HTTPError(result.message, code=result.code, status=status)
-        self.hy.wake()
+        self.wake()
         return await self.delivery(delivery_id), result
 
     async def retry_dead(self, sink_id: str) -> int:
         """Every dead delivery to ``sink_id`` goes back to the queue; how many did."""
-        if sink_id not in self.hy.config.sinks and sink_id not in await self.store.dead_by_sink():
+        if sink_id not in self.config().sinks and sink_id not in await self.store.dead_by_sink():
             raise NotFound(f"no sink {sink_id}", code="sink_not_found")
-        n = await self.store.requeue_dead(sink_id, self.hy.clock())
+        n = await self.store.requeue_dead(sink_id, self.clock())
         if n:
-            self.hy.wake()
+            self.wake()
         return n
 
     async def replay_preview(self, event_id: str) -> tuple[EventRow, Plan]:
@@ -194,22 +208,22 @@ class DeliveryLog:
         row = await self.store.get_event(event_id)
         if row is None:
             raise NotFound(f"no event {event_id}", code="event_not_found")
-        return row, self.hy.router.plan(row.envelope, replay_of=event_id)
+        return row, self.router.plan(row.envelope, replay_of=event_id)
 
     async def replay(self, event_id: str) -> Plan:
         """Route a stored event again under the current rules: new deliveries linked by ``replay_of``."""
-        plan = await replay(self.store, self.hy.router, event_id, self.hy.clock())
+        plan = await replay(self.store, self.router, event_id, self.clock())
         if plan is None:
             raise NotFound(f"no event {event_id}", code="event_not_found")
         if plan.deliveries:
-            self.hy.wake()
+            self.wake()
         return plan
 
     async def renormalize(self, event_id: str) -> Renormalized:
         """Run the source's current adapter on the stored body again; the new event is stored and routed."""
-        done = await renormalize_event(self.store, self.hy.config, self.hy.router, event_id, self.hy.clock())
+        done = await renormalize_event(self.store, self.config(), self.router, event_id, self.clock())
         if done.plan.deliveries:
-            self.hy.wake()
+            self.wake()
         return done
 
     async def stats(self) -> dict[str, object]:
@@ -220,6 +234,7 @@ class DeliveryLog:
             "deliveries": {state: int(counts.get(state, 0)) for state in STATES},
             "dead_by_sink": dict(sorted((await self.store.dead_by_sink()).items())),
         }
-        if self.hy.dispatcher.running:  # circuit breakers live in the process that delivers
-            stats["breakers"] = self.hy.dispatcher.breaker_states()
+        breakers = self.breakers()
+        if breakers is not None:  # circuit breakers live in the process that delivers
+            stats["breakers"] = breakers
         return stats

@@ -53,7 +53,7 @@ class Views:
             token_required=self.guard.token_required,
             here=here(request),
             notice=notice(request),
-            now=self.log.hy.clock(),
+            now=self.log.clock(),
             **context,
         )
         return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
@@ -77,8 +77,8 @@ class Views:
             kept["refresh"] = "on"
         older = f"/ui?{urlencode({**kept, 'before': page.next_before})}" if page.next_before else None
         newest = f"/ui?{urlencode(kept)}" if params.get("before") else None
-        config = self.log.hy.config
-        ruleset = self.log.hy.router.ruleset
+        config = self.log.config()
+        ruleset = self.log.router.ruleset
         return self.page(
             request,
             "events.html",

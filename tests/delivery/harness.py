@@ -13,7 +13,7 @@ from typing import Any
 
 from receiver.config import DeliveryModel
 from receiver.delivery.dispatcher import Dispatcher
-from receiver.events import new_id
+from receiver.ids import new_id
 from receiver.metrics import Metrics
 from receiver.routing import Router
 from receiver.sinks import SINKS

@@ -11,7 +11,6 @@ from starlette.testclient import TestClient
 
 from receiver.app import create_app
 from receiver.config import load_config
-from receiver.routing import Router, load_rules_for
 from tests.delivery.conftest import SHIPPED_RULES, SLACK_PATH, SLACK_TOKEN, WEBHOOK_SECRET
 from tests.helpers import assert_no_secret, stripe_header
 from tests.servers import RecordingServer, Reply
@@ -49,7 +48,7 @@ def test_only_flips_post_to_slack(tmp_path: Path) -> None:
             f"    slack_base_url: {slack.url}/services\n"
         )
         config = load_config(tmp_path / "config.yaml")
-        app = create_app(config, router=Router(load_rules_for(config)))
+        app = create_app(config)
         with TestClient(app, base_url="http://127.0.0.1:8080", client=("127.0.0.1", 50000)) as client:
             for minute, (run, passed, sha) in enumerate(RUNS, start=1):
                 body = completed(run, passed, sha, minute)

@@ -24,7 +24,6 @@ from starlette.testclient import TestClient
 
 from receiver.app import create_app
 from receiver.config import load_config
-from receiver.routing import Router, load_rules_for
 from receiver.store.runs import RunQuery
 from tests.delivery.conftest import SHIPPED_RULES, WEBHOOK_SECRET
 from tests.delivery.harness import run as harness
@@ -155,7 +154,7 @@ def test_trigger_run_completion_commit_status(tmp_path: Path, apis: dict[str, Re
     (tmp_path / "rules.yaml").write_text(RULES)
     (tmp_path / "config.yaml").write_text(config_text(apis, tmp_path / "rules.yaml"))
     config = load_config(tmp_path / "config.yaml")
-    app = create_app(config, router=Router(load_rules_for(config)))
+    app = create_app(config)
     with TestClient(app, base_url="http://127.0.0.1:8080", client=("127.0.0.1", 50000)) as client:
         body = deployment()
         assert client.post("/hooks/github", content=body, headers=signed("github", body)).status_code == 202

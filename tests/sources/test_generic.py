@@ -141,6 +141,15 @@ def test_unusable_bodies_become_unknown(name: str, options: dict[str, Any] | Non
     assert reason in env["normalize_error"]
 
 
+def test_a_path_that_resolves_to_null_is_missing() -> None:
+    """One walker (jsonutil.dig) for mappings and rules: null means the platform did not say, so the
+    next alternative path (or the default) applies."""
+    body = b'{"kind": null, "event": "run.completed", "items": [{"id": "a"}, {"id": null}]}'
+    options = {"type": ["kind", "event"], "subject": {"path": "items.-1.id", "default": "none-given"}}
+    _, env = envelope_for("generic", body, options=options)
+    assert (env["type"], env["subject"]) == ("run.completed", "none-given")
+
+
 def test_templates_cannot_read_credential_headers() -> None:
     headers = {
         "Authorization": "Bearer s3cr3t",

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from receiver.events import new_id
+from receiver.ids import new_id
 from receiver.runs.track import save
 from receiver.store import open_store
 from receiver.store.base import DeliveryQuery, DeliveryState, Outcome

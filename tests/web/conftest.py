@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 import pytest
 from starlette.testclient import TestClient
 
-from receiver.app import Hookyard, create_app
+from receiver.app import create_app
 from receiver.config import load_config
-from receiver.routing import Router, load_rules_for
+from receiver.runtime import Runtime
 from receiver.store.base import AttemptRow, DeliveryState, Outcome
 from tests.helpers import fusillade_body, stripe_header
 
@@ -93,7 +93,7 @@ def signed(body: bytes) -> dict[str, str]:
 class Bench:
     """One app on a real SQLite file, a loopback TestClient, and the store reachable from the test."""
 
-    def __init__(self, client: TestClient, hy: Hookyard) -> None:
+    def __init__(self, client: TestClient, hy: Runtime) -> None:
         self.client = client
         self.hy = hy
         self.seen: list[str] = []  # every body answered, for the no-secret check
@@ -154,7 +154,7 @@ def open_bench(
 ) -> Iterator[Bench]:
     """``web``: more ``web:`` options (with ``token``), e.g. ``", metrics_need_token: false"``."""
     config = load_config(write_config(folder, token=token, hook_url=hook_url, fus_url=fus_url, web=web))
-    app = create_app(config, router=Router(load_rules_for(config)), deliver=deliver, clock=clock)
+    app = create_app(config, deliver=deliver, clock=clock)
     with TestClient(app, base_url=BASE_URL, client=LOOPBACK) as client:
         yield Bench(client, app.state.hookyard)
 

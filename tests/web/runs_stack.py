@@ -15,7 +15,6 @@ from starlette.testclient import TestClient
 
 from receiver.app import create_app
 from receiver.config import load_config
-from receiver.routing import Router, load_rules_for
 from tests.web.conftest import BASE_URL, LOOPBACK, Bench
 
 CI_TOKEN = "ci_token_runs_ui_4b7e19"
@@ -128,7 +127,7 @@ def send(url: str, body: dict[str, Any]) -> None:
 @contextlib.contextmanager
 def open_runs_bench(folder: Path) -> Iterator[RunsBench]:
     config = load_config(write_runs_config(folder))
-    app = create_app(config, router=Router(load_rules_for(config)), deliver=False)
+    app = create_app(config, deliver=False)
     with TestClient(app, base_url=BASE_URL, client=LOOPBACK) as client:
         bench = RunsBench(client, app.state.hookyard)
         bench.folder = folder

@@ -14,7 +14,6 @@ from starlette.testclient import TestClient
 
 from receiver.app import create_app
 from receiver.config import load_config
-from receiver.routing import Router, load_rules_for
 from tests.helpers import assert_no_secret, stripe_header
 
 SECRET = "whsec_runs_api_9f3e"
@@ -52,7 +51,7 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
         "sinks:\n  - id: hook\n    kind: http\n    base_url: http://127.0.0.1:9\n    allow_private: true\n"
     )
     config = load_config(tmp_path / "config.yaml")
-    app = create_app(config, router=Router(load_rules_for(config)), deliver=False)
+    app = create_app(config, deliver=False)
     with TestClient(app, base_url="http://127.0.0.1:8080", client=("127.0.0.1", 50000)) as c:
         for test_id, passed, minute in HISTORY:
             body = completed(test_id, passed, minute)
