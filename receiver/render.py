@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from receiver import jsonutil
 from receiver.errors import HookyardError
 from receiver.rules_model import PlannedAction
+from receiver.sinks.base import action_params
 from receiver.templating import ENV, ESCAPE, Escape, is_template
 from receiver.yamlfile import PathKey, format_path
 
@@ -146,26 +147,31 @@ def render_value(
     return value
 
 
-def render_action(planned: PlannedAction, event: Mapping[str, Any]) -> dict[str, Any]:
-    """The action's parameters rendered for ``event`` (without ``sink``/``emit``).
+def render_model(planned: PlannedAction, event: Mapping[str, Any]) -> BaseModel:
+    """The action's parameters rendered for ``event`` (without ``sink``/``emit``), validated
+    once with the sink kind's model (a template may have produced a value the sink cannot
+    take): the routing stage orders, stores (:func:`action_params`) and sends this instance.
 
     Values interpolated where the sink kind's model says (``template_escapes``) are escaped
-    for that place. The result is validated with the sink kind's model once more (a
-    template may have produced a value the sink cannot take) but returned as plain data:
-    the sink parses it with its own model. Raises RenderError.
+    for that place. Raises RenderError.
     """
     action = planned.action
     escapes = getattr(action.model, "template_escapes", None)
     deferred: frozenset[PathKey] = getattr(action.model, "deferred_templates", frozenset())
     context = {"event": event, "vars": action.vars}
     rendered: dict[str, Any] = render_value(action.compiled, context, (), escapes, deferred)
-    check_params(action.model, rendered)
-    return rendered
+    return validated(action.model, rendered)
 
 
-def check_params(model: type[BaseModel], params: Any) -> None:
+def render_action(planned: PlannedAction, event: Mapping[str, Any]) -> dict[str, Any]:
+    """The rendered parameters as stored and shown (``render_model``, dumped)."""
+    return action_params(render_model(planned, event))
+
+
+def validated(model: type[BaseModel], params: Any) -> BaseModel:
+    """``params`` as ``model``; a value the model refuses is a RenderError naming where and why."""
     try:
-        model.model_validate(params)
+        return model.model_validate(params)
     except ValidationError as exc:
         details = "; ".join(
             f"{format_path([p for p in e['loc'] if isinstance(p, str | int)]) or 'params'}: {e['msg']}"

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from receiver.ids import new_id
-from receiver.render import RenderError
-from receiver.rules import PlannedAction, RuleSet, render_action
-from receiver.sinks.base import SendContext
+from receiver.render import RenderError, render_model
+from receiver.rules import PlannedAction, RuleSet
+from receiver.sinks.base import SendContext, action_params
 from receiver.store.base import DeliveryState, NewDelivery
 
 
@@ -47,17 +47,21 @@ class Router:
         return Plan(ruleset.version, matched, deliveries)
 
     def _delivery(self, planned: PlannedAction, envelope: Mapping[str, Any], replay_of: str | None) -> NewDelivery:
-        """One planned action rendered into a delivery row (dead at once if its template fails)."""
+        """One planned action rendered into a delivery row (dead at once if its template fails).
+
+        The params are validated once, here: the validated action orders the delivery and is
+        stored (as its JSON dump); the dispatcher reads the stored form back into the model."""
         state, params, error, ordering = DeliveryState.QUEUED, None, None, None
         try:
-            params = render_action(planned, envelope)
+            action = render_model(planned, envelope)
         except RenderError as exc:
             state, error = DeliveryState.DEAD, f"template error: {exc}"
         else:
+            params = action_params(action)
             key_fn = getattr(self.sinks.get(planned.sink), "ordering_key", None)
             if key_fn is not None:
                 try:
-                    key = key_fn(params, SendContext(delivery_id="", attempt=0, event=envelope))
+                    key = key_fn(action, SendContext(delivery_id="", attempt=0, event=envelope))
                 except Exception:  # no target to order on; the send will say why
                     key = None
                 ordering = "\x1f".join(key) if key else None

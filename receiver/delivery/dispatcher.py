@@ -42,7 +42,7 @@ from receiver.errors import DeliveryError, StoreUnavailable
 from receiver.ids import new_id
 from receiver.metrics import Metrics
 from receiver.routing import Router
-from receiver.sinks.base import DeliveryOptions, SendContext, Sink
+from receiver.sinks.base import DeliveryOptions, SendContext, Sink, parse_action
 from receiver.store.base import AttemptRow, Claimed, DeliveryState, NewEvent, Outcome
 from receiver.store.runs import TriggeredRun
 
@@ -273,7 +273,10 @@ class Dispatcher:
             started = self.clock()
             t0 = time.perf_counter()
             try:
-                result = await sink.send(d.params or {}, SendContext(d.id, attempt_no, c.envelope))
+                # Valid when stored (routing validated them): one validation turns them back into
+                # the sink's model. A sink of another kind by now under this id refuses them here.
+                action = parse_action(sink.action_model, d.params or {})
+                result = await sink.send(action, SendContext(d.id, attempt_no, c.envelope))
                 error: DeliveryError | None = None
             except DeliveryError as exc:
                 error = exc
@@ -290,7 +293,7 @@ class Dispatcher:
             derived = (
                 derive(c, result, finished, self.router, self.settings.max_chain_depth) if d.emit else None
             )
-            run = started_run(sink, c, result, finished)
+            run = started_run(sink, c, action, result, finished)
             if await self._finish(c, attempt, DeliveryState.SUCCEEDED, None, derived=derived, run=run):
                 self.observe.succeeded(d, finished)
             if derived is not None and derived[1]:

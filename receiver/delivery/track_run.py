@@ -23,15 +23,16 @@ from receiver.store.runs import TriggeredRun
 log = logging.getLogger("hookyard.delivery")
 
 
-def started_run(sink: Any, c: Claimed, result: SendResult, now: float) -> TriggeredRun | None:
-    """The run delivery ``c`` started, from its sink's answer ``result``; None when it started none
-    or the answer names no run (logged: the success stands, the run is not tracked)."""
+def started_run(sink: Any, c: Claimed, action: Any, result: SendResult, now: float) -> TriggeredRun | None:
+    """The run delivery ``c`` (sent as ``action``, the sink's validated params) started, from its
+    sink's answer ``result``; None when it started none or the answer names no run (logged: the
+    success stands, the run is not tracked)."""
     read = getattr(sink, "started_run", None)
     if read is None:
         return None
     d = c.delivery
     try:
-        started = read(d.params or {}, result.body, c.envelope)
+        started = read(action, result.body, c.envelope)
     except (TrackFailed, DeliveryError) as exc:
         log.warning("delivery %s: sink %s: %s; the run it started is not tracked", d.id, d.sink_id, exc)
         return None

@@ -54,9 +54,14 @@ class SendResult:
 class Sink(Protocol):
     id: str
     kind: str
+    @property
+    def action_model(self) -> type[BaseModel]:
+        """The model of this sink's rule action params: the dispatcher turns the stored params
+        into it once per attempt (:func:`parse_action`) and ``send`` takes that instance."""
+        ...
 
-    async def send(self, params: Mapping[str, Any], ctx: SendContext) -> SendResult:
-        """One attempt; raises DeliveryError on failure."""
+    async def send(self, action: Any, ctx: SendContext) -> SendResult:
+        """One attempt with ``action`` (an ``action_model`` instance); raises DeliveryError on failure."""
         ...
 
     def describe(self) -> str:
@@ -72,7 +77,7 @@ class OrderedSink(Protocol):
     same ``ordering_key`` (e.g. a stale ``pending`` after ``success`` on a commit).
     """
 
-    def ordering_key(self, params: Mapping[str, Any], ctx: SendContext) -> tuple[str, ...]: ...
+    def ordering_key(self, action: Any, ctx: SendContext) -> tuple[str, ...]: ...
 
 
 class DeliveryOptions(BaseModel):
@@ -283,3 +288,9 @@ def parse_action(model: type[M], params: Mapping[str, Any]) -> M:
             for err in exc.errors(include_input=False, include_url=False)
         )
         raise DeliveryError(f"invalid action params: {problems}", retryable=False) from None
+
+
+def action_params(action: BaseModel) -> dict[str, Any]:
+    """Validated action params as stored and shown: the keys the rule gave (under their
+    written names, ``json`` not ``json_body``), as JSON. :func:`parse_action` reads them back."""
+    return action.model_dump(mode="json", by_alias=True, exclude_unset=True)

@@ -25,7 +25,6 @@ from receiver.sinks.base import (
     SendContext,
     SendResult,
     SinkSpec,
-    parse_action,
 )
 from receiver.sinks.client import HttpClient, Response
 
@@ -82,6 +81,7 @@ def _git(ctx: SendContext) -> Mapping[str, Any]:
 
 class GitHubStatusSink:
     kind = "github_status"
+    action_model = GitHubStatusAction
 
     def __init__(
         self,
@@ -121,13 +121,12 @@ class GitHubStatusSink:
             raise DeliveryError(f"sha {sha!r} is not a hex commit id", retryable=False)
         return repo, sha.lower(), action.context or self.context
 
-    def ordering_key(self, params: Mapping[str, Any], ctx: SendContext) -> tuple[str, str, str]:
-        repo, sha, context = self.target(parse_action(GitHubStatusAction, params), ctx)
+    def ordering_key(self, action: GitHubStatusAction, ctx: SendContext) -> tuple[str, str, str]:
+        repo, sha, context = self.target(action, ctx)
         # GitHub compares contexts case-insensitively.
         return repo.lower(), sha, context.lower()
 
-    async def send(self, params: Mapping[str, Any], ctx: SendContext) -> SendResult:
-        action = parse_action(GitHubStatusAction, params)
+    async def send(self, action: GitHubStatusAction, ctx: SendContext) -> SendResult:
         repo, sha, context = self.target(action, ctx)
         body: dict[str, Any] = {"state": action.state, "context": context}
         if action.description is not None:

@@ -26,7 +26,6 @@ from receiver.sinks.base import (
     SendContext,
     SendResult,
     SinkSpec,
-    parse_action,
     url_credentials,
 )
 from receiver.sinks.client import HttpClient
@@ -142,8 +141,8 @@ class HttpSink:
             json=spec.json_body,
         )
 
-    async def send(self, params: Mapping[str, Any], ctx: SendContext) -> SendResult:
-        out = self.outgoing(parse_action(self.action_model, params), ctx)
+    async def send(self, action: Any, ctx: SendContext) -> SendResult:
+        out = self.outgoing(action, ctx)
         resp = await outbound.call(
             self._client,
             out,
@@ -154,10 +153,10 @@ class HttpSink:
         )
         return outbound.judge(resp, self._redactor)
 
-    def started_run(self, params: Mapping[str, Any], body: Any, event: Mapping[str, Any]) -> StartedRun | None:
-        """The run this successful call started (its ``track:``), None when it starts none.
-        Raises TrackFailed when the answer names no run."""
-        track = getattr(parse_action(self.action_model, params), "track", None)
+    def started_run(self, action: Any, body: Any, event: Mapping[str, Any]) -> StartedRun | None:
+        """The run this successful call of ``action`` started (its ``track:``), None when it starts
+        none. Raises TrackFailed when the answer names no run."""
+        track = getattr(action, "track", None)
         if track is None:
             return None
         run_id = self.no_secret(rendered_run_id(track, body, event))

@@ -36,7 +36,6 @@ from receiver.sinks.base import (
     url_credentials,
     url_parts,
 )
-from receiver.sinks.base import parse_action as _parse
 from receiver.sinks.client import HttpClient
 
 _HTTP_ERROR = re.compile(r"error=(\d{3})\b")
@@ -161,6 +160,7 @@ class _Failure:
 
 class AppriseSink:
     kind = "apprise"
+    action_model = AppriseAction
 
     def __init__(self, sink_id: str, client: HttpClient, config: AppriseConfig) -> None:
         self.id = sink_id
@@ -170,8 +170,7 @@ class AppriseSink:
         self.timeout = config.timeout_seconds
         self._redactor = Redactor([*(s for t in self._targets for s in t.secrets), *config.secrets()])
 
-    async def send(self, params: Mapping[str, Any], ctx: SendContext) -> SendResult:
-        action = _parse(AppriseAction, params)
+    async def send(self, action: AppriseAction, ctx: SendContext) -> SendResult:
         chosen = [t for t in self._targets if matches(t, action.tag)]
         if not chosen:
             raise DeliveryError(f"no URL of sink {self.id!r} has tag {action.tag!r}", retryable=False)

@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from receiver.secret import Secret
-from receiver.sinks.base import ActionModel, DeliveryOptions, SendContext, SinkSpec, parse_action, url_credentials
+from receiver.sinks.base import ActionModel, DeliveryOptions, SendContext, SinkSpec, url_credentials
 from receiver.sinks.client import HttpClient
 from receiver.sinks.http import REQUEST_ESCAPES, HttpSink, RequestSpec
 from receiver.sinks.outbound import Outgoing
@@ -279,13 +279,13 @@ class PresetSink(HttpSink):
         spec = action.request if action.request is not None else self.preset.shortcut(action, ctx)
         return self.from_spec(spec)
 
-    def started_run(self, params: Mapping[str, Any], body: Any, event: Mapping[str, Any]) -> StartedRun | None:
+    def started_run(self, action: Any, body: Any, event: Mapping[str, Any]) -> StartedRun | None:
         """The run the preset's start-run shortcut started, named by its answer (RUN_KEYS);
         None for other actions. Raises TrackFailed when the answer names no run."""
         if self.preset.run_key is None:
             return None
         shortcut, key = self.preset.run_key
-        if getattr(parse_action(self.action_model, params), shortcut) is None:
+        if getattr(action, shortcut) is None:
             return None
         return StartedRun(self.runs_source, self.kind, self.no_secret(answer_key(body, key)))
 

@@ -11,6 +11,7 @@ from receiver.sinks.base import OrderedSink, SendContext
 from receiver.sinks.client import HttpClient
 from receiver.sinks.github_status import GitHubStatusSink
 from tests.servers import Received, RecordingServer, Reply
+from tests.sinks.actions import action, send
 
 pytestmark = pytest.mark.anyio
 
@@ -62,7 +63,8 @@ def make(client: HttpClient, api_url: str, token: str = TOKEN, **extra: Any) -> 
 
 async def test_posts_status_for_the_event_commit(github: RecordingServer, client: HttpClient) -> None:
     sink = make(client, f"{github.url}/api/v3/")
-    result = await sink.send(
+    result = await send(
+        sink,
         {"state": "success", "description": "load test passed", "target_url": "https://ci.example/1"}, CTX
     )
     assert result.status == 201 and result.body["state"] == "success"
@@ -78,7 +80,7 @@ async def test_posts_status_for_the_event_commit(github: RecordingServer, client
 
 async def test_long_description_is_cut_to_140_characters(github: RecordingServer, client: HttpClient) -> None:
     sink = make(client, f"{github.url}/api/v3")
-    result = await sink.send({"state": "failure", "description": "p95 regressed " * 30, "context": "perf"}, CTX)
+    result = await send(sink, {"state": "failure", "description": "p95 regressed " * 30, "context": "perf"}, CTX)
     assert result.status == 201
     sent = github.received[0].json
     assert len(sent["description"]) == 140 and sent["description"].endswith("…")
@@ -87,7 +89,7 @@ async def test_long_description_is_cut_to_140_characters(github: RecordingServer
 
 async def test_action_repo_and_sha_override_the_event(github: RecordingServer, client: HttpClient) -> None:
     other = "a" * 40
-    await make(client, f"{github.url}/api/v3").send({"state": "pending", "repo": "o/r", "sha": other}, CTX)
+    await send(make(client, f"{github.url}/api/v3"), {"state": "pending", "repo": "o/r", "sha": other}, CTX)
     assert github.received[0].path == f"/api/v3/repos/o/r/statuses/{other}"
 
 
@@ -108,7 +110,7 @@ async def test_auth_and_path_failures_are_permanent(
 ) -> None:
     sink = make(client, f"{github.url}{path_prefix}", token=token)
     with pytest.raises(DeliveryError) as info:
-        await sink.send({"state": "success"}, CTX)
+        await send(sink, {"state": "success"}, CTX)
     assert (info.value.status, info.value.retryable) == (status, retryable)
     assert token not in info.value.reason and token not in (info.value.response_excerpt or "")
 
@@ -128,7 +130,7 @@ async def test_server_errors_and_rate_limits_are_retryable(
 ) -> None:
     server.script(reply)
     with pytest.raises(DeliveryError) as info:
-        await make(client, server.url).send({"state": "success"}, CTX)
+        await send(make(client, server.url), {"state": "success"}, CTX)
     assert info.value.retryable
     assert info.value.retry_after == retry_after
 
@@ -136,7 +138,7 @@ async def test_server_errors_and_rate_limits_are_retryable(
 async def test_plain_403_is_permanent(server: RecordingServer, client: HttpClient) -> None:
     server.script(Reply(403, {"message": "Resource not accessible by integration"}))
     with pytest.raises(DeliveryError) as info:
-        await make(client, server.url).send({"state": "success"}, CTX)
+        await send(make(client, server.url), {"state": "success"}, CTX)
     assert not info.value.retryable
 
 
@@ -144,7 +146,7 @@ async def test_timeout_is_retryable(server: RecordingServer, client: HttpClient)
     server.script(Reply(201, {}, delay=1.0))
     sink = make(client, server.url, timeout_seconds=0.2)
     with pytest.raises(DeliveryError) as info:
-        await sink.send({"state": "success"}, CTX)
+        await send(sink, {"state": "success"}, CTX)
     assert info.value.retryable
 
 
@@ -167,7 +169,7 @@ async def test_nothing_to_report_on_is_permanent_and_sends_nothing(
     why: str,
 ) -> None:
     with pytest.raises(DeliveryError, match=why) as info:
-        await make(client, server.url).send(params, SendContext("d", 1, event))
+        await send(make(client, server.url), params, SendContext("d", 1, event))
     assert not info.value.retryable
     assert server.received == []
 
@@ -175,15 +177,16 @@ async def test_nothing_to_report_on_is_permanent_and_sends_nothing(
 async def test_ordering_key_and_privacy(client: HttpClient) -> None:
     sink = make(client, "https://github.example.com/api/v3")
     assert isinstance(sink, OrderedSink) and isinstance(sink, GitHubStatusSink)
-    assert sink.ordering_key({"state": "pending", "context": "Perf"}, CTX) == ("acme/shop", SHA, "perf")
-    assert sink.ordering_key({"state": "success", "sha": SHA.upper()}, CTX) == ("acme/shop", SHA, "hookyard")
+    assert sink.ordering_key(action(sink, {"state": "pending", "context": "Perf"}), CTX) == ("acme/shop", SHA, "perf")
+    success = action(sink, {"state": "success", "sha": SHA.upper()})
+    assert sink.ordering_key(success, CTX) == ("acme/shop", SHA, "hookyard")
     for text in (repr(sink), sink.describe(), str(vars(sink))):
         assert TOKEN not in text
 
 
 async def test_refuses_private_api_url_unless_allowed(github: RecordingServer, client: HttpClient) -> None:
     with pytest.raises(DeliveryError, match="loopback"):
-        await make(client, f"{github.url}/api/v3", allow_private=False).send({"state": "success"}, CTX)
+        await send(make(client, f"{github.url}/api/v3", allow_private=False), {"state": "success"}, CTX)
     assert github.received == []
 
 
@@ -223,10 +226,10 @@ async def test_repo_must_be_owner_slash_name(
     sink = make(client, f"{github.url}/api/v3")
     params = {"state": "success", "repo": repo}
     if accepted:
-        await sink.send(params, CTX)
+        await send(sink, params, CTX)
         assert github.received[0].path == f"/api/v3/repos/{repo}/statuses/{SHA}"
         return
     with pytest.raises(DeliveryError, match="is not owner/name") as info:
-        await sink.send(params, CTX)
+        await send(sink, params, CTX)
     assert not info.value.retryable
     assert github.received == []

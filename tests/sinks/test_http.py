@@ -9,6 +9,7 @@ from receiver.sinks import SINKS
 from receiver.sinks.base import SendContext
 from receiver.sinks.client import HttpClient
 from tests.servers import RecordingServer, Reply, free_port
+from tests.sinks.actions import send
 
 pytestmark = pytest.mark.anyio
 
@@ -40,9 +41,9 @@ async def test_idempotency_key_is_stable_across_attempts_and_json_answer_is_kept
     sink = make(client, server.url)
     params = request(path="/api/v1/things", json={"name": "n", "count": 2}, query={"wait": "true"})
     with pytest.raises(DeliveryError) as info:
-        await sink.send(params, CTX)
+        await send(sink, params, CTX)
     assert info.value.retryable and info.value.status == 503
-    result = await sink.send(params, SendContext(CTX.delivery_id, 2, CTX.event))
+    result = await send(sink, params, SendContext(CTX.delivery_id, 2, CTX.event))
     assert result.status == 200
     assert result.body == {"test_id": "t_9", "ok": True}
     assert result.headers["x-trace"] == "abc"
@@ -75,7 +76,7 @@ async def test_failures_are_classified(
 ) -> None:
     server.script(reply)
     with pytest.raises(DeliveryError) as info:
-        await make(client, server.url).send(request(method="GET", path="/x"), CTX)
+        await send(make(client, server.url), request(method="GET", path="/x"), CTX)
     err = info.value
     assert err.status == reply.status
     assert err.retryable is retryable
@@ -87,14 +88,14 @@ async def test_timeout_is_retryable(server: RecordingServer, client: HttpClient)
     server.script(Reply(200, {}, delay=1.0))
     sink = make(client, server.url, timeout_seconds=0.2)
     with pytest.raises(DeliveryError) as info:
-        await sink.send(request(path="/slow"), CTX)
+        await send(sink, request(path="/slow"), CTX)
     assert info.value.retryable and "timed out" in info.value.reason
 
 
 async def test_connection_refused_is_retryable(client: HttpClient) -> None:
     sink = make(client, f"http://127.0.0.1:{free_port()}")
     with pytest.raises(DeliveryError) as info:
-        await sink.send(request(path="/x"), CTX)
+        await send(sink, request(path="/x"), CTX)
     assert info.value.retryable
 
 
@@ -102,7 +103,7 @@ async def test_echoed_secret_is_redacted_from_reason_and_excerpt(server: Recordi
     server.script(Reply(401, f"invalid token Bearer {TOKEN}"))
     sink = make(client, server.url)
     with pytest.raises(DeliveryError) as info:
-        await sink.send(request(path="/x"), CTX)
+        await send(sink, request(path="/x"), CTX)
     err = info.value
     assert not err.retryable
     for text in (err.reason, err.response_excerpt or "", str(err), repr(sink), sink.describe()):
@@ -114,7 +115,7 @@ async def test_echoed_secret_is_redacted_from_reason_and_excerpt(server: Recordi
 async def test_private_destination_refused_without_allow_private(server: RecordingServer, client: HttpClient) -> None:
     sink = make(client, server.url, allow_private=False)
     with pytest.raises(DeliveryError) as info:
-        await sink.send(request(path="/x"), CTX)
+        await send(sink, request(path="/x"), CTX)
     assert not info.value.retryable and "loopback" in info.value.reason
     assert server.received == []
 
@@ -122,19 +123,19 @@ async def test_private_destination_refused_without_allow_private(server: Recordi
 async def test_absolute_url_off_the_base_origin_is_refused(server: RecordingServer, client: HttpClient) -> None:
     sink = make(client, server.url)
     with pytest.raises(DeliveryError, match="origin") as info:
-        await sink.send(request(url="http://127.0.0.2:9/steal"), CTX)
+        await send(sink, request(url="http://127.0.0.2:9/steal"), CTX)
     assert not info.value.retryable
-    same = await sink.send(request(url=f"{server.url}/same?x=1"), CTX)
+    same = await send(sink, request(url=f"{server.url}/same?x=1"), CTX)
     assert same.status == 200 and server.received[0].path == "/same"
 
 
 async def test_without_base_url_any_absolute_url_works(server: RecordingServer, client: HttpClient) -> None:
     sink = make(client, None)
-    await sink.send(request(method="PUT", url=f"{server.url}/a/b", headers={"X-Extra": "1"}), CTX)
+    await send(sink, request(method="PUT", url=f"{server.url}/a/b", headers={"X-Extra": "1"}), CTX)
     got = server.received[0]
     assert (got.method, got.path, got.headers["x-extra"]) == ("PUT", "/a/b", "1")
     with pytest.raises(DeliveryError, match="base_url"):
-        await sink.send(request(path="/relative"), CTX)
+        await send(sink, request(path="/relative"), CTX)
 
 
 @pytest.mark.parametrize(
@@ -148,5 +149,5 @@ async def test_without_base_url_any_absolute_url_works(server: RecordingServer, 
 )
 async def test_bad_action_params_are_permanent(client: HttpClient, params: dict[str, Any]) -> None:
     with pytest.raises(DeliveryError) as info:
-        await make(client, "http://127.0.0.1:9").send(params, CTX)
+        await send(make(client, "http://127.0.0.1:9"), params, CTX)
     assert not info.value.retryable and "invalid action params" in info.value.reason

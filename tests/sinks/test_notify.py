@@ -12,6 +12,7 @@ from receiver.sinks import SINKS
 from receiver.sinks.base import DeliveryOptions, SendContext
 from receiver.sinks.client import HttpClient
 from tests.servers import RecordingServer, Reply, SmtpSink, free_port
+from tests.sinks.actions import send
 
 pytestmark = pytest.mark.anyio
 
@@ -35,7 +36,7 @@ def slack_sink(client: HttpClient, server: RecordingServer, url: str = SLACK_URL
 )
 async def test_slack_webhook_is_posted_directly(server: RecordingServer, client: HttpClient, url: str) -> None:
     server.script(Reply(200, "ok"))
-    result = await slack_sink(client, server, url).send({"title": "Load test", "body": "p95 ok"}, CTX)
+    result = await send(slack_sink(client, server, url), {"title": "Load test", "body": "p95 ok"}, CTX)
     assert result.response_excerpt == "notified 1 service(s)"
     got = server.received[0]
     assert got.method == "POST" and got.path == f"/services/T0AAAA/B0BBBB/{SLACK_SECRET}"
@@ -65,7 +66,7 @@ async def test_slack_failures(
     server.script(reply)
     sink = slack_sink(client, server)
     with pytest.raises(DeliveryError) as info:
-        await sink.send({"body": "hello"}, CTX)
+        await send(sink, {"body": "hello"}, CTX)
     err = info.value
     assert err.retryable is retryable
     assert err.retry_after == retry_after
@@ -77,7 +78,7 @@ async def test_slack_failures(
 
 async def test_slack_text_is_bounded(server: RecordingServer, client: HttpClient) -> None:
     server.script(Reply(200, "ok"))
-    await slack_sink(client, server).send({"body": "x" * 10_000}, CTX)
+    await send(slack_sink(client, server), {"body": "x" * 10_000}, CTX)
     assert len(server.received[0].json["text"]) == 4000
 
 
@@ -99,7 +100,7 @@ def test_slack_default_rate(urls: list[str], given: float | None, expected: floa
 async def test_email_is_delivered_through_smtp(smtp: SmtpSink, client: HttpClient) -> None:
     url = f"mailto://127.0.0.1:{smtp.port}?mode=insecure&from=ci@example.com&to=dev@example.com&name=CI%20Bot"
     sink = make(client, [url])
-    await sink.send({"title": "Run 42 failed", "body": "3 of 120 tests failed"}, CTX)
+    await send(sink, {"title": "Run 42 failed", "body": "3 of 120 tests failed"}, CTX)
     assert len(smtp.messages) == 1
     msg = smtp.messages[0]
     assert msg["Subject"] == "Run 42 failed"
@@ -114,14 +115,14 @@ async def test_email_is_delivered_through_smtp(smtp: SmtpSink, client: HttpClien
 async def test_email_to_closed_port_is_retryable(client: HttpClient) -> None:
     url = f"mailto://127.0.0.1:{free_port()}?mode=insecure&from=ci@example.com&to=dev@example.com"
     with pytest.raises(DeliveryError) as info:
-        await make(client, [url], timeout_seconds=5).send({"body": "x"}, CTX)
+        await send(make(client, [url], timeout_seconds=5), {"body": "x"}, CTX)
     assert info.value.retryable
     assert "mailto://127.0.0.1" in info.value.reason
 
 
 async def test_json_url_posts_to_the_local_server(server: RecordingServer, client: HttpClient) -> None:
     sink = make(client, [f"json://127.0.0.1:{server.port}/notify"])
-    await sink.send({"title": "T", "body": "hello body", "format": "markdown"}, CTX)
+    await send(sink, {"title": "T", "body": "hello body", "format": "markdown"}, CTX)
     got = server.received[0]
     assert got.path == "/notify"
     assert got.json["title"] == "T" and got.json["message"] == "hello body"
@@ -133,7 +134,7 @@ async def test_json_url_failures_use_the_logged_status(
 ) -> None:
     server.script(Reply(status, "nope"))
     with pytest.raises(DeliveryError) as info:
-        await make(client, [f"json://127.0.0.1:{server.port}/n"]).send({"body": "b"}, CTX)
+        await send(make(client, [f"json://127.0.0.1:{server.port}/n"]), {"body": "b"}, CTX)
     assert info.value.status == status
     assert info.value.retryable is retryable
     assert f"error={status}" in info.value.reason
@@ -143,7 +144,7 @@ async def test_partial_failure_names_the_failed_service(server: RecordingServer,
     server.responder = lambda got: Reply(500, "down") if got.path == "/bad" else Reply(200, {})
     sink = make(client, [f"json://127.0.0.1:{server.port}/good", f"json://127.0.0.1:{server.port}/bad"])
     with pytest.raises(DeliveryError) as info:
-        await sink.send({"body": "b"}, CTX)
+        await send(sink, {"body": "b"}, CTX)
     assert info.value.retryable
     assert info.value.reason.startswith("1 of 2 services failed")
     assert "/bad" in info.value.reason and "/good" not in info.value.reason
@@ -156,17 +157,17 @@ async def test_tags_select_urls(server: RecordingServer, client: HttpClient) -> 
         {"url": f"json://127.0.0.1:{server.port}/audit", "tag": "always"},
     ]
     sink = make(client, urls)
-    await sink.send({"body": "b", "tag": "oncall"}, CTX)
+    await send(sink, {"body": "b", "tag": "oncall"}, CTX)
     assert sorted(r.path for r in server.received) == ["/audit", "/ops"]
     server.received.clear()
-    await sink.send({"body": "b"}, CTX)
+    await send(sink, {"body": "b"}, CTX)
     assert sorted(r.path for r in server.received) == ["/audit", "/ops", "/qa"]
 
 
 async def test_no_matching_tag_is_permanent(server: RecordingServer, client: HttpClient) -> None:
     sink = make(client, [{"url": f"json://127.0.0.1:{server.port}/ops", "tag": "ops"}])
     with pytest.raises(DeliveryError, match="no URL") as info:
-        await sink.send({"body": "b", "tag": "nobody"}, CTX)
+        await send(sink, {"body": "b", "tag": "nobody"}, CTX)
     assert not info.value.retryable
     assert server.received == []
 
@@ -179,7 +180,7 @@ async def test_credentials_in_urls_stay_private(server: RecordingServer, client:
     for text in (sink.describe(), repr(sink)):
         assert password not in text and SLACK_SECRET not in text
     with pytest.raises(DeliveryError) as info:
-        await make(client, [f"json://bob:{password}@127.0.0.1:{server.port}/n"]).send({"body": "b"}, CTX)
+        await send(make(client, [f"json://bob:{password}@127.0.0.1:{server.port}/n"]), {"body": "b"}, CTX)
     assert password not in info.value.reason
     assert server.received[0].headers["authorization"].startswith("Basic ")
 
@@ -198,7 +199,7 @@ def test_unparseable_url_is_a_config_error_without_echoing_it() -> None:
 )
 async def test_bad_action_params_are_permanent(client: HttpClient, params: dict[str, Any]) -> None:
     with pytest.raises(DeliveryError) as info:
-        await make(client, ["json://127.0.0.1:9/x"]).send(params, CTX)
+        await send(make(client, ["json://127.0.0.1:9/x"]), params, CTX)
     assert not info.value.retryable
 
 
@@ -216,7 +217,7 @@ async def test_failures_without_a_status_are_permanent_only_when_they_repeat(
 ) -> None:
     port = free_port() if closed_port else server.port
     with pytest.raises(DeliveryError) as info:
-        await make(client, [f"json://127.0.0.1:{port}/n"]).send(params, CTX)
+        await send(make(client, [f"json://127.0.0.1:{port}/n"]), params, CTX)
     assert info.value.retryable is retryable
     assert info.value.status is None and reason in info.value.reason
     assert server.received == []

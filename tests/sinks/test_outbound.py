@@ -20,6 +20,7 @@ from receiver.sinks.base import SendContext
 from receiver.sinks.client import HttpClient
 from receiver.sinks.outbound import climbs, join, segment
 from tests.servers import RecordingServer
+from tests.sinks.actions import send
 
 pytestmark = pytest.mark.anyio
 
@@ -73,7 +74,7 @@ async def test_a_value_in_a_path_template_stays_one_segment(
     server: RecordingServer, client: HttpClient, subject: str, path: str
 ) -> None:
     params = render(COMPARE, event(subject), {"baseline": "b-9"})
-    await fusillade(client, server.url).send(params, SendContext("dlv_1", 1, event(subject)))
+    await send(fusillade(client, server.url), params, SendContext("dlv_1", 1, event(subject)))
     (got,) = server.received
     assert got.path == path
     assert got.headers["authorization"] == f"Bearer {KEY}"
@@ -88,11 +89,11 @@ async def test_a_path_that_would_climb_is_refused_and_nothing_is_sent(
     params = render(COMPARE, event(subject), {"baseline": "b-9"})
     sink = fusillade(client, server.url)
     if subject == "%2E%2E":
-        await sink.send(params, SendContext("dlv_1", 1, event(subject)))
+        await send(sink, params, SendContext("dlv_1", 1, event(subject)))
         assert [r.path for r in server.received] == ["/api/v1/tests/%252E%252E/compare/b-9"]
         return
     with pytest.raises(DeliveryError) as info:
-        await sink.send(params, SendContext("dlv_1", 1, event(subject)))
+        await send(sink, params, SendContext("dlv_1", 1, event(subject)))
     assert not info.value.retryable
     assert "its path has a '.' or '..' segment" in info.value.reason
     assert server.received == []
@@ -111,7 +112,7 @@ async def test_dot_segments_are_refused_however_they_got_there(
     server: RecordingServer, client: HttpClient, params: dict[str, Any]
 ) -> None:
     with pytest.raises(DeliveryError) as info:
-        await fusillade(client, server.url).send(params, SendContext("dlv_1", 1, event("t")))
+        await send(fusillade(client, server.url), params, SendContext("dlv_1", 1, event("t")))
     assert not info.value.retryable
     assert server.received == []
 
@@ -127,7 +128,7 @@ async def test_query_values_are_encoded_as_one_value(server: RecordingServer, cl
     }
     hostile = "a&limit=1000#x/../y?z"
     params = render(action, event(hostile))
-    await fusillade(client, server.url).send(params, SendContext("dlv_1", 1, event(hostile)))
+    await send(fusillade(client, server.url), params, SendContext("dlv_1", 1, event(hostile)))
     (got,) = server.received
     assert got.path == "/api/v1/tests"
     assert got.query == {"name": hostile, "limit": "5", "subject": hostile}
@@ -187,6 +188,6 @@ async def test_a_header_value_with_a_newline_is_a_permanent_failure_not_a_crash(
     spec = SINKS["http"]
     sink = spec.create("api", spec.config.model_validate({"base_url": server.url, "allow_private": True}), client)
     with pytest.raises(DeliveryError) as info:
-        await sink.send(params, SendContext("dlv_1", 1, event(hostile)))
+        await send(sink, params, SendContext("dlv_1", 1, event(hostile)))
     assert not info.value.retryable and "cannot be sent" in info.value.reason
     assert server.received == []

@@ -11,6 +11,7 @@ from receiver.sinks.base import SendContext
 from receiver.sinks.client import HttpClient
 from receiver.sinks.presets import PRESETS, PresetSink
 from tests.servers import RecordingServer, Reply
+from tests.sinks.actions import send
 
 pytestmark = pytest.mark.anyio
 
@@ -158,7 +159,7 @@ async def test_preset_builds_the_documented_call(
 ) -> None:
     server.script(Reply(200, {"ok": True}))
     sink = make(kind, client, server.url, prefix)
-    result = await sink.send(params, CTX)
+    result = await send(sink, params, CTX)
     assert result.body == {"ok": True}
     got = server.received[0]
     assert (got.method, got.path) == (method, path)
@@ -171,7 +172,7 @@ async def test_preset_builds_the_documented_call(
 async def test_fusillade_compare_answer_is_kept_for_emit(server: RecordingServer, client: HttpClient) -> None:
     answer = {"regression": True, "regression_reasons": ["p95 latency increased 14.8%"]}
     server.script(Reply(200, answer))
-    result = await make("fusillade", client, server.url).send({"compare": {"test_id": "a", "baseline_id": "b"}}, CTX)
+    result = await send(make("fusillade", client, server.url), {"compare": {"test_id": "a", "baseline_id": "b"}}, CTX)
     assert result.body == answer
 
 
@@ -209,7 +210,7 @@ async def test_bad_shortcut_params_are_permanent(
     server: RecordingServer, client: HttpClient, kind: str, params: dict[str, Any]
 ) -> None:
     with pytest.raises(DeliveryError) as info:
-        await make(kind, client, server.url).send(params, CTX)
+        await send(make(kind, client, server.url), params, CTX)
     assert not info.value.retryable
     assert server.received == []
 
@@ -217,12 +218,12 @@ async def test_bad_shortcut_params_are_permanent(
 async def test_raw_request_cannot_carry_the_key_to_another_host(server: RecordingServer, client: HttpClient) -> None:
     sink = make("fusillade", client, server.url)
     with pytest.raises(DeliveryError, match="origin"):
-        await sink.send({"request": {"url": "http://127.0.0.2:1/collect"}}, CTX)
+        await send(sink, {"request": {"url": "http://127.0.0.2:1/collect"}}, CTX)
     assert server.received == []
 
 
 async def test_echoed_key_is_redacted(server: RecordingServer, client: HttpClient) -> None:
     server.script(Reply(401, {"error": f"invalid key {KEY}"}))
     with pytest.raises(DeliveryError) as info:
-        await make("bug0", client, server.url).send({"run_tests": {"projectId": "p"}}, CTX)
+        await send(make("bug0", client, server.url), {"run_tests": {"projectId": "p"}}, CTX)
     assert KEY not in info.value.reason and KEY not in (info.value.response_excerpt or "")

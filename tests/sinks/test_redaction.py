@@ -18,6 +18,7 @@ from receiver.sinks.base import REDACTED, Redactor
 from receiver.sinks.client import HttpClient
 from tests.helpers import assert_no_secret, free_port
 from tests.servers import RecordingServer, Reply
+from tests.sinks.actions import send
 
 pytestmark = pytest.mark.anyio
 
@@ -59,7 +60,7 @@ async def test_urls_from_the_environment_are_redacted_in_reasons_and_description
     config = http_sink(tmp_path, base_url.format(port=free_port()))  # nothing listens there
     sink = build(config, "hook", client)
     with pytest.raises(DeliveryError) as info:
-        await sink.send({"request": {"path": "/run/t-1"}}, _ctx())
+        await send(sink, {"request": {"path": "/run/t-1"}}, _ctx())
     assert info.value.retryable
     texts = [info.value.reason, str(info.value), sink.describe(), repr(sink), repr(config)]
     assert_no_secret(texts, SECRETS)
@@ -73,7 +74,7 @@ async def test_echoed_url_is_redacted_in_the_reason_and_excerpt(tmp_path: Path, 
         server.script(Reply(404, f"no hook at {secret_url} (token {PATH_TOKEN})"))
         sink = build(http_sink(tmp_path, secret_url), "hook", client)
         with pytest.raises(DeliveryError) as info:
-            await sink.send({"request": {"path": "/x"}}, _ctx())
+            await send(sink, {"request": {"path": "/x"}}, _ctx())
         assert server.received[0].path == f"/hooks/{PATH_TOKEN}/x"
     assert_no_secret([info.value.reason, info.value.response_excerpt or ""], SECRETS)
 
@@ -83,7 +84,7 @@ async def test_url_credentials_become_a_basic_header_and_never_leave_in_the_url(
 ) -> None:
     with RecordingServer() as server:
         sink = build(http_sink(tmp_path, f"http://hookyard:{PASSWORD}@127.0.0.1:{server.port}/api"), "hook", client)
-        await sink.send({"request": {"path": "/x"}}, _ctx())
+        await send(sink, {"request": {"path": "/x"}}, _ctx())
         (got,) = server.received
     assert got.path == "/api/x"
     assert got.headers["authorization"] == "Basic " + _b64(f"hookyard:{PASSWORD}")
@@ -125,7 +126,7 @@ async def test_action_url_with_credentials_and_a_header_is_refused_not_a_value_e
         sink = build(load(tmp_path, text, {"HDR": HEADER_TOKEN}), "hook", client)
         url = f"http://u:{PASSWORD}@127.0.0.1:{server.port}/x"
         with pytest.raises(DeliveryError) as info:
-            await sink.send({"request": {"url": url}}, _ctx())
+            await send(sink, {"request": {"url": url}}, _ctx())
         assert server.received == []
     assert not info.value.retryable
     assert "has credentials and the request an Authorization header" in info.value.reason
@@ -138,7 +139,7 @@ async def test_apprise_urls_from_the_environment_are_redacted(tmp_path: Path, cl
         url = f"json://bot:{PASSWORD}@127.0.0.1:{server.port}/hooks/{PATH_TOKEN}"
         sink = build(load(tmp_path, text, {"NOTIFY_URL": url}), "chat", client)
         with pytest.raises(DeliveryError) as info:
-            await sink.send({"title": "t", "body": "b"}, _ctx())
+            await send(sink, {"title": "t", "body": "b"}, _ctx())
         assert server.received[0].path == f"/hooks/{PATH_TOKEN}"
     assert_no_secret([info.value.reason, sink.describe(), repr(sink)], SECRETS)
     assert "127.0.0.1" in sink.describe()
@@ -181,7 +182,7 @@ async def test_sink_query_parameters_are_sent_and_kept_secret(tmp_path: Path, cl
         )
         sink = build(load(tmp_path, text, {"KEY": QUERY_KEY}), "api", client)
         with pytest.raises(DeliveryError) as info:
-            await sink.send({"request": {"path": "/x", "query": {"page": "2", "api_key": "from-rule"}}}, _ctx())
+            await send(sink, {"request": {"path": "/x", "query": {"page": "2", "api_key": "from-rule"}}}, _ctx())
         (got,) = server.received
     assert got.query == {"page": "2", "api_key": QUERY_KEY}  # the sink's value wins, like its headers
     assert "api_key" in sink.describe()

@@ -19,6 +19,7 @@ from receiver.sinks.base import SendContext
 from receiver.sinks.client import HttpClient
 from receiver.sinks.slack import escape, unescape
 from tests.servers import RecordingServer, Reply
+from tests.sinks.actions import send
 
 pytestmark = pytest.mark.anyio
 
@@ -65,7 +66,7 @@ async def test_values_are_escaped_and_the_authors_markup_is_kept(
 ) -> None:
     server.default = Reply(200, "ok")
     params, event = render(name, by="<!everyone>")
-    await sink(client, server, [HOOK]).send(params, SendContext("dlv_1", 1, event))
+    await send(sink(client, server, [HOOK]), params, SendContext("dlv_1", 1, event))
     (got,) = server.received
     assert got.json["text"] == (
         f"*<!here> {shown} failed*\n"
@@ -79,7 +80,7 @@ async def test_other_services_get_the_values_as_they_were(server: RecordingServe
     name = "<!channel> & <https://evil.example|x>"
     params, event = render(name)
     urls = [HOOK, f"json://127.0.0.1:{server.port}/notify"]
-    await sink(client, server, urls).send(params, SendContext("dlv_1", 1, event))
+    await send(sink(client, server, urls), params, SendContext("dlv_1", 1, event))
     by_path = {r.path: r.json for r in server.received}
     assert by_path["/services/T0AAAA/B0BBBB/xoxSECRETtokenC0123"]["text"].startswith(
         "*<!here> &lt;!channel&gt; &amp; &lt;https://evil.example|x&gt; failed*\n"
