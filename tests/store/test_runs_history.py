@@ -279,7 +279,7 @@ def test_each_history_read_can_use_an_index_on_postgres(pg_server: PostgresServe
     pg_server.reset(pg_database)
     backend = Backend("postgres", pg_database)
 
-    from receiver.store.runs import pg
+    from receiver.store.sql import pg
 
     async def migrated(store: FullStore) -> None:  # opening the store applies the migrations
         pass
