@@ -214,6 +214,47 @@ def test_concurrent_redeliveries_store_exactly_one(backend: Backend, make: Any) 
     backend.run(body)
 
 
+@pytest.mark.parametrize(
+    ("first_window", "second_window", "duplicate"),
+    [
+        (60.0, 60.0, True),
+        # Only an event saved with a window holds its body key: one stored while the window
+        # was off (an earlier config) is no original for a later identical body.
+        (0.0, 60.0, False),
+        (60.0, 0.0, False),
+    ],
+)
+def test_dedupe_body_key_is_held_only_by_events_saved_with_a_window(
+    backend: Backend, first_window: float, second_window: float, duplicate: bool
+) -> None:
+    async def run(store: FullStore) -> None:
+        await store.save_event(event("evt_1", body=b"same", window=first_window, t=1000.0))
+        result = await store.save_event(event("evt_2", body=b"same", window=second_window, t=1001.0))
+        assert (result.event_id, result.duplicate) == (("evt_1", True) if duplicate else ("evt_2", False))
+
+    backend.run(run)
+
+
+def test_body_key_moves_on_once_when_redeliveries_race_past_the_window(backend: Backend) -> None:
+    async def body(store: FullStore) -> None:
+        await store.save_event(event("evt_old", window=60.0, t=1000.0))
+        other = backend.store()  # two daemons race to take over the stale body key
+        await other.open()
+        try:
+            saves = ((store, other)[i % 2].save_event(event(f"evt_{i:03d}", window=60.0, t=2000.0)) for i in range(30))
+            results = await asyncio.gather(*saves)
+        finally:
+            await other.close()
+        originals = [r.event_id for r in results if not r.duplicate]
+        assert len(originals) == 1
+        assert {r.event_id for r in results} == set(originals)
+        assert await store.count_events() == 2
+        later = await store.save_event(event("evt_later", window=60.0, t=2030.0))
+        assert (later.event_id, later.duplicate) == (originals[0], True)
+
+    backend.run(body)
+
+
 def test_concurrent_distinct_events_all_stored(backend: Backend) -> None:
     async def body(store: FullStore) -> None:
         saves = (store.save_event(event(f"evt_{i:03d}", keys=(f"k{i}",), window=60.0, body=str(i).encode()))
