@@ -76,8 +76,8 @@ def original(ev: NewEvent) -> Steps:
         if found is not None:  # give back the keys this redelivery claimed
             yield Statement(sql.release_keys(len(keys)), (ev.source_id, *keys, ev.id), rows=False)
             return found
-        if stale is None:  # the holder went away meanwhile (pruned): claim again
-            claimed = _count((yield Statement(sql.claim_keys(len(keys)), args, rows=False)))
+        if stale is None:  # the holder went away meanwhile (pruned): claim what is still missing
+            claimed += _count((yield Statement(sql.claim_keys(len(keys)), args, rows=False)))
             continue
         # Only the body key was taken, by an event older than the window: it moves on.
         claimed += _count((yield Statement(sql.MOVE_KEY, (ev.id, ev.source_id, body_key, stale), rows=False)))
