@@ -30,8 +30,7 @@ from receiver.routing import load_rules_for
 from receiver.rules import RuleSet
 from receiver.runtime import Runtime
 from receiver.sinks.client import HttpClient
-from receiver.store import open_configured
-from receiver.store.base import Store
+from receiver.store import Store, open_configured
 from receiver.web import guard_for
 from receiver.web import routes as web_routes
 from receiver.web.service import DeliveryLog

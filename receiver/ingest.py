@@ -29,7 +29,8 @@ from receiver.metrics import Metrics
 from receiver.routing import Router
 from receiver.runs import track as runs
 from receiver.sources.base import safe_normalize
-from receiver.store.base import SaveResult, Store
+from receiver.store import Store
+from receiver.store.base import SaveResult
 from receiver.verify.base import RawRequest, Verified
 
 Scope = MutableMapping[str, Any]

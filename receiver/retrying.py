@@ -10,10 +10,10 @@ the retry is refused with the reason, and nothing changes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from receiver.render import RenderError
 from receiver.rules import PlannedAction, RuleSet, render_action
+from receiver.store import Store
 from receiver.store.base import DeliveryRow, DeliveryState
 
 
@@ -42,7 +42,7 @@ def _planned(ruleset: RuleSet | None, row: DeliveryRow) -> PlannedAction | str:
     return planned
 
 
-async def retry_delivery(store: Any, ruleset: RuleSet | None, delivery_id: str, now: float) -> RetryResult:
+async def retry_delivery(store: Store, ruleset: RuleSet | None, delivery_id: str, now: float) -> RetryResult:
     """Queue a dead delivery again (re-rendering its action when it has no parameters)."""
     row: DeliveryRow | None = await store.get_delivery(delivery_id)
     if row is None:
@@ -80,7 +80,7 @@ async def retry_delivery(store: Any, ruleset: RuleSet | None, delivery_id: str, 
     )
 
 
-async def _raced(store: Any, delivery_id: str) -> RetryResult:
+async def _raced(store: Store, delivery_id: str) -> RetryResult:
     """Someone else retried it between our read and our write."""
     row = await store.get_delivery(delivery_id)
     state = row.state.value if row is not None else "gone"

@@ -16,6 +16,7 @@ from receiver.ids import new_id
 from receiver.render import RenderError, render_model
 from receiver.rules import PlannedAction, RuleSet
 from receiver.sinks.base import SendContext, action_params
+from receiver.store import Store
 from receiver.store.base import DeliveryState, NewDelivery
 
 
@@ -79,7 +80,7 @@ class Router:
         )
 
 
-async def replay(store: Any, router: Router, event_id: str, now: float) -> Plan | None:
+async def replay(store: Store, router: Router, event_id: str, now: float) -> Plan | None:
     """Route a stored event again under the current rules; the new deliveries are queued,
     linked by ``replay_of``. None when there is no such event."""
     row = await store.get_event(event_id)

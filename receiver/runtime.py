@@ -21,7 +21,7 @@ from receiver.routing import Router
 from receiver.rules import RuleSet
 from receiver.sinks import SINKS
 from receiver.sinks.client import HttpClient
-from receiver.store.base import Store
+from receiver.store import Store
 
 log = logging.getLogger("hookyard.app")
 

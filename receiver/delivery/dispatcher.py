@@ -43,6 +43,7 @@ from receiver.ids import new_id
 from receiver.metrics import Metrics
 from receiver.routing import Router
 from receiver.sinks.base import DeliveryOptions, SendContext, Sink, parse_action
+from receiver.store import Store
 from receiver.store.base import AttemptRow, Claimed, DeliveryState, NewEvent, Outcome
 from receiver.store.runs import TriggeredRun
 
@@ -52,7 +53,7 @@ log = logging.getLogger("hookyard.delivery")
 class Dispatcher:
     def __init__(
         self,
-        store: Any,
+        store: Store,
         sinks: Mapping[str, Sink],
         options: Mapping[str, DeliveryOptions],
         router: Router,

@@ -31,7 +31,8 @@ from receiver.runs import deployment as deployments
 from receiver.runs.baseline import BaselineOptions
 from receiver.runs.deployment import GitOptions
 from receiver.runs.model import GIT_KEYS, epoch, is_final, series_key, transition, verdict
-from receiver.store.base import NewDelivery, NewEvent, SaveResult, Store
+from receiver.store import Store
+from receiver.store.base import NewDelivery, NewEvent, SaveResult
 from receiver.store.runs import RunRow
 from receiver.store.runs_history import BaselineWant, History, Wants
 

@@ -1,4 +1,4 @@
-"""Storage backends behind one interface (``base.Store``)."""
+"""Storage backends behind one interface (:class:`Store`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,13 @@ from collections.abc import Callable
 from typing import Protocol
 
 from receiver.errors import StoreUnavailable
-from receiver.store.base import DEFAULT_BUSY_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, Store
+from receiver.store.base import DEFAULT_BUSY_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DeliveryStore, EventStore, WebStore
+from receiver.store.runs import RunStore
+
+
+class Store(EventStore, DeliveryStore, WebStore, RunStore, Protocol):
+    """Everything a store does: both backends implement all of it (``open_store`` returns either
+    as a ``Store``, so mypy checks each), and every consumer takes it as it is."""
 
 
 # What the store reads of a loaded config (``receiver.config.Config`` has it): the config

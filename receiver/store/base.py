@@ -1,6 +1,8 @@
 """The store interface and its row types. All SQL lives in this package.
 
-Both backends implement :class:`Store`; one contract test suite runs against each.
+Each consumer-sized protocol here (events, the delivery queue, the web page's keys and
+sessions; the run reads in ``runs.py``) is part of :class:`receiver.store.Store`, their union,
+which both backends implement; one contract test suite runs against each.
 ``save_event`` is the durability point of the whole daemon: when it returns, the
 event and its planned deliveries are committed to disk in one transaction.
 """
@@ -159,7 +161,9 @@ class EventQuery:
     outcome: str | None = None  # data.run.outcome of the envelope
 
 
-class Store(Protocol):
+class EventStore(Protocol):
+    """Events: the lifecycle, saving (the durability point) and the reads."""
+
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...
@@ -180,6 +184,9 @@ class Store(Protocol):
     async def get_event(self, event_id: str) -> EventRow | None: ...
 
     async def list_events(self, query: EventQuery) -> list[EventRow]: ...
+
+    async def children(self, event_id: str, limit: int) -> list[EventRow]:
+        """The events derived from ``event_id`` (its ``parent_id``), oldest first, at most ``limit``."""
 
     async def count_events(self) -> int: ...
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from receiver.store.base import NO_DELIVERIES, NOT_SUCCEEDED, EventQuery
+from receiver.store.base import NO_DELIVERIES, NOT_SUCCEEDED, DeliveryState, EventQuery
 
 GLOB_CHARS = frozenset("*?")
 
@@ -50,7 +50,7 @@ def event_where(query: EventQuery, mark: str, outcome_column: str) -> tuple[str,
                 inner_args.append(value)
         negate = query.delivery in (NO_DELIVERIES, NOT_SUCCEEDED)
         if query.delivery == NOT_SUCCEEDED:
-            inner.append("d.state = 'succeeded'")
+            inner.append(f"d.state = '{DeliveryState.SUCCEEDED}'")
         elif query.delivery and not negate:
             inner.append("d.state = ?")
             inner_args.append(query.delivery)

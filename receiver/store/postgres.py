@@ -4,12 +4,9 @@ Every operation runs in its own READ COMMITTED transaction on a connection from 
 small pool; PostgreSQL's own group commit shares fsyncs between concurrent commits.
 
 Race-freedom where READ COMMITTED alone is not enough:
-* Saving an event first takes transaction-scoped advisory locks on each of its
-  dedupe keys and (with a window) on its body hash, in sorted order (no deadlocks).
-  A concurrent save of the same redelivery waits on the lock and, once the first
-  commits, sees its row: each statement takes a fresh snapshot, and locks are
-  released only after the commit is visible. The unique key on ``event_keys`` stays
-  as a backstop.
+* Saving an event claims its redelivery keys in ``event_keys`` first (``dedupe.py``):
+  a concurrent save of the same redelivery waits on the unique key and, once the first
+  commits, sees its row (each statement takes a fresh snapshot).
 * Claiming locks due rows with ``FOR UPDATE SKIP LOCKED``, so several dispatchers
   (in one process or many) never claim the same delivery.
 * ``finish``/``postpone`` update only while the caller still holds the lease; the
@@ -19,8 +16,6 @@ Race-freedom where READ COMMITTED alone is not enough:
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -29,7 +24,7 @@ import psycopg
 from psycopg import errors as pgerrors
 
 from receiver.errors import StoreUnavailable
-from receiver.store import runs_history
+from receiver.store import dedupe, runs_history, sql
 from receiver.store.base import (
     DEFAULT_BUSY_TIMEOUT,
     DEFAULT_CONNECT_TIMEOUT,
@@ -45,27 +40,17 @@ from receiver.store.base import (
     SaveResult,
     ignore_timing,
 )
-from receiver.store.event_filter import event_where
 from receiver.store.migrate import migrations
 from receiver.store.pg_pool import Conn, Pool
 from receiver.store.postgres_web import PostgresWeb
-from receiver.store.rows import (
-    ATTEMPT_COLUMNS,
-    DELIVERY_COLUMNS,
-    EVENT_COLUMNS,
-    OLDEST_DUE,
-    RENEW_LEASE,
-    delivery_row,
-    envelope_json,
-    event_row,
-)
+from receiver.store.rows import delivery_args, delivery_row, event_args, event_row, to_json
 from receiver.store.runs import RunStep
 from receiver.store.runs_postgres import PostgresRuns, apply_run
 from receiver.store.runs_trigger import record_trigger_postgres
+from receiver.store.sql import pg
 
 T = TypeVar("T")
 
-_D_COLUMNS = ", ".join("d." + c.strip() for c in DELIVERY_COLUMNS.split(","))
 _MIGRATION_LOCK = 0x686F6F6B79617264  # "hookyard": one migrator at a time across processes
 _RETRY_SQLSTATES = (pgerrors.SerializationFailure, pgerrors.DeadlockDetected)
 
@@ -75,24 +60,22 @@ def _parsed(value: Any) -> Any:
     return value
 
 
-def _lock_id(*parts: str) -> int:
-    """A signed 64-bit advisory lock id for a (namespace, source, value) triple."""
-    digest = hashlib.sha256("\x00".join(parts).encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
-
-
 def _text(value: str | None) -> str | None:
     """PostgreSQL text cannot hold NUL; free text from outside (subjects, responses,
     error reasons) gets U+FFFD instead, so the row is stored rather than refused."""
     return value.replace("\x00", "\ufffd") if value is not None and "\x00" in value else value
 
 
-def _delivery_args(d: NewDelivery, event_id: str, now: float) -> tuple[Any, ...]:
-    params = None if d.params is None else json.dumps(d.params)
-    return (
-        d.id, event_id, d.rule, d.action_index, d.sink_id, d.emit, params, d.state.value, now, now, now,
-        _text(d.last_error), d.ordering_key, now if d.ordering_key else None, now, d.replay_of,
-    )  # fmt: skip
+# Due work, plus work whose worker died (its lease ran out); rows another dispatcher is
+# claiming right now are skipped, not waited for.
+_CLAIM = pg(
+    f"WITH due AS (SELECT id FROM deliveries WHERE ({sql.DUE}) OR ({sql.EXPIRED_LEASE}) "
+    f"ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED) UPDATE deliveries d {sql.LEASE} "
+    f"FROM due, events e WHERE d.id = due.id AND e.id = d.event_id RETURNING {sql.CLAIMED_COLUMNS}"
+)
+_INSERT_EVENT, _INSERT_DELIVERY, _FINISH, _INSERT_ATTEMPT = map(
+    pg, (sql.INSERT_EVENT, sql.INSERT_DELIVERY, sql.FINISH, sql.INSERT_ATTEMPT)
+)
 
 
 class PostgresStore(PostgresWeb, PostgresRuns):
@@ -218,49 +201,14 @@ class PostgresStore(PostgresWeb, PostgresRuns):
     async def _save_event(
         self, conn: Conn, ev: NewEvent, deliveries: Sequence[NewDelivery], run: RunStep | None = None
     ) -> SaveResult:
-        locks = {_lock_id("key", ev.source_id, key) for key in ev.dedupe_keys}
-        if ev.dedupe_window > 0:
-            locks.add(_lock_id("body", ev.source_id, ev.body_sha256))
-        if locks:  # unnest yields the sorted ids in order: one lock order everywhere, so no deadlocks
-            await conn.execute(
-                "SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k", (sorted(locks),)
-            )
-        for key in ev.dedupe_keys:  # in order: the first known key names the original
-            cur = await conn.execute(
-                "SELECT event_id FROM event_keys WHERE source_id = %s AND key = %s", (ev.source_id, key)
-            )
-            row = await cur.fetchone()
-            if row:
-                return SaveResult(row[0], True)
-        if ev.dedupe_window > 0:
-            cur = await conn.execute(
-                "SELECT id FROM events WHERE source_id = %s AND body_sha256 = %s AND received_at >= %s "
-                "ORDER BY received_at LIMIT 1",
-                (ev.source_id, ev.body_sha256, ev.received_at - ev.dedupe_window),
-            )
-            row = await cur.fetchone()
-            if row:
-                return SaveResult(row[0], True)
+        original = await run_steps(conn, dedupe.original(ev))
+        if original is not None:
+            return SaveResult(original, True)
         if run is not None:  # behind the redelivery check: a redelivery changes no run
             ev, deliveries = await apply_run(conn, ev, run)
         if ev.deployment is not None:  # a deployment.success event (runs/deployment.py)
             await runs_history.record_postgres(conn, ev.deployment)
-        await conn.execute(
-            "INSERT INTO events (id, source_id, kind, type, subject, received_at, body_sha256, headers, body, "
-            "envelope, normalize_error, parent_id, correlation_id, depth, rules_version, matched_rules) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (
-                ev.id, ev.source_id, ev.kind, _text(ev.type), _text(ev.subject), ev.received_at, ev.body_sha256,
-                json.dumps(ev.headers), ev.body, envelope_json(ev.envelope), _text(ev.normalize_error),
-                ev.parent_id, ev.correlation_id, ev.depth, ev.rules_version, json.dumps(ev.matched_rules),
-            ),
-        )  # fmt: skip
-        if ev.dedupe_keys:
-            async with conn.cursor() as cur:
-                await cur.executemany(
-                    "INSERT INTO event_keys (source_id, key, event_id) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-                    [(ev.source_id, key, ev.id) for key in ev.dedupe_keys],
-                )
+        await conn.execute(_INSERT_EVENT, event_args(ev, _text))
         if deliveries:
             await self._insert_deliveries(conn, ev.id, ev.received_at, deliveries)
         return SaveResult(ev.id, False)
@@ -268,62 +216,43 @@ class PostgresStore(PostgresWeb, PostgresRuns):
     @staticmethod
     async def _insert_deliveries(conn: Conn, event_id: str, now: float, deliveries: Sequence[NewDelivery]) -> None:
         async with conn.cursor() as cur:
-            await cur.executemany(
-                "INSERT INTO deliveries (id, event_id, rule, action_index, sink_id, emit, params, state, attempts, "
-                "created_at, updated_at, next_attempt_at, last_error, ordering_key, ordering_time, budget_start, "
-                "replay_of) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 0, %s, %s, %s, %s, %s, %s, %s, %s)",
-                [_delivery_args(d, event_id, now) for d in deliveries],
-            )
+            await cur.executemany(_INSERT_DELIVERY, [delivery_args(d, event_id, now, _text) for d in deliveries])
 
     async def get_event(self, event_id: str) -> EventRow | None:
-        rows = await self._read(f"SELECT {EVENT_COLUMNS} FROM events WHERE id = %s", (event_id,))
+        rows = await self._read(pg(sql.GET_EVENT), (event_id,))
         return event_row(rows[0], _parsed) if rows else None
 
+    async def children(self, event_id: str, limit: int) -> list[EventRow]:
+        return [event_row(r, _parsed) for r in await self._read(pg(sql.CHILDREN), (event_id, limit))]
+
     async def list_events(self, query: EventQuery) -> list[EventRow]:
-        where, args = event_where(query, "%s", "(envelope -> 'data' -> 'run' ->> 'outcome')")
-        sql = f"SELECT {EVENT_COLUMNS} FROM events{where} ORDER BY received_at DESC, id DESC LIMIT %s"
-        return [event_row(r, _parsed) for r in await self._read(sql, [*args, query.limit])]
+        text, args = sql.POSTGRES.list_events(query)
+        return [event_row(r, _parsed) for r in await self._read(pg(text), args)]
 
     async def count_events(self) -> int:
-        rows = await self._read("SELECT COUNT(*) FROM events")
+        rows = await self._read(sql.COUNT_EVENTS)
         return int(rows[0][0])
 
     # -- deliveries ------------------------------------------------------------------
     async def claim_due(self, now: float, limit: int, lease_seconds: float, owner: str) -> list[Claimed]:
         async def op(conn: Conn) -> list[Claimed]:
-            # Due work, plus work whose worker died (its lease ran out); rows another
-            # dispatcher is claiming right now are skipped, not waited for.
-            cur = await conn.execute(
-                "WITH due AS (SELECT id FROM deliveries WHERE "
-                "(state IN ('queued', 'retrying') AND next_attempt_at <= %s) "
-                "OR (state = 'in_progress' AND lease_until < %s) "
-                "ORDER BY next_attempt_at LIMIT %s FOR UPDATE SKIP LOCKED) "
-                "UPDATE deliveries d SET state = 'in_progress', lease_until = %s, lease_owner = %s, updated_at = %s "
-                "FROM due, events e WHERE d.id = due.id AND e.id = d.event_id "
-                f"RETURNING {_D_COLUMNS}, e.envelope, e.depth, e.source_id",
-                (now, now, limit, now + lease_seconds, owner, now),
-            )
+            cur = await conn.execute(_CLAIM, (now, now, limit, now + lease_seconds, owner, now))
             rows = sorted(await cur.fetchall(), key=lambda r: (r[11], r[0]))
             return [Claimed(delivery_row(r[:19], _parsed), r[19], r[20], r[21]) for r in rows]
 
         return await self.write(op)
 
     async def postpone(self, delivery_id: str, owner: str, until: float) -> bool:
-        async def op(conn: Conn) -> bool:
-            cur = await conn.execute(
-                "UPDATE deliveries SET state = CASE WHEN attempts = 0 THEN 'queued' ELSE 'retrying' END, "
-                "next_attempt_at = %s, lease_until = NULL, lease_owner = NULL, updated_at = %s "
-                "WHERE id = %s AND lease_owner = %s AND state = 'in_progress'",
-                (until, self.clock(), delivery_id, owner),
-            )
-            return cur.rowcount == 1
-
-        return await self.write(op)
+        return await self._update(pg(sql.POSTPONE), (until, self.clock(), delivery_id, owner))
 
     async def renew(self, delivery_id: str, owner: str, until: float) -> bool:
+        return await self._update(pg(sql.RENEW_LEASE), (until, delivery_id, owner))
+
+    async def _update(self, statement: str, args: Sequence[Any]) -> bool:
+        """Run one UPDATE; whether it changed exactly one row."""
+
         async def op(conn: Conn) -> bool:
-            cur = await conn.execute(RENEW_LEASE, (until, delivery_id, owner))
-            return cur.rowcount == 1
+            return (await conn.execute(statement, args)).rowcount == 1
 
         return await self.write(op)
 
@@ -331,18 +260,14 @@ class PostgresStore(PostgresWeb, PostgresRuns):
         async def op(conn: Conn) -> bool:
             a = outcome.attempt
             cur = await conn.execute(
-                "UPDATE deliveries SET state = %s, attempts = attempts + 1, next_attempt_at = COALESCE(%s, "
-                "next_attempt_at), last_error = %s, lease_until = NULL, lease_owner = NULL, updated_at = %s "
-                "WHERE id = %s AND lease_owner = %s AND state = 'in_progress'",
+                _FINISH,
                 (outcome.state.value, outcome.next_attempt_at, _text(outcome.last_error), a.finished_at,
                  delivery_id, owner),
             )  # fmt: skip
             if cur.rowcount != 1:
                 return False
-            # The UPDATE holds the row lock: no concurrent finish can number the same attempt.
             await conn.execute(
-                f"INSERT INTO attempts ({ATTEMPT_COLUMNS}) SELECT %s, COUNT(*) + 1, %s, %s, %s, %s, %s, %s, %s, %s "
-                "FROM attempts WHERE delivery_id = %s",
+                _INSERT_ATTEMPT,
                 (delivery_id, a.started_at, a.finished_at, a.duration_ms, a.outcome, a.status_code,
                  _text(a.error_class), _text(a.reason), _text(a.response_excerpt), delivery_id),
             )  # fmt: skip
@@ -356,64 +281,48 @@ class PostgresStore(PostgresWeb, PostgresRuns):
         return await self.write(op)
 
     async def newer_succeeded(self, ordering_key: str, ordering_time: float, delivery_id: str) -> bool:
-        rows = await self._read(
-            "SELECT 1 FROM deliveries WHERE ordering_key = %s AND state = 'succeeded' AND id != %s "
-            "AND (ordering_time > %s OR (ordering_time = %s AND id > %s)) LIMIT 1",
-            (ordering_key, delivery_id, ordering_time, ordering_time, delivery_id),
-        )
-        return bool(rows)
+        args = (ordering_key, delivery_id, ordering_time, ordering_time, delivery_id)
+        return bool(await self._read(pg(sql.NEWER_SUCCEEDED), args))
 
     async def get_delivery(self, delivery_id: str) -> DeliveryRow | None:
-        rows = await self._read(f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = %s", (delivery_id,))
+        rows = await self._read(pg(sql.GET_DELIVERY), (delivery_id,))
         return delivery_row(rows[0], _parsed) if rows else None
 
     async def list_deliveries(self, query: DeliveryQuery) -> list[DeliveryRow]:
-        where: list[str] = []
-        args: list[Any] = []
-        for column, value in (("state", query.state), ("event_id", query.event_id), ("sink_id", query.sink_id)):
-            if value is not None:
-                where.append(f"{column} = %s")
-                args.append(value)
-        sql = f"SELECT {DELIVERY_COLUMNS} FROM deliveries"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created_at DESC, id DESC LIMIT %s"
-        args.append(query.limit)
-        return [delivery_row(r, _parsed) for r in await self._read(sql, args)]
+        text, args = sql.list_deliveries(query)
+        return [delivery_row(r, _parsed) for r in await self._read(pg(text), args)]
 
     async def attempts_for(self, delivery_ids: Sequence[str]) -> dict[str, list[AttemptRow]]:
         ids = list(delivery_ids)
         out: dict[str, list[AttemptRow]] = {i: [] for i in ids}
         if ids:
-            rows = await self._read(
-                f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE delivery_id = ANY(%s) ORDER BY delivery_id, number",
-                (ids,),
-            )
-            for r in rows:
+            for r in await self._read(pg(sql.attempts_of(len(ids))), ids):
                 out[r[0]].append(AttemptRow(*r))
         return out
 
     async def requeue(self, delivery_id: str, now: float, params: dict[str, Any] | None = None) -> bool:
-        new_params = None if params is None else json.dumps(params)
-
-        async def op(conn: Conn) -> bool:
-            cur = await conn.execute(
-                "UPDATE deliveries SET state = 'queued', attempts = 0, next_attempt_at = %s, budget_start = %s, "
-                "updated_at = %s, lease_until = NULL, lease_owner = NULL, params = COALESCE(%s::json, params) "
-                "WHERE id = %s AND state = 'dead'",
-                (now, now, now, new_params, delivery_id),
-            )
-            return cur.rowcount == 1
-
-        return await self.write(op)
+        return await self._update(
+            pg(sql.REQUEUE), (now, now, now, None if params is None else to_json(params), delivery_id)
+        )
 
     async def add_deliveries(self, event_id: str, deliveries: Sequence[NewDelivery], now: float) -> None:
         await self.write(lambda conn: self._insert_deliveries(conn, event_id, now, deliveries))
 
     async def delivery_counts(self) -> dict[str, int]:
-        rows = await self._read("SELECT state, COUNT(*) FROM deliveries GROUP BY state")
-        return {s: int(n) for s, n in rows}
+        return {s: int(n) for s, n in await self._read(sql.DELIVERY_COUNTS)}
 
     async def oldest_due(self, now: float) -> float | None:
-        rows = await self._read(OLDEST_DUE, (now, now))
+        rows = await self._read(pg(sql.OLDEST_DUE), (now, now))
         return None if not rows or rows[0][0] is None else float(rows[0][0])
+
+
+async def run_steps(conn: Conn, steps: dedupe.Steps) -> str | None:
+    """Drive an I/O-free algorithm (``dedupe.py``) inside the caller's transaction."""
+    try:
+        statement = next(steps)
+        while True:
+            cur = await conn.execute(pg(statement.text), statement.args)
+            statement = steps.send(await cur.fetchall() if statement.rows else cur.rowcount)
+    except StopIteration as stop:
+        result: str | None = stop.value
+        return result

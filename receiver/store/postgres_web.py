@@ -1,4 +1,4 @@
-"""The delivery log page's operations on PostgreSQL (statements in ``web_sql.py``).
+"""The delivery log page's operations on PostgreSQL (statements in ``sql.py``).
 Mixed into :class:`PostgresStore`, which provides ``write`` and ``_read``."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
 
-from receiver.store import web_sql as sql
-from receiver.store.web_sql import pg
+from receiver.store import sql
+from receiver.store.sql import pg
 
 T = TypeVar("T")
 Conn = psycopg.AsyncConnection[tuple[Any, ...]]
@@ -28,13 +28,13 @@ class PostgresWeb:
             return {}
         out: dict[str, dict[str, int]] = {}
         for event_id, state, n in await self._read(
-            pg(sql.STATES_OF_EVENTS.format(marks=",".join("?" * len(ids)))), ids
+            pg(sql.states_of_events(len(ids))), ids
         ):
             out.setdefault(event_id, {})[state] = int(n)
         return out
 
     async def dead_by_sink(self) -> dict[str, int]:
-        return {s: int(n) for s, n in await self._read(sql.DEAD_BY_SINK)}
+        return {s: int(n) for s, n in await self._read(pg(sql.DEAD_BY_SINK))}
 
     async def requeue_dead(self, sink_id: str, now: float) -> int:
         async def op(conn: Conn) -> int:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from receiver.store.base import DeliveryState
-from receiver.store.web_sql import DROP_EXPIRED_SESSIONS, pg
+from receiver.store.sql import DROP_EXPIRED_SESSIONS, pg
 
 # The tables a pass prunes, in the order a batch deletes from them (children first: foreign keys).
 TABLES = ("attempts", "deliveries", "event_keys", "run_events", "events", "runs", "web_sessions")

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from receiver import jsonutil
-from receiver.store.base import DeliveryRow, DeliveryState, EventRow
+from receiver.store.base import DeliveryRow, DeliveryState, EventRow, NewDelivery, NewEvent
 
 Decode = Callable[[Any], Any]
 
@@ -26,21 +26,42 @@ ATTEMPT_COLUMNS = (
     "delivery_id, number, started_at, finished_at, duration_ms, outcome, status_code, error_class, reason, "
     "response_excerpt"
 )
-# Statements both backends run as written (``%s`` placeholders; SQLite swaps in ``?``).
-# A worker renews the lease of a delivery it is still sending, so nobody claims it meanwhile.
-RENEW_LEASE = "UPDATE deliveries SET lease_until = %s WHERE id = %s AND lease_owner = %s AND state = 'in_progress'"
-# When the longest-waiting due delivery became due: queued/retrying work past its time, or
-# claimed work whose lease ran out (its worker died). NULL when nothing is due.
-OLDEST_DUE = (
-    "SELECT MIN(CASE WHEN state = 'in_progress' THEN lease_until ELSE next_attempt_at END) FROM deliveries "
-    "WHERE (state IN ('queued', 'retrying') AND next_attempt_at <= %s) OR (state = 'in_progress' AND lease_until < %s)"
-)
 DELIVERY_WIDTH = len(DELIVERY_COLUMNS.split(","))
+
+
+Text = Callable[[str | None], str | None]
+
+
+def to_json(value: Any) -> str:
+    """Every JSON column's text (headers, envelope, params, rule names), on both backends."""
+    return jsonutil.dumps(value)
 
 
 def envelope_json(envelope: dict[str, Any]) -> str:
     """The envelope without ``raw``: raw is the parsed body, which is stored already."""
-    return jsonutil.dumps({k: v for k, v in envelope.items() if k != "raw"})
+    return to_json({k: v for k, v in envelope.items() if k != "raw"})
+
+
+def as_is(value: str | None) -> str | None:
+    return value
+
+
+def event_args(ev: NewEvent, text: Text = as_is) -> tuple[Any, ...]:
+    """``sql.INSERT_EVENT``'s arguments; ``text`` cleans free text the backend cannot hold."""
+    return (
+        ev.id, ev.source_id, ev.kind, text(ev.type), text(ev.subject), ev.received_at, ev.body_sha256,
+        to_json(ev.headers), ev.body, envelope_json(ev.envelope), text(ev.normalize_error), ev.parent_id,
+        ev.correlation_id, ev.depth, ev.rules_version, to_json(ev.matched_rules),
+    )  # fmt: skip
+
+
+def delivery_args(d: NewDelivery, event_id: str, now: float, text: Text = as_is) -> tuple[Any, ...]:
+    """``sql.INSERT_DELIVERY``'s arguments."""
+    return (
+        d.id, event_id, d.rule, d.action_index, d.sink_id, d.emit, None if d.params is None else to_json(d.params),
+        d.state.value, now, now, now, text(d.last_error), d.ordering_key, now if d.ordering_key else None, now,
+        d.replay_of,
+    )  # fmt: skip
 
 
 def with_raw(stored: dict[str, Any], body: bytes) -> dict[str, Any]:

@@ -96,11 +96,6 @@ TREND_LATEST = _TREND.format(bound="")
 RUN_EVENT_LINKS = "SELECT run_key, event_id FROM run_events WHERE run_key IN ({marks}) ORDER BY run_key, event_id"
 
 
-def pg(sql: str) -> str:
-    """A statement with psycopg's placeholders (none of ours contains a literal ``?``)."""
-    return sql.replace("?", "%s")
-
-
 @dataclass(frozen=True)
 class RunQuery:
     platform: str | None = None

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from receiver import jsonutil
-from receiver.store.runs import pg
+from receiver.store.sql import pg
 
 if TYPE_CHECKING:  # SQLite stores do not need psycopg imported
     import psycopg

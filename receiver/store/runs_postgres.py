@@ -30,13 +30,13 @@ from receiver.store.runs import (
     RunRow,
     RunStep,
     list_sql,
-    pg,
     previous_sql,
     run_args,
     run_row,
     trend_sql,
     update_args,
 )
+from receiver.store.sql import pg
 
 Conn = psycopg.AsyncConnection[tuple[Any, ...]]
 

@@ -22,9 +22,9 @@ from receiver.store.runs import (
     INSERT_RUN_IF_ABSENT,
     TriggeredRun,
     add_trigger_args,
-    pg,
     run_args,
 )
+from receiver.store.sql import pg
 
 if TYPE_CHECKING:  # the SQLite store needs no PostgreSQL driver
     import psycopg

@@ -21,7 +21,7 @@ from typing import TypeVar
 
 from receiver import jsonutil
 from receiver.errors import StoreUnavailable
-from receiver.store import runs_history
+from receiver.store import dedupe, runs_history, sql
 from receiver.store.base import (
     DEFAULT_BUSY_TIMEOUT,
     EventQuery,
@@ -31,13 +31,8 @@ from receiver.store.base import (
     SaveResult,
     ignore_timing,
 )
-from receiver.store.event_filter import event_where
 from receiver.store.migrate import migrations
-from receiver.store.rows import (
-    EVENT_COLUMNS,
-    envelope_json,
-    event_row,
-)
+from receiver.store.rows import event_args, event_row
 from receiver.store.runs import RunStep
 from receiver.store.runs_sqlite import SqliteRuns, apply_run
 from receiver.store.sqlite_queue import SqliteQueue, insert_deliveries
@@ -204,94 +199,45 @@ class SqliteStore(SqliteQueue, SqliteWeb, SqliteRuns):
     def _save_event(
         self, conn: sqlite3.Connection, ev: NewEvent, deliveries: Sequence[NewDelivery], run: RunStep | None = None
     ) -> SaveResult:
-        # Claim every redelivery key in one statement; on the common path (all new) that is
-        # the whole dedupe cost. The body hash is a key too, valid for ``dedupe_window``.
-        body_key = f"body:{ev.body_sha256}" if ev.dedupe_window > 0 else None
-        keys = [*ev.dedupe_keys, *([body_key] if body_key else [])]
-        if keys:
-            values = ",".join(["(?, ?, ?)"] * len(keys))
-            args = [x for key in keys for x in (ev.source_id, key, ev.id)]
-            claimed = conn.execute(f"INSERT OR IGNORE INTO event_keys (source_id, key, event_id) VALUES {values}", args)
-            if claimed.rowcount != len(keys):
-                original = self._original(conn, ev, body_key)
-                if original is not None:
-                    marks = ",".join("?" * len(keys))
-                    conn.execute(
-                        f"DELETE FROM event_keys WHERE source_id = ? AND key IN ({marks}) AND event_id = ?",
-                        (ev.source_id, *keys, ev.id),
-                    )
-                    return SaveResult(original, True)
-                # Only the body key was taken, by an event older than the window: it moves on.
-                conn.execute(
-                    "UPDATE event_keys SET event_id = ? WHERE source_id = ? AND key = ?",
-                    (ev.id, ev.source_id, body_key),
-                )
+        original = run_steps(conn, dedupe.original(ev))
+        if original is not None:
+            return SaveResult(original, True)
         if run is not None:  # behind the redelivery check: a redelivery changes no run
             ev, deliveries = apply_run(conn, ev, run)
         if ev.deployment is not None:  # a deployment.success event (runs/deployment.py)
             runs_history.record_sqlite(conn, ev.deployment)
-        conn.execute(
-            "INSERT INTO events (id, source_id, kind, type, subject, received_at, body_sha256, headers, body, "
-            "envelope, normalize_error, parent_id, correlation_id, depth, rules_version, matched_rules) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                ev.id,
-                ev.source_id,
-                ev.kind,
-                ev.type,
-                ev.subject,
-                ev.received_at,
-                ev.body_sha256,
-                jsonutil.dumps(ev.headers),
-                ev.body,
-                envelope_json(ev.envelope),
-                ev.normalize_error,
-                ev.parent_id,
-                ev.correlation_id,
-                ev.depth,
-                ev.rules_version,
-                jsonutil.dumps(ev.matched_rules),
-            ),
-        )
+        conn.execute(sql.INSERT_EVENT, event_args(ev))
         if deliveries:
             insert_deliveries(conn, ev.id, ev.received_at, deliveries)
         return SaveResult(ev.id, False)
 
-    def _original(self, conn: sqlite3.Connection, ev: NewEvent, body_key: str | None) -> str | None:
-        """The event this one redelivers: by an exact key, or by body within the window."""
-        for key in ev.dedupe_keys:
-            row = conn.execute(
-                "SELECT event_id FROM event_keys WHERE source_id = ? AND key = ? AND event_id != ?",
-                (ev.source_id, key, ev.id),
-            ).fetchone()
-            if row:
-                return str(row[0])
-        if body_key is not None:
-            row = conn.execute(
-                "SELECT e.id FROM event_keys k JOIN events e ON e.id = k.event_id "
-                "WHERE k.source_id = ? AND k.key = ? AND k.event_id != ? AND e.received_at >= ?",
-                (ev.source_id, body_key, ev.id, ev.received_at - ev.dedupe_window),
-            ).fetchone()
-            if row:
-                return str(row[0])
-        return None
-
     async def get_event(self, event_id: str) -> EventRow | None:
         def q(conn: sqlite3.Connection) -> EventRow | None:
-            r = conn.execute(f"SELECT {EVENT_COLUMNS} FROM events WHERE id = ?", (event_id,)).fetchone()
+            r = conn.execute(sql.GET_EVENT, (event_id,)).fetchone()
             return event_row(r, jsonutil.loads) if r else None
 
         return await self._read(q)
 
+    async def children(self, event_id: str, limit: int) -> list[EventRow]:
+        return await self._read(
+            lambda conn: [event_row(r, jsonutil.loads) for r in conn.execute(sql.CHILDREN, (event_id, limit))]
+        )
+
     async def list_events(self, query: EventQuery) -> list[EventRow]:
-        where, args = event_where(query, "?", "json_extract(envelope, '$.data.run.outcome')")
-        sql = f"SELECT {EVENT_COLUMNS} FROM events{where} ORDER BY received_at DESC, id DESC LIMIT ?"
-        args.append(query.limit)
-
-        def q(conn: sqlite3.Connection) -> list[EventRow]:
-            return [event_row(r, jsonutil.loads) for r in conn.execute(sql, args)]
-
-        return await self._read(q)
+        text, args = sql.SQLITE.list_events(query)
+        return await self._read(lambda conn: [event_row(r, jsonutil.loads) for r in conn.execute(text, args)])
 
     async def count_events(self) -> int:
-        return await self._read(lambda conn: int(conn.execute("SELECT COUNT(*) FROM events").fetchone()[0]))
+        return await self._read(lambda conn: int(conn.execute(sql.COUNT_EVENTS).fetchone()[0]))
+
+
+def run_steps(conn: sqlite3.Connection, steps: dedupe.Steps) -> str | None:
+    """Drive an I/O-free algorithm (``dedupe.py``) inside the caller's transaction."""
+    try:
+        statement = next(steps)
+        while True:
+            cur = conn.execute(statement.text, statement.args)
+            statement = steps.send(cur.fetchall() if statement.rows else cur.rowcount)
+    except StopIteration as stop:
+        result: str | None = stop.value
+        return result

@@ -1,4 +1,4 @@
-"""The delivery log page's operations on SQLite (statements in ``web_sql.py``).
+"""The delivery log page's operations on SQLite (statements in ``sql.py``).
 Mixed into :class:`SqliteStore`, which provides ``write`` and ``_read``."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
-from receiver.store import web_sql as sql
+from receiver.store import sql
 
 T = TypeVar("T")
 
@@ -26,7 +26,7 @@ class SqliteWeb:
 
         def q(conn: sqlite3.Connection) -> dict[str, dict[str, int]]:
             out: dict[str, dict[str, int]] = {}
-            for event_id, state, n in conn.execute(sql.STATES_OF_EVENTS.format(marks=",".join("?" * len(ids))), ids):
+            for event_id, state, n in conn.execute(sql.states_of_events(len(ids)), ids):
                 out.setdefault(event_id, {})[state] = int(n)
             return out
 

@@ -8,20 +8,20 @@ the access rules of :mod:`receiver.web.auth` (which also guard ``/metrics`` and 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, cast
 
 from starlette.routing import Route
 
 from receiver.config import Config
+from receiver.store import Store
 from receiver.web.api import api_routes
-from receiver.web.auth import Guard, Store
+from receiver.web.auth import Guard
 from receiver.web.service import DeliveryLog
 from receiver.web.views import ui_routes
 
 
-def guard_for(config: Config, store: Any, clock: Callable[[], float]) -> Guard:
+def guard_for(config: Config, store: Store, clock: Callable[[], float]) -> Guard:
     """The access rules of one app (one per app: it holds the throttle and the form key)."""
-    return Guard(config.web_token, cast(Store, store), clock, ops_need_token=config.metrics_need_token)
+    return Guard(config.web_token, store, clock, ops_need_token=config.metrics_need_token)
 
 
 def routes(log: DeliveryLog, guard: Guard) -> list[Route]:

@@ -27,7 +27,7 @@ import json
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
@@ -46,10 +46,6 @@ SESSION_SECONDS = 12 * 3600
 Endpoint = Callable[[Request], Awaitable[Response]]
 # (request, status, code, message) → the response a denied request gets (JSON or HTML).
 Deny = Callable[[Request, int, str, str], Response]
-
-
-class Store(WebStore, Protocol):
-    """The store as the guard uses it."""
 
 
 def json_deny(request: Request, status: int, code: str, message: str) -> Response:
@@ -138,7 +134,7 @@ class Guard:
     def __init__(
         self,
         token: Secret | None,
-        store: Store,
+        store: WebStore,
         clock: Callable[[], float],
         *,
         ops_need_token: bool = True,

@@ -5,14 +5,13 @@ The endpoints are rows of ``api.API`` (so they are in the OpenAPI document); the
 
 from __future__ import annotations
 
-from typing import cast
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from receiver.errors import NotFound
 from receiver.runs.present import is_run_key, run_dict, run_query
-from receiver.store.runs import RunRow, RunStore
+from receiver.store import Store
+from receiver.store.runs import RunRow
 from receiver.web import models
 from receiver.web.params import parse_limit
 from receiver.web.present import summary_model
@@ -25,8 +24,8 @@ def run_model(r: RunRow) -> models.Run:
 
 
 class RunsApi:
-    def __init__(self, store: object) -> None:
-        self.runs_store = cast(RunStore, store)
+    def __init__(self, store: Store) -> None:
+        self.runs_store = store
 
     async def find_run(self, key: str) -> RunRow:
         """The run ``key`` names (404 ``unknown_run`` otherwise): for the API and the page."""

@@ -9,22 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
 
 from receiver.config import Config
 from receiver.errors import HTTPError, NotFound
-from receiver.ids import new_id
 from receiver.renormalize import Renormalized, renormalize_event
 from receiver.retrying import RetryResult, retry_delivery
 from receiver.routing import Plan, Router, replay
+from receiver.store import Store
 from receiver.store.base import (
     AttemptRow,
     DeliveryQuery,
     DeliveryRow,
-    DeliveryStore,
     EventQuery,
     EventRow,
-    Store,
 )
 from receiver.web.params import ID, STATES, EventFilter
 
@@ -34,6 +31,7 @@ SEARCH_SCAN = 2000
 _SCAN_BATCH = 250
 # Enough for any real event's deliveries; the page says when there are more.
 EVENT_DELIVERIES = 1000
+EVENT_CHILDREN = 100  # events an event's emit: deliveries derived, shown on its page
 
 
 @dataclass(frozen=True)
@@ -65,10 +63,6 @@ def _matches(row: EventRow, needle: str) -> bool:
     return needle in row.id.lower() or needle in (row.subject or "").lower()
 
 
-class LogStore(Store, DeliveryStore, Protocol):
-    """Both backends implement the event and the delivery-queue operations."""
-
-
 class DeliveryLog:
     """The delivery log of one running daemon, from the parts it is handed: the store, the
     router (the rules in force), the clock, ``wake`` (new deliveries are due), ``config`` (the
@@ -77,14 +71,14 @@ class DeliveryLog:
 
     def __init__(
         self,
-        store: Any,
+        store: Store,
         router: Router,
         clock: Callable[[], float],
         wake: Callable[[], None],
         config: Callable[[], Config],
         breakers: Callable[[], dict[str, str] | None] = lambda: None,
     ) -> None:
-        self.store = cast(LogStore, store)
+        self.store = store
         self.router = router
         self.clock = clock
         self.wake = wake
@@ -145,32 +139,7 @@ class DeliveryLog:
         root = None
         if row.correlation_id not in (row.id, row.parent_id):
             root = await store.get_event(row.correlation_id)
-        return EventDetail(row, deliveries, parent, root, await self._children(row, deliveries), more)
-
-    async def _children(self, row: EventRow, deliveries: list[Delivery]) -> list[EventRow]:
-        """Events derived from this one's ``emit:`` deliveries.
-
-        A derived event is stored by the attempt that succeeded, with that attempt's finish
-        time as its ``received_at``, the sink as its source and a time-ordered id, so one
-        narrow indexed query per emitting delivery finds it (no scan of all events).
-        """
-        children: dict[str, EventRow] = {}
-        for d in deliveries:
-            if d.row.emit is None:
-                continue
-            for a in d.attempts:
-                if a.outcome != "succeeded":
-                    continue
-                window = EventQuery(
-                    source=d.row.sink_id,
-                    since=a.finished_at,
-                    before_id=new_id("evt", a.finished_at + 0.002),
-                    limit=50,
-                )
-                for e in await self.store.list_events(window):
-                    if e.parent_id == row.id:
-                        children[e.id] = e
-        return sorted(children.values(), key=lambda e: (e.received_at, e.id))
+        return EventDetail(row, deliveries, parent, root, await store.children(row.id, EVENT_CHILDREN), more)
 
     async def deliveries(self, query: DeliveryQuery) -> list[Delivery]:
         rows = await self.store.list_deliveries(query)

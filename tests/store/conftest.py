@@ -11,18 +11,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
 
 import pytest
 
-from receiver.store import open_store
-from receiver.store.base import DeliveryStore, Store
+from receiver.store import Store, open_store
 from tests.helpers import FakeClock
 from tests.pg import PostgresServer
-
-
-class FullStore(Store, DeliveryStore, Protocol):
-    """What both backends implement."""
 
 
 @dataclass
@@ -33,11 +27,10 @@ class Backend:
     url: str
     clock: FakeClock = field(default_factory=FakeClock)
 
-    def store(self) -> FullStore:
-        store: Any = open_store(self.url, clock=self.clock)
-        return store
+    def store(self) -> Store:
+        return open_store(self.url, clock=self.clock)
 
-    def run(self, body: Callable[[FullStore], Awaitable[None]]) -> None:
+    def run(self, body: Callable[[Store], Awaitable[None]]) -> None:
         async def main() -> None:
             store = self.store()
             await store.open()

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from receiver.store import Store
 from receiver.store.base import (
     AttemptRow,
     DeliveryQuery,
@@ -18,7 +19,7 @@ from receiver.store.base import (
     Outcome,
 )
 from receiver.store.migrate import migrations
-from tests.store.conftest import Backend, FullStore
+from tests.store.conftest import Backend
 
 S = DeliveryState
 
@@ -53,7 +54,7 @@ def attempt(delivery_id: str, at: float, outcome: str = "failed", number: int = 
     return AttemptRow(delivery_id, number, at, at + 0.5, 500.0, outcome, 503, "http_503", "busy", "try later")
 
 
-async def claim_one(store: FullStore, did: str, now: float, owner: str = "w1", lease: float = 30) -> None:
+async def claim_one(store: Store, did: str, now: float, owner: str = "w1", lease: float = 30) -> None:
     claimed = await store.claim_due(now, 100, lease, owner)
     assert did in [c.delivery.id for c in claimed]
 
@@ -72,7 +73,7 @@ async def claim_one(store: FullStore, did: str, now: float, owner: str = "w1", l
     ],
 )
 def test_save_and_get_round_trip(backend: Backend, body: bytes, raw: Any) -> None:
-    async def body_(store: FullStore) -> None:
+    async def body_(store: Store) -> None:
         ev = event("evt_1", body=body, parent_id="evt_0", depth=2, rules_version="v9", matched_rules=["a", "b"],
                    normalize_error="odd shape", correlation_id="evt_0")  # fmt: skip
         assert (await store.save_event(ev)).duplicate is False
@@ -117,7 +118,7 @@ _LISTED = [
     ],
 )
 def test_list_events_filters(backend: Backend, query: EventQuery, expected: list[str]) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         for id, source, type, t in _LISTED:
             await store.save_event(event(id, source=source, type=type, t=t))
         assert [r.id for r in await store.list_events(query)] == expected
@@ -126,7 +127,7 @@ def test_list_events_filters(backend: Backend, query: EventQuery, expected: list
 
 
 def test_list_events_pages_with_before_id(backend: Backend) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         for i in range(7):
             await store.save_event(event(f"evt_{i:02d}", t=1000.0 + i))
         seen: list[str] = []
@@ -154,7 +155,7 @@ def test_list_events_pages_with_before_id(backend: Backend) -> None:
     ],
 )
 def test_dedupe_by_key(backend: Backend, first: NewEvent, second: NewEvent, duplicate: bool) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         assert (await store.save_event(first, [delivery("dlv_1")])).duplicate is False
         result = await store.save_event(second, [delivery("dlv_2")])
         assert result.duplicate is duplicate
@@ -180,7 +181,7 @@ def test_dedupe_by_key(backend: Backend, first: NewEvent, second: NewEvent, dupl
 def test_dedupe_by_body_window(
     backend: Backend, window: float, gap: float, source: str, body: bytes, duplicate: bool
 ) -> None:
-    async def run(store: FullStore) -> None:
+    async def run(store: Store) -> None:
         await store.save_event(event("evt_1", body=b"same", window=window, t=1000.0))
         result = await store.save_event(event("evt_2", body=body, source=source, window=window, t=1000.0 + gap))
         assert (result.event_id, result.duplicate) == (("evt_1", True) if duplicate else ("evt_2", False))
@@ -196,7 +197,7 @@ def test_dedupe_by_body_window(
     ],
 )
 def test_concurrent_redeliveries_store_exactly_one(backend: Backend, make: Any) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         other = backend.store()  # half the saves come through a second daemon on the same database
         await other.open()
         try:
@@ -214,8 +215,71 @@ def test_concurrent_redeliveries_store_exactly_one(backend: Backend, make: Any) 
     backend.run(body)
 
 
+@pytest.mark.parametrize(
+    ("first_window", "second_window", "duplicate"),
+    [
+        (60.0, 60.0, True),
+        # Only an event saved with a window holds its body key: one stored while the window
+        # was off (an earlier config) is no original for a later identical body.
+        (0.0, 60.0, False),
+        (60.0, 0.0, False),
+    ],
+)
+def test_dedupe_body_key_is_held_only_by_events_saved_with_a_window(
+    backend: Backend, first_window: float, second_window: float, duplicate: bool
+) -> None:
+    async def run(store: Store) -> None:
+        await store.save_event(event("evt_1", body=b"same", window=first_window, t=1000.0))
+        result = await store.save_event(event("evt_2", body=b"same", window=second_window, t=1001.0))
+        assert (result.event_id, result.duplicate) == (("evt_1", True) if duplicate else ("evt_2", False))
+
+    backend.run(run)
+
+
+def test_body_key_moves_on_once_when_redeliveries_race_past_the_window(backend: Backend) -> None:
+    async def body(store: Store) -> None:
+        await store.save_event(event("evt_old", window=60.0, t=1000.0))
+        other = backend.store()  # two daemons race to take over the stale body key
+        await other.open()
+        try:
+            saves = ((store, other)[i % 2].save_event(event(f"evt_{i:03d}", window=60.0, t=2000.0)) for i in range(30))
+            results = await asyncio.gather(*saves)
+        finally:
+            await other.close()
+        originals = [r.event_id for r in results if not r.duplicate]
+        assert len(originals) == 1
+        assert {r.event_id for r in results} == set(originals)
+        assert await store.count_events() == 2
+        later = await store.save_event(event("evt_later", window=60.0, t=2030.0))
+        assert (later.event_id, later.duplicate) == (originals[0], True)
+
+    backend.run(body)
+
+
+@pytest.mark.parametrize(
+    ("parent", "limit", "expected"),
+    [
+        ("root", 10, ["a-late-id-first", "z-child"]),  # by time, whatever the ids say
+        ("root", 1, ["a-late-id-first"]),
+        ("z-child", 10, ["grandchild"]),  # only direct children
+        ("other", 10, []),
+    ],
+)
+def test_children_by_parent_id(backend: Backend, parent: str, limit: int, expected: list[str]) -> None:
+    async def body(store: Store) -> None:
+        await store.save_event(event("root", t=1000.0))
+        await store.save_event(event("other", t=1001.0))
+        # Derived events come from any source at any time with any id (not ordered by time).
+        await store.save_event(event("z-child", source="sink-a", t=1002.0, parent_id="root", correlation_id="root"))
+        await store.save_event(event("a-late-id-first", source="sink-b", t=900.0, parent_id="root"))
+        await store.save_event(event("grandchild", t=1003.0, parent_id="z-child", correlation_id="root"))
+        assert [e.id for e in await store.children(parent, limit)] == expected
+
+    backend.run(body)
+
+
 def test_concurrent_distinct_events_all_stored(backend: Backend) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         saves = (store.save_event(event(f"evt_{i:03d}", keys=(f"k{i}",), window=60.0, body=str(i).encode()))
                  for i in range(50))  # fmt: skip
         results = await asyncio.gather(*saves)
@@ -226,7 +290,7 @@ def test_concurrent_distinct_events_all_stored(backend: Backend) -> None:
 
 
 def test_event_and_deliveries_are_one_transaction(backend: Backend) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         with pytest.raises(Exception):  # noqa: B017 - each driver raises its own IntegrityError
             await store.save_event(event("evt_1", keys=("k",)), [delivery("dlv_1"), delivery("dlv_1")])
         assert await store.get_event("evt_1") is None
@@ -242,7 +306,7 @@ def test_text_with_nul(backend: Backend) -> None:
     # SQLite keeps NUL; PostgreSQL text cannot hold it, so it stores U+FFFD instead of refusing the event.
     expected = {"sqlite": "a\x00b", "postgres": "a\ufffdb"}[backend.name]
 
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         await store.save_event(event("evt_1", subject="a\x00b", body=b'{"s": "a\\u0000b"}'))
         row = await store.get_event("evt_1")
         assert row is not None
@@ -256,7 +320,7 @@ def test_text_with_nul(backend: Backend) -> None:
 
 
 def test_new_delivery_row(backend: Backend) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         d = delivery("dlv_1", ordering_key="repo@sha", replay_of="dlv_0", params={"a": [1, {"b": None}]})
         await store.save_event(event("evt_1", t=1000.0), [d, delivery("dlv_2", params=None, emit="compare.done")])
         row = await store.get_delivery("dlv_1")
@@ -279,7 +343,7 @@ def test_new_delivery_row(backend: Backend) -> None:
 
 @pytest.mark.parametrize(("now", "due"), [(999.0, []), (1000.0, ["dlv_a"]), (1500.0, ["dlv_a", "dlv_b"])])
 def test_claim_due_respects_next_attempt_at(backend: Backend, now: float, due: list[str]) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         await store.save_event(event("evt_1", t=1000.0), [delivery("dlv_a")])
         await store.save_event(event("evt_2", t=1500.0), [delivery("dlv_b")])
         await store.save_event(event("evt_3", t=900.0), [delivery("dlv_dead", state=S.DEAD)])
@@ -295,7 +359,7 @@ def test_claim_due_respects_next_attempt_at(backend: Backend, now: float, due: l
 
 
 def test_claim_due_limit_takes_the_oldest(backend: Backend) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         for i in range(5):
             await store.save_event(event(f"evt_{i}", t=1000.0 + i), [delivery(f"dlv_{i}")])
         assert [c.delivery.id for c in await store.claim_due(2000.0, 2, 30, "w1")] == ["dlv_0", "dlv_1"]
@@ -305,7 +369,7 @@ def test_claim_due_limit_takes_the_oldest(backend: Backend) -> None:
 
 
 def test_lease_blocks_other_owners_until_it_expires(backend: Backend) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         await store.save_event(event("evt_1", t=1000.0), [delivery("dlv_1")])
         await claim_one(store, "dlv_1", 1000.0, "w1", lease=30)
         assert await store.claim_due(1029.0, 10, 30, "w2") == []
@@ -324,7 +388,7 @@ def test_lease_blocks_other_owners_until_it_expires(backend: Backend) -> None:
 
 
 def test_concurrent_dispatchers_never_share_a_delivery(backend: Backend) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         for i in range(40):
             await store.save_event(event(f"evt_{i:02d}", t=1000.0), [delivery(f"dlv_{i:02d}")])
         other = backend.store()  # a second daemon on the same database
@@ -353,7 +417,7 @@ def test_concurrent_dispatchers_never_share_a_delivery(backend: Backend) -> None
 def test_finish_records_attempt_and_state(
     backend: Backend, outcome: Outcome, state: DeliveryState, next_at: float, last_error: str | None
 ) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         await store.save_event(event("evt_1", t=1000.0), [delivery("dlv_1")])
         await claim_one(store, "dlv_1", 1000.0)
         assert await store.finish("dlv_1", "w1", outcome) is True
@@ -373,7 +437,7 @@ def test_finish_records_attempt_and_state(
 
 
 def test_attempt_numbers_count_up(backend: Backend) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         await store.save_event(event("evt_1", t=1000.0), [delivery("dlv_1"), delivery("dlv_2")])
         now = 1000.0
         for outcome, state in (("failed", S.RETRYING), ("failed", S.RETRYING), ("succeeded", S.SUCCEEDED)):
@@ -404,7 +468,7 @@ def derived(id: str, parent_delivery: str, deliveries: list[NewDelivery]) -> tup
 
 
 def test_finish_stores_the_derived_event_once(backend: Backend) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         await store.save_event(event("evt_1", t=1000.0), [delivery("dlv_1", emit="compare.done"), delivery("dlv_2")])
         assert [c.delivery.id for c in await store.claim_due(1000.0, 10, 30, "w1")] == ["dlv_1", "dlv_2"]
         win = Outcome(
@@ -435,7 +499,7 @@ def test_finish_stores_the_derived_event_once(backend: Backend) -> None:
 
 
 def test_postpone(backend: Backend) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         await store.save_event(event("evt_1", t=1000.0), [delivery("dlv_1")])
         assert await store.postpone("dlv_1", "w1", 1200.0) is False  # not claimed
         await claim_one(store, "dlv_1", 1000.0)
@@ -461,7 +525,7 @@ def test_postpone(backend: Backend) -> None:
 
 
 def test_renew_extends_only_its_owners_lease(backend: Backend) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         await store.save_event(event("evt_1", t=1000.0), [delivery("dlv_1")])
         assert await store.renew("dlv_1", "w1", 1100.0) is False  # not claimed
         await claim_one(store, "dlv_1", 1000.0, "w1", lease=30)
@@ -477,7 +541,7 @@ def test_renew_extends_only_its_owners_lease(backend: Backend) -> None:
 
 
 def test_oldest_due(backend: Backend) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         assert await store.oldest_due(1000.0) is None
         await store.save_event(event("evt_1", t=1000.0), [delivery("dlv_1")])
         await store.save_event(event("evt_2", t=1010.0), [delivery("dlv_2")])
@@ -509,7 +573,7 @@ def test_oldest_due(backend: Backend) -> None:
     ],
 )
 def test_newer_succeeded(backend: Backend, ordering_time: float, delivery_id: str, expected: bool) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         await store.save_event(event("evt_1", t=1000.0), [delivery("dlv_b", ordering_key="k")])
         await store.save_event(event("evt_2", t=2000.0), [delivery("dlv_c", ordering_key="k")])
         await store.save_event(event("evt_3", t=2500.0), [delivery("dlv_z", ordering_key="k")])  # not succeeded
@@ -528,7 +592,7 @@ def test_newer_succeeded(backend: Backend, ordering_time: float, delivery_id: st
     [(S.DEAD, True), (S.QUEUED, False), (S.SUCCEEDED, False), (S.SUPERSEDED, False), (S.RETRYING, False)],
 )
 def test_requeue_only_dead(backend: Backend, state: DeliveryState, requeued: bool) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         await store.save_event(event("evt_1", t=1000.0), [delivery("dlv_1", state=state, last_error="x")])
         before = await store.get_delivery("dlv_1")
         assert await store.requeue("dlv_1", 5000.0) is requeued
@@ -547,7 +611,7 @@ def test_requeue_only_dead(backend: Backend, state: DeliveryState, requeued: boo
 
 
 def test_requeue_after_dying_resets_the_budget(backend: Backend) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         await store.save_event(event("evt_1", t=1000.0), [delivery("dlv_1")])
         await claim_one(store, "dlv_1", 1000.0)
         await store.finish("dlv_1", "w1", Outcome(attempt("dlv_1", 1000.0), S.DEAD, None, "gave up"))
@@ -576,7 +640,7 @@ def test_requeue_after_dying_resets_the_budget(backend: Backend) -> None:
     ],
 )
 def test_list_deliveries_and_counts(backend: Backend, query: DeliveryQuery, expected: list[str]) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         await store.save_event(event("evt_1", t=1000.0), [delivery("dlv_1"), delivery("dlv_2", sink_id="github")])
         await store.save_event(event("evt_2", t=2000.0), [delivery("dlv_3", state=S.DEAD)])
         await store.add_deliveries("evt_2", [delivery("dlv_4", sink_id="github")], 3000.0)
@@ -593,11 +657,11 @@ def test_list_deliveries_and_counts(backend: Backend, query: DeliveryQuery, expe
 
 
 def test_ping_and_reopen_keep_data_and_apply_migrations_once(backend: Backend) -> None:
-    async def first(store: FullStore) -> None:
+    async def first(store: Store) -> None:
         await store.ping()
         await store.save_event(event("evt_1", keys=("k",)), [delivery("dlv_1")])
 
-    async def second(store: FullStore) -> None:
+    async def second(store: Store) -> None:
         assert await store.count_events() == 1
         assert (await store.save_event(event("evt_2", keys=("k",)))).event_id == "evt_1"
         await store.ping()

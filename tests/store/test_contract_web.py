@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from receiver.store import Store
 from receiver.store.base import NO_DELIVERIES, NOT_SUCCEEDED, DeliveryState, EventQuery, NewEvent, Outcome
-from tests.store.conftest import Backend, FullStore
+from tests.store.conftest import Backend
 from tests.store.test_contract import attempt, claim_one, delivery, event
 
 S = DeliveryState
@@ -20,7 +21,7 @@ def run_event(id: str, type: str, outcome: str | None, t: float) -> NewEvent:
     return dataclasses.replace(ev, envelope={**ev.envelope, "data": {"run": {"name": id, "outcome": outcome}}})
 
 
-async def _seed(store: FullStore) -> None:
+async def _seed(store: Store) -> None:
     """evt_1 run.failed → slack dead, github succeeded; evt_2 run.failed → slack dead only;
     evt_3 run.passed → no deliveries; evt_4 test.done (no run) → slack queued; evt_5 run_x.y (LIKE '_')."""
     await store.save_event(
@@ -56,7 +57,7 @@ async def _seed(store: FullStore) -> None:
     ],
 )
 def test_list_events_through_deliveries_and_outcome(backend: Backend, query: EventQuery, expected: list[str]) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         await _seed(store)
         assert [r.id for r in await store.list_events(query)] == expected
 
@@ -64,7 +65,7 @@ def test_list_events_through_deliveries_and_outcome(backend: Backend, query: Eve
 
 
 def test_delivery_states_dead_by_sink_and_requeue_dead(backend: Backend) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         await _seed(store)
         assert await store.event_delivery_states(["evt_1", "evt_2", "evt_3", "evt_missing"]) == {
             "evt_1": {"dead": 1, "succeeded": 1},
@@ -89,13 +90,13 @@ def test_delivery_states_dead_by_sink_and_requeue_dead(backend: Backend) -> None
 
 
 def test_web_key_is_made_once(backend: Backend) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         web: Any = store
         assert await web.web_key("csrf", "first", 1.0) == "first"
         assert await web.web_key("csrf", "second", 2.0) == "first"
         assert await web.web_key("other", "third", 3.0) == "third"
 
-    async def again(store: FullStore) -> None:
+    async def again(store: Store) -> None:
         web: Any = store
         assert await web.web_key("csrf", "fourth", 4.0) == "first"
 
@@ -104,7 +105,7 @@ def test_web_key_is_made_once(backend: Backend) -> None:
 
 
 def test_sessions_expire_and_end(backend: Backend) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         web: Any = store
         await web.add_session("a" * 64, 1000.0, 2000.0)
         await web.add_session("b" * 64, 1000.0, 5000.0)

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from receiver.store import Store
 from receiver.store.base import DeliveryState
-from tests.store.conftest import Backend, FullStore
+from tests.store.conftest import Backend
 from tests.store.test_contract import delivery, event
 
 
@@ -21,7 +22,7 @@ from tests.store.test_contract import delivery, event
     ],
 )
 def test_requeue_with_params(backend: Backend, stored: Any, given: Any, expected: Any) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         await store.save_event(
             event("evt_1"), [delivery("dlv_1", params=stored, state=DeliveryState.DEAD, last_error="x")]
         )

@@ -12,12 +12,12 @@ import pytest
 
 from receiver.ids import new_id
 from receiver.runs.track import save
-from receiver.store import open_store
+from receiver.store import Store, open_store
 from receiver.store.base import DeliveryQuery, DeliveryState, Outcome
 from receiver.store.retention import Pruned, retention_ops, time_floor_id
 from receiver.store.runs import RunQuery
 from tests.runs.helpers import envelope, new_event, no_rules
-from tests.store.conftest import Backend, FullStore
+from tests.store.conftest import Backend
 from tests.store.test_contract import attempt, claim_one, delivery, event
 
 S = DeliveryState
@@ -33,7 +33,7 @@ async def table_rows(store: Any, table: str) -> int:
 
 
 def test_an_old_event_goes_with_its_body_keys_deliveries_and_attempts(backend: Backend) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         await store.save_event(event("e-old", t=OLD, keys=("id:1", "sig:1")), [delivery("d-old")])
         await claim_one(store, "d-old", OLD)
         assert await store.finish("d-old", "w1", Outcome(attempt("d-old", OLD, "succeeded"), S.SUCCEEDED))
@@ -71,7 +71,7 @@ def test_an_old_event_goes_with_its_body_keys_deliveries_and_attempts(backend: B
     ids=lambda v: "-".join(s.value for s in v) or "none" if isinstance(v, tuple) else ("kept" if v else "pruned"),
 )
 def test_an_event_stays_while_a_delivery_is_not_final(backend: Backend, states: tuple[S, ...], kept: bool) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         ids = [f"d{i}" for i in range(len(states))]
         await store.save_event(event("e1", t=OLD), [delivery(d, state=s) for d, s in zip(ids, states, strict=True)])
 
@@ -86,7 +86,7 @@ def test_an_event_stays_while_a_delivery_is_not_final(backend: Backend, states: 
 
 
 def test_a_delivery_claimed_by_a_dispatcher_keeps_its_event(backend: Backend) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         await store.save_event(event("e1", t=OLD), [delivery("d1")])
         await claim_one(store, "d1", YOUNG)  # in flight: its lease is running
         assert await retention_ops(store).prune_events(HORIZON, 500) == Pruned()
@@ -97,7 +97,7 @@ def test_a_delivery_claimed_by_a_dispatcher_keeps_its_event(backend: Backend) ->
 
 
 def test_parent_and_child_events_are_judged_each_by_its_own_age(backend: Backend) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         await store.save_event(event("parent", t=OLD), [delivery("d-parent", state=S.SUCCEEDED, emit="answer")])
         # A derived event of the parent, made later (a retried follow-up), and an old one still being sent.
         await store.save_event(event("child", t=YOUNG, parent_id="parent", correlation_id="parent"))
@@ -114,7 +114,7 @@ def test_parent_and_child_events_are_judged_each_by_its_own_age(backend: Backend
 
 
 def test_batches_are_bounded_oldest_first(backend: Backend) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         for i in range(7):
             await store.save_event(event(f"e{i}", t=OLD + i), [delivery(f"d{i}", state=S.DEAD)])
         ops = retention_ops(store)
@@ -125,7 +125,7 @@ def test_batches_are_bounded_oldest_first(backend: Backend) -> None:
 
 
 def test_two_pruners_at_once_delete_each_event_once(backend: Backend) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         for i in range(40):
             await store.save_event(event(f"e{i:02}", t=OLD + i), [delivery(f"d{i:02}", state=S.SUCCEEDED)])
         other: Any = open_store(backend.url, clock=backend.clock)
@@ -152,14 +152,14 @@ def test_two_pruners_at_once_delete_each_event_once(backend: Backend) -> None:
 _TICK = itertools.count()
 
 
-async def run_event(store: FullStore, run_id: str, type: str, at: float, **values: Any) -> str:
+async def run_event(store: Store, run_id: str, type: str, at: float, **values: Any) -> str:
     env = envelope(new_id("evt", at) + str(next(_TICK)), type, run_id=run_id, **values)
     result, _ = await save(store, dataclasses.replace(new_event(env), received_at=at), no_rules, at)
     return result.event_id
 
 
 def test_runs_outlive_their_events_and_go_at_their_own_horizon(backend: Backend) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         first = await run_event(store, "r-old", "run.started", OLD, status="running")
         await run_event(store, "r-old", "run.completed", OLD + 60, status="completed", outcome="passed")
         young = await run_event(store, "r-young", "run.started", YOUNG, status="running")
@@ -184,7 +184,7 @@ def test_runs_outlive_their_events_and_go_at_their_own_horizon(backend: Backend)
 
 
 def test_a_run_made_long_ago_but_updated_since_stays(backend: Backend) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         await run_event(store, "r-1", "run.started", OLD, status="running")
         await run_event(store, "r-1", "run.completed", YOUNG, status="completed", outcome="passed")
         assert await retention_ops(store).prune_runs(YOUNG - 1, 500) == Pruned()

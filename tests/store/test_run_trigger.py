@@ -8,10 +8,11 @@ import asyncio
 from dataclasses import replace
 from typing import Any
 
+from receiver.store import Store
 from receiver.store.base import DeliveryState, Outcome
 from receiver.store.runs import RunQuery, RunRow, TriggeredRun
 from tests.runs.helpers import DONE, STARTED, envelope
-from tests.store.conftest import Backend, FullStore
+from tests.store.conftest import Backend
 from tests.store.test_contract import attempt, delivery, event
 from tests.store.test_runs import put
 
@@ -22,7 +23,7 @@ STARTED_RUN = TriggeredRun(
 )  # fmt: skip
 
 
-async def record(store: FullStore, run: TriggeredRun, delivery_id: str = "dlv_1", owner: str = "w1") -> bool:
+async def record(store: Store, run: TriggeredRun, delivery_id: str = "dlv_1", owner: str = "w1") -> bool:
     """The dispatcher's success of ``delivery_id`` (stored and claimed here) that started ``run``."""
     await store.save_event(event(f"evt_{delivery_id}", t=1000.0), [delivery(delivery_id, sink_id="fusillade-api")])
     await store.claim_due(1000.0, 10, 30, "w1")
@@ -30,7 +31,7 @@ async def record(store: FullStore, run: TriggeredRun, delivery_id: str = "dlv_1"
     return await store.finish(delivery_id, owner, outcome)
 
 
-async def runs(store: FullStore) -> list[RunRow]:
+async def runs(store: Store) -> list[RunRow]:
     return await store.list_runs(RunQuery(limit=10))
 
 
@@ -39,7 +40,7 @@ def git(row: RunRow) -> dict[str, Any]:
 
 
 def test_trigger_creates_a_queued_run_its_webhooks_inherit(backend: Backend) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         assert await record(store, STARTED_RUN)
         (row,) = await runs(store)
         assert (row.source_id, row.run_id, row.platform, row.status, row.final) == ("fus", "r-1", "fusillade",
@@ -63,7 +64,7 @@ def test_trigger_creates_a_queued_run_its_webhooks_inherit(backend: Backend) -> 
 
 
 def test_webhook_raced_ahead_keeps_what_the_platform_said(backend: Backend) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         # The platform reported the run (running, with its own commit) before the trigger's success was recorded.
         platform_git = {"repo": None, "sha": "fff999", "branch": None, "pr": None}
         assert await put(store, envelope("e-early", "run.started", status="running", git=platform_git))
@@ -83,7 +84,7 @@ def test_webhook_raced_ahead_keeps_what_the_platform_said(backend: Backend) -> N
 
 
 def test_a_success_recorded_twice_creates_one_run(backend: Backend) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         assert await record(store, STARTED_RUN, "dlv_1")
         (first,) = await runs(store)
         # The same answer recorded again (the send repeated after a crash before its commit).
@@ -102,7 +103,7 @@ def test_trigger_and_webhook_racing_end_in_one_row_each(backend: Backend) -> Non
     (on PostgreSQL a lost first insert merges into the winner's row, on either side)."""
     n = 12
 
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         for i in range(n):
             await store.save_event(event(f"evt_{i}", t=1000.0), [delivery(f"dlv_{i}", sink_id="fusillade-api")])
         assert len(await store.claim_due(1000.0, 100, 30, "w1")) == n

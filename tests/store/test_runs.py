@@ -13,17 +13,17 @@ from typing import Any
 import pytest
 
 from receiver.runs.track import save, track
-from receiver.store import open_store
+from receiver.store import Store, open_store
 from receiver.store.migrate import migrations
 from receiver.store.runs import PREVIOUS_ANY_BRANCH, PREVIOUS_SAME_BRANCH, RunQuery, RunRow, list_sql
 from tests.runs.helpers import BREACH, DONE, GIT, QUEUED, STARTED, envelope, new_event, no_rules
-from tests.store.conftest import Backend, FullStore
+from tests.store.conftest import Backend
 
 Spec = tuple[str, str, dict[str, Any]]
 _TICK = itertools.count()  # each save a second later: run keys (time-ordered) follow arrival
 
 
-async def put(store: FullStore, env: dict[str, Any], keys: tuple[str, ...] = ()) -> bool:
+async def put(store: Store, env: dict[str, Any], keys: tuple[str, ...] = ()) -> bool:
     """Store one run event as ingest does; True when it was new."""
     result, _ = await save(store, new_event(env, keys=keys), no_rules, 1_770_000_000.0 + next(_TICK))
     return not result.duplicate
@@ -46,7 +46,7 @@ async def only_run(store: Any, run_id: str = "r-1") -> RunRow:
     ids=lambda order: "-".join(e[0] for e in order),
 )
 def test_out_of_order_events_end_in_the_final_row(backend: Backend, order: list[Spec]) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         for n, (event_id, type, values) in enumerate(order):
             assert await put(store, envelope(f"{event_id}-{n}", type, **values))
         run = await only_run(store)
@@ -73,7 +73,7 @@ def test_out_of_order_events_end_in_the_final_row(backend: Backend, order: list[
 
 
 def test_a_redelivery_changes_nothing(backend: Backend) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         assert await put(store, envelope("e1", "run.started", status="running"), keys=("id:d1",))
         before = await only_run(store)
         # The same delivery again, even with a later state in it: it is the first one, not an update.
@@ -124,7 +124,7 @@ HISTORIES = {
 def test_previous_and_transition(backend: Backend, name: str) -> None:
     runs, expected = HISTORIES[name]
 
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         keys: dict[str, str] = {}
         for n, (run_id, outcome, minute, branch) in enumerate(runs):
             await put(store, finished(f"e{n}", run_id, outcome, minute, branch))
@@ -209,7 +209,7 @@ def test_a_run_is_written_only_to_the_indexes_that_can_find_it(
     assert {name for name, n in cells.items() if n} == indexed, cells
 
 def test_filters_and_paging(backend: Backend) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         await put(store, finished("e1", "a", "passed", 1))
         await put(store, finished("e2", "b", "failed", 2))
         await put(store, finished("e3", "c", "failed", 3, branch="dev"))
@@ -266,7 +266,7 @@ def test_values_a_column_cannot_hold_do_not_make_the_event_unstorable(backend: B
     """A verified body is always stored: an integer beyond 64 bits, a number beyond a double,
     NUL in text (PostgreSQL refuses it) stay in the envelope; the run row does without them."""
 
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         env = envelope("e1", "run.completed", name="Check\x00out", outcome="passed", duration_ms=10**400,
                        git={**GIT, "pr": 10**30})  # fmt: skip
         assert await put(store, env)
@@ -280,7 +280,7 @@ def test_values_a_column_cannot_hold_do_not_make_the_event_unstorable(backend: B
 
 
 def test_events_without_a_run_are_stored_as_before(backend: Backend) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         env = envelope("e1", "git.push", git=GIT)
         env["data"] = {"git": GIT}
         assert track(env, 0.0, no_rules) is None

@@ -15,6 +15,7 @@ import pytest
 from receiver.runs.baseline import BaselineOptions
 from receiver.runs.deployment import GitOptions
 from receiver.runs.track import save
+from receiver.store import Store
 from receiver.store.migrate import migrations
 from receiver.store.runs_history import (
     BASELINE_ANY_BRANCH,
@@ -26,7 +27,7 @@ from receiver.store.runs_history import (
 from tests.pg import PostgresServer
 from tests.runs.helpers import GIT, envelope, new_event, no_rules
 from tests.sources.helpers import envelope_for
-from tests.store.conftest import Backend, FullStore
+from tests.store.conftest import Backend
 
 _TICK = itertools.count()
 LOOKUP = GitOptions(repo="acme/shop", sha="latest_deployment")
@@ -46,7 +47,7 @@ def deployed(event_id: str, sha: str, at: str, environment: str = "production", 
     return {**env, "id": event_id, "source": "gh"}
 
 
-async def put(store: FullStore, env: dict[str, Any], keys: tuple[str, ...] = (), **options: Any) -> dict[str, Any]:
+async def put(store: Store, env: dict[str, Any], keys: tuple[str, ...] = (), **options: Any) -> dict[str, Any]:
     """Store one event as ingest does (with the source's options); the envelope as stored."""
     result, _ = await save(store, new_event(env, keys=keys), no_rules, 1_770_000_000.0 + next(_TICK), **options)
     stored = await store.get_event(result.event_id)
@@ -85,7 +86,7 @@ LOOKUPS = {
 def test_deployment_lookup(backend: Backend, name: str) -> None:
     deployments, options, git, (sha, inferred) = LOOKUPS[name]
 
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         for n, (d_sha, at, environment) in enumerate(deployments):
             await put(store, deployed(f"dep{n}", d_sha, at, environment))
         env = await put(store, envelope("e1", "run.started", time=STARTED, started_at=STARTED, git=git), git=options)
@@ -122,7 +123,7 @@ def test_only_new_successful_deployments_are_recorded(backend: Backend) -> None:
     """A failed deployment is no commit to test; a redelivered success is recorded once (the
     redelivery check runs first), and the source's branch fills the event without one."""
 
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         await put(store, deployed("dep1", "good", "2026-02-06T10:00:00Z"), keys=("id:d1",))
         await put(store, deployed("dep2", "good", "2026-02-06T10:00:00Z"), keys=("id:d1",))
         await put(store, deployed("dep3", "bad", "2026-02-06T11:00:00Z", state="failure"))
@@ -203,7 +204,7 @@ BASELINES = {
 def test_baseline_on_final_events(backend: Backend, name: str) -> None:
     history, (run_id, minute, outcome, branch, p95), options, expected = BASELINES[name]
 
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         for n, (h_id, h_minute, h_outcome, h_branch, h_p95) in enumerate(history):
             await put(store, finished(f"h{n}", h_id, h_minute, h_outcome, h_branch, h_p95), baseline=options)
         data = (await put(store, finished("e1", run_id, minute, outcome, branch, p95), baseline=options))["data"]
@@ -224,7 +225,7 @@ def test_default_branch_comes_from_deployment_events(backend: Backend) -> None:
     """Without ``baseline.branch`` the baseline branch is the repository's default branch when a
     deployment event of the repository named it (GitHub's repository.default_branch), else main."""
 
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         await put(store, finished("h1", "a", 1, branch="main", p95=100))
         await put(store, finished("h2", "b", 2, branch="trunk", p95=300))
         before = (await put(store, finished("e1", "x", 5, branch="feature", p95=300)))["data"]
@@ -238,7 +239,7 @@ def test_default_branch_comes_from_deployment_events(backend: Backend) -> None:
 
 
 def test_non_final_events_read_no_baseline(backend: Backend) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         await put(store, finished("h1", "a", 1, p95=100))
         data = (await put(store, envelope("e1", "run.started", run_id="b", git=GIT, status="running")))["data"]
         assert "baseline" not in data and "regression" not in data
@@ -279,9 +280,9 @@ def test_each_history_read_can_use_an_index_on_postgres(pg_server: PostgresServe
     pg_server.reset(pg_database)
     backend = Backend("postgres", pg_database)
 
-    from receiver.store.runs import pg
+    from receiver.store.sql import pg
 
-    async def migrated(store: FullStore) -> None:  # opening the store applies the migrations
+    async def migrated(store: Store) -> None:  # opening the store applies the migrations
         pass
 
     backend.run(migrated)

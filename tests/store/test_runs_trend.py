@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from receiver.store import Store
 from receiver.store.runs import TREND_LATEST, TREND_UPTO, RunQuery
 from tests.runs.helpers import envelope
-from tests.store.conftest import Backend, FullStore
+from tests.store.conftest import Backend
 from tests.store.test_runs import finished, only_run, put, runs_schema
 
 # (run id, outcome, finish minute) in arrival order; "x" is cancelled (no verdict: not in a trend).
@@ -28,7 +29,7 @@ HISTORY = [("a", "passed", 1), ("b", "failed", 2), ("x", "cancelled", 3), ("c", 
     ],
 )
 def test_trend_of_a_test(backend: Backend, run_id: str, limit: int, expected: list[str]) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         s: Any = store
         for n, (rid, outcome, minute) in enumerate(HISTORY):
             await put(store, finished(f"e{n}", rid, outcome, minute))
@@ -42,7 +43,7 @@ def test_trend_of_a_test(backend: Backend, run_id: str, limit: int, expected: li
 
 
 def test_a_run_of_no_test_has_no_trend(backend: Backend) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         done = envelope("e1", "run.completed", outcome="passed", name=None, finished_at="2026-02-06T12:06:00Z")
         await put(store, done)
         run = await only_run(store)
@@ -53,7 +54,7 @@ def test_a_run_of_no_test_has_no_trend(backend: Backend) -> None:
 
 
 def test_event_ids_of_several_runs(backend: Backend) -> None:
-    async def body(store: FullStore) -> None:
+    async def body(store: Store) -> None:
         s: Any = store
         await put(store, envelope("e1", "run.started", run_id="a", status="running"))
         await put(store, envelope("e2", "run.started", run_id="b", status="running"))

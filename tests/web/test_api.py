@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from receiver.store.base import NewEvent
 from tests.helpers import assert_no_secret, wait_for
 from tests.servers import RecordingServer, Reply
 from tests.web.conftest import SECRETS, Bench, open_bench
@@ -125,6 +126,21 @@ def test_event_detail_with_deliveries_attempts_and_replay(bench: Bench) -> None:
         (planned["id"], "queued", ids["f1"]),
     ]
     assert_no_secret(bench.seen, SECRETS)
+
+
+def test_event_detail_lists_children_by_parent_id(bench: Bench) -> None:
+    """A derived event is shown under its parent whatever its id, source or time says."""
+    ids = ingest(bench)
+    parent = bench.hy.store
+    child = NewEvent(
+        id="evt_zz_not_time_ordered", source_id="fus", kind="derived", type="comparison.completed",
+        subject="run-c1", received_at=bench.hy.clock() + 3600, body=b"{}", body_sha256="0" * 64, headers={},
+        envelope={"id": "evt_zz_not_time_ordered", "data": {}}, correlation_id=ids["c1"], parent_id=ids["c1"], depth=1,
+    )  # fmt: skip
+    bench.call(parent.save_event, child)
+    body = bench.get(f"/api/events/{ids['c1']}").json()
+    assert [c["id"] for c in body["children"]] == ["evt_zz_not_time_ordered"]
+    assert bench.get(f"/api/events/{ids['c2']}").json()["children"] == []
 
 
 def test_replay_with_no_matching_rule_queues_nothing(bench: Bench) -> None:
