@@ -10,7 +10,7 @@ import pytest
 from receiver.errors import ConfigError
 from receiver.regex import RegexError, compile_regex
 from receiver.rules_ops import Glob
-from tests.test_rules import EVENT, event, load_text, one_rule
+from tests.rules.helpers import EVENT, event, load_text, one_rule
 
 
 def named(name: str) -> dict[str, object]:

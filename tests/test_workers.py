@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -24,8 +25,10 @@ from tests.servers import RecordingServer
 
 
 @pytest.fixture
-def stack(tmp_path: Path, daemons: list[Daemon]) -> Stack:
-    return Stack(tmp_path, daemons)
+def stack(tmp_path: Path, daemons: list[Daemon]) -> Iterator[Stack]:
+    s = Stack(tmp_path, daemons)
+    yield s
+    s.http.close()
 
 
 def children_of(pid: int) -> dict[int, str]:

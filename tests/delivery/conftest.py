@@ -1,10 +1,8 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +10,9 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
+from receiver.cli import main
 from tests.helpers import Daemon, FakeClock, assert_no_secret, stripe_header, wait_for
 from tests.servers import RecordingServer, Reply, SmtpSink
 
@@ -53,6 +53,9 @@ class Stack:
         self.db = tmp / "data" / "h.db"
         self.config: Path | None = None
         self.daemon: Daemon | None = None
+        # One client for every post: a bare httpx.post builds a TLS context (~45 ms of CPU) each time.
+        # No keep-alive: tests kill and restart daemon processes under it.
+        self.http = httpx.Client(timeout=10, limits=httpx.Limits(max_keepalive_connections=0))
         # The secrets reach the daemon through the environment, as in production.
         self.env = {
             "FUS_SECRET": WEBHOOK_SECRET,
@@ -107,7 +110,7 @@ class Stack:
             "X-Fusillade-Signature": stripe_header(WEBHOOK_SECRET, body, int(time.time())),
             "Content-Type": "application/json",
         }
-        r = httpx.post(f"{self.daemon.url}/hooks/{source}", content=body, headers=headers, timeout=10)
+        r = self.http.post(f"{self.daemon.url}/hooks/{source}", content=body, headers=headers)
         assert r.status_code == 202, r.text
         event_id: str = r.json()["event_id"]
         return event_id
@@ -162,14 +165,12 @@ class Stack:
         return wait_for(lambda: _all_final(self.deliveries(where, *args)), timeout, lambda: self.logs())
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """A ``hookyard`` command against the daemon's config and store, run in-process: a fresh
+        interpreter costs ~1.5 s of CPU per command (tests/test_cli_startup.py runs the real one)."""
         assert self.config is not None
-        return subprocess.run(
-            [sys.executable, "-m", "receiver", *args, "--config", str(self.config)],
-            capture_output=True,
-            text=True,
-            env={**os.environ, **self.env},
-            timeout=60,
-        )
+        argv = [*args, "--config", str(self.config)]
+        done = CliRunner().invoke(main, argv, env=dict(self.env))
+        return subprocess.CompletedProcess(argv, done.exit_code, done.stdout, done.stderr)
 
     def logs(self) -> str:
         return self.daemon.logs() if self.daemon is not None else ""
@@ -204,8 +205,10 @@ def _all_final(rows: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
 
 
 @pytest.fixture
-def stack(tmp_path: Path, daemons: list[Daemon]) -> Stack:
-    return Stack(tmp_path, daemons)
+def stack(tmp_path: Path, daemons: list[Daemon]) -> Iterator[Stack]:
+    s = Stack(tmp_path, daemons)
+    yield s
+    s.http.close()
 
 
 @pytest.fixture

@@ -47,7 +47,9 @@ class Destination:
         self.broken = False
 
 
-@pytest.fixture
+# One Chromium for the module: launching it is the slow part, and each test's
+# browser.new_page() opens its own context (no cookies or storage shared between tests).
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: install the Debian package `chromium` (apt-get install -y chromium)")
