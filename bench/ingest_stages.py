@@ -35,7 +35,7 @@ from receiver.app import create_app  # noqa: E402
 from receiver.config import load_config  # noqa: E402
 from receiver.events import new_event  # noqa: E402
 from receiver.ingest import dedupe_keys  # noqa: E402
-from receiver.routing import Router  # noqa: E402
+from receiver.rules.plan import Router  # noqa: E402
 from receiver.runs import track as runs  # noqa: E402
 from receiver.sources.base import safe_normalize  # noqa: E402
 from receiver.store.base import NewEvent  # noqa: E402

@@ -23,7 +23,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from receiver.httplimits import Limits, protocol_class
+from receiver.daemon.httplimits import Limits, protocol_class
 
 
 class Transport(asyncio.Transport):

@@ -26,8 +26,7 @@ from receiver.config import Config
 from receiver.errors import HTTPError, StoreBusy, error_body
 from receiver.ingest import Receive, Scope, Send, hook_source_id
 from receiver.reload import Reloader
-from receiver.routing import load_rules_for
-from receiver.rules import RuleSet
+from receiver.rules import RuleSet, load_rules_for
 from receiver.runtime import Runtime
 from receiver.sinks.client import HttpClient
 from receiver.store import Store, open_configured

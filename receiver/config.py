@@ -42,7 +42,7 @@ class ServerModel(_Strict):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8080
     max_body_bytes: Annotated[int, Field(gt=0)] = 1_048_576
-    # Hostile clients (receiver/httplimits.py): head size and count, time to send head and body.
+    # Hostile clients (receiver/daemon/httplimits.py): head size and count, time to send head and body.
     max_header_bytes: Annotated[int, Field(ge=1024, le=1_048_576)] = 16_384
     max_headers: Annotated[int, Field(ge=10, le=1000)] = 100
     header_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 10.0
@@ -54,7 +54,7 @@ class ServerModel(_Strict):
     log_format: Literal["text", "json"] = "text"
     watch_files: bool = True
     # 1: one process receives and delivers. N > 1: one process sends every delivery and
-    # N - 1 receive webhooks (see receiver/workers.py).
+    # N - 1 receive webhooks (see receiver/daemon/supervisor.py).
     processes: Annotated[int, Field(ge=1, le=64)] = 1
 
 
@@ -262,9 +262,7 @@ def _resolve_storage(doc: yamlfile.Located, base: Path, url: str, problems: list
     return url
 
 
-def _read_secrets(
-    doc: yamlfile.Located, base: Path, i: int, src: SourceModel, problems: list[Problem]
-) -> list[Secret]:
+def _read_secrets(doc: yamlfile.Located, base: Path, i: int, src: SourceModel, problems: list[Problem]) -> list[Secret]:
     out = []
     for j, value in enumerate(src.secrets):
         if not value.strip():
@@ -361,9 +359,7 @@ def _compile_source(
     )
 
 
-def _check_timeout(
-    doc: yamlfile.Located, i: int, sink: Sink, delivery: DeliveryModel, problems: list[Problem]
-) -> None:
+def _check_timeout(doc: yamlfile.Located, i: int, sink: Sink, delivery: DeliveryModel, problems: list[Problem]) -> None:
     # A send that outlasts its lease could be claimed again while in flight (the dispatcher
     # renews leases while sending, but a timeout this long means the lease setting is wrong).
     if sink.options is None:  # loaded without secrets (read-only commands): nothing will be sent

@@ -26,7 +26,7 @@ from receiver.errors import HTTPError, NotFound, PayloadTooLarge, VerificationEr
 from receiver.events import new_event
 from receiver.logfmt import LogThrottle, log_event
 from receiver.metrics import Metrics
-from receiver.routing import Router
+from receiver.rules import Router
 from receiver.runs import track as runs
 from receiver.sources.base import safe_normalize
 from receiver.store import Store

@@ -20,8 +20,7 @@ from typing import Any
 from receiver.config import Config, load_config
 from receiver.errors import ConfigError
 from receiver.logfmt import log_event
-from receiver.routing import load_rules_for
-from receiver.rules import RuleSet
+from receiver.rules import RuleSet, load_rules_for
 
 log = logging.getLogger("hookyard.reload")
 

@@ -17,7 +17,7 @@ from typing import Any
 from receiver.config import Config
 from receiver.errors import HTTPError
 from receiver.events import new_event
-from receiver.routing import Plan, Router
+from receiver.rules import Plan, Router
 from receiver.sources.base import safe_normalize
 from receiver.verify.base import RawRequest
 

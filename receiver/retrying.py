@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from receiver.render import RenderError
-from receiver.rules import PlannedAction, RuleSet, render_action
+from receiver.rules import PlannedAction, RenderError, RuleSet, render_action
 from receiver.store import Store
 from receiver.store.base import DeliveryRow, DeliveryState
 
@@ -84,6 +83,4 @@ async def _raced(store: Store, delivery_id: str) -> RetryResult:
     """Someone else retried it between our read and our write."""
     row = await store.get_delivery(delivery_id)
     state = row.state.value if row is not None else "gone"
-    return RetryResult(
-        False, f"delivery {delivery_id} is {state}; only dead deliveries can be retried", "not_dead"
-    )
+    return RetryResult(False, f"delivery {delivery_id} is {state}; only dead deliveries can be retried", "not_dead")

@@ -17,8 +17,7 @@ from receiver.delivery.dispatcher import Dispatcher
 from receiver.ingest import Ingest
 from receiver.metrics import Metrics
 from receiver.pruner import Pruner
-from receiver.routing import Router
-from receiver.rules import RuleSet
+from receiver.rules import Router, RuleSet
 from receiver.sinks import SINKS
 from receiver.sinks.client import HttpClient
 from receiver.store import Store

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from receiver.config import Config
 from receiver.logfmt import log_event
 from receiver.metrics import QueueSnapshot
-from receiver.routing import Router
+from receiver.rules import Router
 from receiver.store.base import DeliveryState
 
 log = logging.getLogger("hookyard.app")

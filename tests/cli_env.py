@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from starlette.testclient import TestClient
 
 from receiver.app import create_app
-from receiver.cli import main
+from receiver.cli.main import main
 from receiver.config import load_config
 from tests.helpers import ROOT
 

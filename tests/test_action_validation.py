@@ -17,8 +17,7 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from receiver.routing import Router
-from receiver.rules import RuleSet, load_rules
+from receiver.rules import Router, RuleSet, load_rules
 from receiver.sinks import SINKS
 from receiver.sinks.client import HttpClient
 from receiver.sinks.github_status import GitHubStatusAction

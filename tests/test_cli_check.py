@@ -6,7 +6,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from receiver.cli import main
+from receiver.cli.main import main
 
 PRIVATE_SINKS = """\
 rules: []

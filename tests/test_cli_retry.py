@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from receiver.app import create_app
 from receiver.config import load_config
-from receiver.routing import load_rules_for
+from receiver.rules import load_rules_for
 from receiver.store import open_store
 from receiver.store.base import DeliveryQuery, DeliveryRow
 from tests.cli_env import cli, ingest, workdir_fixture  # noqa: F401

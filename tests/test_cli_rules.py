@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from receiver.cli_rules import param_changes
+from receiver.cli.rules import param_changes
 from tests.cli_env import PAYLOADS, cli, workdir_fixture  # noqa: F401 - fixtures
 from tests.test_cli import ingested  # noqa: F401 - a fixture
 
@@ -96,8 +96,7 @@ def test_rules_diff_compares_rendered_actions(workdir: Path, ingested: list[str]
         f"{ingested[1]}  fusillade  run.failed  t-3",
         "    ~ failed-runs[1] → email-qa",
         '        title: "[fusillade] Broken script errored" → "[FUSILLADE] Broken script errored"',
-        "2 events since 1h replayed: 1 would route differently "
-        + out.splitlines()[-1].split("differently ", 1)[1],
+        "2 events since 1h replayed: 1 would route differently " + out.splitlines()[-1].split("differently ", 1)[1],
     ]
     code, out, err = cli(
         "rules", "diff", "--json", "--config", str(workdir / "config.yaml"), "--rules", str(proposed), "--since", "1h"
@@ -162,9 +161,9 @@ def payload_cases() -> list[tuple[str, Path, dict[str, str]]]:
 def test_shipped_rules_render_a_message_for_every_sample_payload(workdir: Path) -> None:
     """Whatever a platform leaves out, every action the shipped rules plan renders, and every
     title and body says something (Apprise services refuse an empty message)."""
-    from receiver.cli_rules import _event_from, rendered_actions
+    from receiver.cli.rules import _event_from, rendered_actions
     from receiver.config import load_config
-    from receiver.routing import load_rules_for
+    from receiver.rules import load_rules_for
 
     config = load_config(workdir / "config.yaml")
     ruleset = load_rules_for(config)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from receiver.config import load_config
-from receiver.startup import exposure_problem, exposure_warning, is_dev_only
+from receiver.daemon.startup import exposure_problem, exposure_warning, is_dev_only
 from tests.cli_env import cli, no_traceback, workdir_fixture  # noqa: F401
 from tests.helpers import Daemon, free_port
 

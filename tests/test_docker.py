@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from receiver.config import load_config
-from receiver.startup import exposure_problem
+from receiver.daemon.startup import exposure_problem
 from tests.helpers import ROOT
 
 DOCKERFILE = (ROOT / "Dockerfile").read_text()

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from receiver.cli import main
+from receiver.cli.main import main
 from receiver.config import load_config
-from receiver.routing import load_rules_for
+from receiver.rules import load_rules_for
 from tests.delivery.test_e2e import compare_answer
 from tests.helpers import ROOT, Daemon, assert_no_secret, fusillade_body, wait_for
 from tests.servers import Received, RecordingServer, Reply, SmtpSink

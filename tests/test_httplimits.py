@@ -1,4 +1,4 @@
-"""receiver.httplimits: uvicorn's protocol with bounds on head size, header count, time and connections.
+"""receiver.daemon.httplimits: uvicorn's protocol with bounds on head size, header count, time and connections.
 
 In process: the real protocol class and httptools parser, fed bytes through a recording
 transport, with a fake clock whose timers the test fires (no sleeping). The real daemon
@@ -16,7 +16,7 @@ import pytest
 import uvicorn
 from uvicorn.server import ServerState
 
-from receiver.httplimits import Limits, connection_budget, protocol_class
+from receiver.daemon.httplimits import Limits, connection_budget, protocol_class
 
 pytestmark = pytest.mark.anyio
 

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from starlette.testclient import TestClient
 
 from receiver.app import create_app
-from receiver.cli import main
+from receiver.cli.main import main
 from receiver.config import load_config
 from tests.helpers import assert_no_secret, stripe_header
 from tests.pg import PostgresServer
@@ -144,9 +144,7 @@ STORED = [
 
 
 @pytest.mark.parametrize(("data", "note"), STORED)
-def test_stored_events_that_hold_what_json_cannot_are_shown_escaped(
-    tmp_path: Path, data: str, note: str
-) -> None:
+def test_stored_events_that_hold_what_json_cannot_are_shown_escaped(tmp_path: Path, data: str, note: str) -> None:
     config_path = tmp_path / "config.yaml"
     config_path.write_text(CONFIG.replace("{url}", "sqlite:///events.db"))
     app = create_app(load_config(config_path), clock=lambda: NOW)

@@ -34,14 +34,14 @@ def test_wheel_ships_package_data_and_runs_from_a_clean_install(tmp_path: Path) 
     for needed in (
         "receiver/store/migrations/sqlite/0001_init.sql",
         "receiver/schema/event.schema.json",
-        "receiver/cli.py",
+        "receiver/cli/main.py",
         "receiver/web/static/vendor/chart.umd.min.js",  # the run page's chart, vendored with its licence
         "receiver/web/static/vendor/chart.js.LICENSE.md",
         "receiver/web/static/runs-chart.js",
     ):
         assert needed in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "hookyard = receiver.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "hookyard = receiver.cli.main:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
     # Install the wheel alone into a fresh target (dependencies come from this venv) and run it
     # from outside the source tree, on the image's layout: /etc/hookyard/{config.yaml,rules,secrets}.
@@ -56,7 +56,7 @@ def test_wheel_ships_package_data_and_runs_from_a_clean_install(tmp_path: Path) 
     shutil.copytree(ROOT / "rules", etc / "rules")
     shutil.copytree(ROOT / "secrets", etc / "secrets")
     env = {**os.environ, "PYTHONPATH": f"{target}{os.pathsep}{sysconfig.get_paths()['purelib']}"}
-    run = [sys.executable, "-c", "from receiver.cli import main; main()"]
+    run = [sys.executable, "-c", "from receiver.cli.main import main; main()"]
     out = subprocess.run([*run, "check", "--config", "config.yaml"], cwd=etc, env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "ok: 7 sources, 5 sinks" in out.stdout

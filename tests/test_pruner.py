@@ -17,7 +17,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from receiver.cli import main
+from receiver.cli.main import main
 from receiver.config import RetentionModel, load_config
 from receiver.errors import StoreBusy
 from receiver.metrics import Metrics

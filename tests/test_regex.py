@@ -8,8 +8,8 @@ import time
 import pytest
 
 from receiver.errors import ConfigError
-from receiver.regex import RegexError, compile_regex
-from receiver.rules_ops import Glob
+from receiver.rules.operators import Glob
+from receiver.rules.regex import RegexError, compile_regex
 from tests.rules.helpers import EVENT, event, load_text, one_rule
 
 

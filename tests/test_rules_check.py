@@ -12,10 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from receiver.app import create_app
-from receiver.cli import main
+from receiver.cli.main import main
 from receiver.config import load_config
 from receiver.errors import ConfigError
-from receiver.routing import load_rules_for
+from receiver.rules import load_rules_for
 
 CONFIG = """\
 rules: [rules/]

@@ -1,4 +1,4 @@
-"""The real daemon process under hostile clients: the HTTP limits of receiver/httplimits.py, end to end.
+"""The real daemon process under hostile clients: the HTTP limits of receiver/daemon/httplimits.py, end to end.
 
 Real sockets against the real ``hookyard serve`` (uvicorn + httptools): a flood of idle,
 trickling and oversized-header connections must not keep a signed webhook from its 202,

@@ -41,7 +41,7 @@ from receiver.delivery.track_run import started_run
 from receiver.errors import DeliveryError, StoreUnavailable
 from receiver.ids import new_id
 from receiver.metrics import Metrics
-from receiver.routing import Router
+from receiver.rules import Router
 from receiver.sinks.base import DeliveryOptions, SendContext, Sink, parse_action
 from receiver.store import Store
 from receiver.store.base import AttemptRow, Claimed, DeliveryState, NewEvent, Outcome
@@ -239,8 +239,9 @@ class Dispatcher:
                 if await self.store.newer_succeeded(d.ordering_key, d.ordering_time or 0.0, d.id):
                     reason = "superseded: a newer update for the same target was already delivered"
                     now = self.clock()
-                    if await self._finish(c, self._attempt(d.id, now, 0.0, "superseded", reason=reason),
-                                          DeliveryState.SUPERSEDED, None):
+                    if await self._finish(
+                        c, self._attempt(d.id, now, 0.0, "superseded", reason=reason), DeliveryState.SUPERSEDED, None
+                    ):
                         self.observe.superseded(d)
                     return
                 await self._send(c, sink, breaker)
@@ -262,8 +263,9 @@ class Dispatcher:
     async def _dead(self, c: Claimed, attempts: int, reason: str) -> None:
         """Dead without sending (no attempt was made): the reason is recorded as an attempt row."""
         now = self.clock()
-        if await self._finish(c, self._attempt(c.delivery.id, now, 0.0, "dead", reason=reason), DeliveryState.DEAD,
-                              reason):
+        if await self._finish(
+            c, self._attempt(c.delivery.id, now, 0.0, "dead", reason=reason), DeliveryState.DEAD, reason
+        ):
             self.observe.dead(c.delivery, attempts, reason)
 
     async def _send(self, c: Claimed, sink: Sink, breaker: CircuitBreaker) -> None:
@@ -289,11 +291,19 @@ class Dispatcher:
         if error is None:
             breaker.record_success()
             self.observe.attempt(d.sink_id, "succeeded", seconds)
-            attempt = AttemptRow(d.id, attempt_no, started, finished, seconds * 1000, "succeeded", result.status,
-                                 None, None, result.response_excerpt)
-            derived = (
-                derive(c, result, finished, self.router, self.settings.max_chain_depth) if d.emit else None
+            attempt = AttemptRow(
+                d.id,
+                attempt_no,
+                started,
+                finished,
+                seconds * 1000,
+                "succeeded",
+                result.status,
+                None,
+                None,
+                result.response_excerpt,
             )
+            derived = derive(c, result, finished, self.router, self.settings.max_chain_depth) if d.emit else None
             run = started_run(sink, c, action, result, finished)
             if await self._finish(c, attempt, DeliveryState.SUCCEEDED, None, derived=derived, run=run):
                 self.observe.succeeded(d, finished)
@@ -307,8 +317,18 @@ class Dispatcher:
             # request would fail again, but other deliveries to this sink may go.
             breaker.record_success()
         self.observe.attempt(d.sink_id, "retryable" if error.retryable else "permanent", seconds)
-        attempt = AttemptRow(d.id, attempt_no, started, finished, seconds * 1000, "failed", error.status,
-                             _error_class(error), error.reason, error.response_excerpt)
+        attempt = AttemptRow(
+            d.id,
+            attempt_no,
+            started,
+            finished,
+            seconds * 1000,
+            "failed",
+            error.status,
+            _error_class(error),
+            error.reason,
+            error.response_excerpt,
+        )
         if not error.retryable:
             reason = error.reason
         elif exhausted(attempt_no, opts.max_attempts, d.budget_start, finished, opts.max_age_seconds):

@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from receiver.events import Normalized, new_event
-from receiver.routing import Plan, Router
+from receiver.rules import Plan, Router
 from receiver.sinks.base import SendResult
 from receiver.store.base import Claimed, NewEvent
 
@@ -29,8 +29,11 @@ def derive(c: Claimed, result: SendResult, now: float, router: Router, max_depth
         if parent.get("data", {}).get(key) is not None:
             data[key] = parent["data"][key]
     normalized = Normalized(
-        type=d.emit or "response", platform=parent.get("platform") or "hookyard", subject=parent.get("subject"),
-        data=data, raw=result.body,
+        type=d.emit or "response",
+        platform=parent.get("platform") or "hookyard",
+        subject=parent.get("subject"),
+        data=data,
+        raw=result.body,
     )
     body = json.dumps(result.body).encode() if result.body is not None else (result.response_excerpt or "").encode()
     event = new_event(

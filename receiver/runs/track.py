@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from receiver.ids import new_id
-from receiver.routing import Plan
+from receiver.rules import Plan
 from receiver.runs import baseline as baselines
 from receiver.runs import deployment as deployments
 from receiver.runs.baseline import BaselineOptions

@@ -31,7 +31,6 @@ USER_AGENT = f"hookyard/{__version__}"
 EXCERPT_LIMIT = 500
 
 
-
 @dataclass(frozen=True)
 class SendContext:
     """What a sink knows about the attempt: ``event`` is the normalized envelope dict."""
@@ -54,6 +53,7 @@ class SendResult:
 class Sink(Protocol):
     id: str
     kind: str
+
     @property
     def action_model(self) -> type[BaseModel]:
         """The model of this sink's rule action params: the dispatcher turns the stored params
@@ -128,7 +128,7 @@ class ActionModel(BaseModel):
     """Base of rule action params models: unknown keys are errors.
 
     ``template_escapes``: parameter position → how a value a template interpolates there is
-    escaped (``receiver.render``), so event data cannot change the meaning of the text.
+    escaped (``receiver.rules.templates``), so event data cannot change the meaning of the text.
     """
 
     model_config = ConfigDict(extra="forbid")

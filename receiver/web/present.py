@@ -6,7 +6,7 @@ from typing import Any
 
 from receiver import jsonutil
 from receiver.events import isoformat
-from receiver.routing import Plan
+from receiver.rules import Plan
 from receiver.sinks.base import redact_params
 from receiver.store.base import AttemptRow, DeliveryRow, EventRow
 from receiver.web import models

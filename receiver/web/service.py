@@ -14,7 +14,7 @@ from receiver.config import Config
 from receiver.errors import HTTPError, NotFound
 from receiver.renormalize import Renormalized, renormalize_event
 from receiver.retrying import RetryResult, retry_delivery
-from receiver.routing import Plan, Router, replay
+from receiver.rules import Plan, Router, replay
 from receiver.store import Store
 from receiver.store.base import (
     AttemptRow,

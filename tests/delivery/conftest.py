@@ -12,7 +12,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from receiver.cli import main
+from receiver.cli.main import main
 from tests.helpers import Daemon, FakeClock, assert_no_secret, stripe_header, wait_for
 from tests.servers import RecordingServer, Reply, SmtpSink
 

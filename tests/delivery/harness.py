@@ -15,7 +15,7 @@ from receiver.config import DeliveryModel
 from receiver.delivery.dispatcher import Dispatcher
 from receiver.ids import new_id
 from receiver.metrics import Metrics
-from receiver.routing import Router
+from receiver.rules import Router
 from receiver.sinks import SINKS
 from receiver.sinks.client import HttpClient
 from receiver.store.base import AttemptRow, DeliveryRow, NewDelivery, NewEvent

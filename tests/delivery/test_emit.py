@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from receiver.delivery.emit import derive
-from receiver.routing import Router
+from receiver.rules import Router
 from receiver.sinks.base import SendResult
 from receiver.store.base import Claimed, DeliveryRow, DeliveryState
 

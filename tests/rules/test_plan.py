@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from receiver.rules import Explanation, load_rules
+from receiver.rules.load import Explanation, load_rules
 from tests.rules.helpers import EVENT, event, load_text, write
 from tests.testdata.rules.sink_models import SINKS
 

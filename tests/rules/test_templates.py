@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from receiver.errors import HookyardError
-from receiver.render import RenderError, compile_params, render_value
 from receiver.rules import PlannedAction, load_rules, render_action
+from receiver.rules.templates import RenderError, compile_params, render_value
 from receiver.templating import duration, percent, short_sha
 from tests.testdata.rules.sink_models import SINKS
 
@@ -225,7 +225,7 @@ def planned_yaml(action: str) -> PlannedAction:
         ("!json '{{ event.data.run.name | tojson }}'", "API Load Test"),
         ("!json '{{ (event.data.metrics.error_rate > 0.01) | tojson }}'", True),
         ("!json '{{ event.data.run.missing | default(none) | tojson }}'", None),
-        ("!json '{\"<b>\": \"{{ event.subject }}\"}'", {"<b>": "t-1"}),
+        ('!json \'{"<b>": "{{ event.subject }}"}\'', {"<b>": "t-1"}),
         ("!json '[1, \"two\", null]'", [1, "two", None]),  # not a template: parsed at load
         ("'{{ event.data.run.duration_ms }}'", "65000"),  # without the tag a template gives text
         ("'[1, 2]'", "[1, 2]"),

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from receiver.events import Normalized, build_envelope
-from receiver.routing import Plan
+from receiver.rules import Plan
 from receiver.runs.track import Track, track
 from receiver.store.base import NewEvent
 

@@ -69,8 +69,7 @@ async def test_values_are_escaped_and_the_authors_markup_is_kept(
     await send(sink(client, server, [HOOK]), params, SendContext("dlv_1", 1, event))
     (got,) = server.received
     assert got.json["text"] == (
-        f"*<!here> {shown} failed*\n"
-        "<https://app.example/runs/r-1|open the run> · reported by &lt;!everyone&gt;"
+        f"*<!here> {shown} failed*\n<https://app.example/runs/r-1|open the run> · reported by &lt;!everyone&gt;"
     )
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from receiver.config import load_config
 from receiver.errors import ConfigError
-from receiver.routing import Router, load_rules_for
+from receiver.rules import Router, load_rules_for
 from receiver.sinks import SINKS
 from receiver.sinks.client import HttpClient
 from receiver.sinks.track import StartedRun, TrackFailed

@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
-from receiver.cli_common import CONFIG_OPTION, load_or_exit
-from receiver.cli_deliveries import with_store
+from receiver.cli.common import CONFIG_OPTION, load_or_exit
+from receiver.cli.deliveries import with_store
 from receiver.errors import HTTPError
 from receiver.runs.model import TRANSITIONS
 from receiver.sources.fields import OUTCOMES

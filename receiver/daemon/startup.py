@@ -33,7 +33,7 @@ class StartupError(HookyardError):
 def preflight(config: Config) -> RuleSet:
     """Everything ``serve`` loads before listening: rules, live sinks, the store (opened,
     migrated, closed). Returns the rules; raises ConfigError or a HookyardError."""
-    from receiver.routing import load_rules_for
+    from receiver.rules import load_rules_for
     from receiver.runtime import build_sinks
     from receiver.sinks.client import HttpClient
 

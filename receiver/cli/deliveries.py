@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from receiver.cli_common import CONFIG_OPTION, fail, load_or_exit
+from receiver.cli.common import CONFIG_OPTION, fail, load_or_exit
 from receiver.config import Config
 from receiver.web.present import delivery_dict
 
@@ -96,7 +96,7 @@ def retry(config_path: Path, delivery_id: str) -> None:
 
     One that died without parameters (its template failed) has its action rendered again
     under the rules in force; when that cannot work, the retry is refused with the reason."""
-    from receiver.cli_rules import _ruleset
+    from receiver.cli.rules import _ruleset
     from receiver.retrying import retry_delivery
 
     config = load_or_exit(config_path)
@@ -117,8 +117,8 @@ def retry(config_path: Path, delivery_id: str) -> None:
 @click.argument("event_id")
 def replay(config_path: Path, renormalize: bool, event_id: str) -> None:
     """Route a stored event again under the current rules (new deliveries, linked to the original)."""
-    from receiver.cli_rules import _ruleset
-    from receiver.routing import Router, replay
+    from receiver.cli.rules import _ruleset
+    from receiver.rules import Router, replay
     from receiver.runtime import build_sinks
     from receiver.sinks.client import HttpClient
 
@@ -156,4 +156,3 @@ def _renormalize(config: Config, router: Any, event_id: str) -> None:
     changed = ", ".join(done.changed) if done.changed else "nothing (same envelope as before)"
     click.echo(f"{done.event_id}  re-normalized from {event_id} ({done.envelope['type']}); changed: {changed}")
     _print_planned(done.event_id, done.plan.deliveries, event_id)
-

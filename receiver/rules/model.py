@@ -14,7 +14,7 @@ from typing import Any
 from jinja2 import Undefined
 from pydantic import BaseModel
 
-from receiver.rules_match import Cond
+from receiver.rules.conditions import Cond
 
 
 @dataclass(frozen=True)

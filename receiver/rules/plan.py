@@ -1,6 +1,6 @@
 """Turn an event into planned deliveries under the current rules.
 
-Pure apart from reading the current :class:`~receiver.rules.RuleSet`, which hot
+Pure apart from reading the current :class:`~receiver.rules.load.RuleSet`, which hot
 reload swaps atomically (one attribute assignment). Templates are rendered here, at
 receipt, so the delivery log shows exactly what will be sent; an action whose
 template fails becomes a ``dead`` delivery carrying the reason, never a lost event.
@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from receiver.ids import new_id
-from receiver.render import RenderError, render_model
-from receiver.rules import PlannedAction, RuleSet
+from receiver.rules.load import PlannedAction, RuleSet
+from receiver.rules.templates import RenderError, render_model
 from receiver.sinks.base import SendContext, action_params
 from receiver.store import Store
 from receiver.store.base import DeliveryState, NewDelivery
@@ -116,6 +116,6 @@ def action_checks(config: Any) -> dict[str, Any]:
 
 def load_rules_for(config: Any, paths: Any = None) -> RuleSet:
     """Load the config's rule files (or ``paths``), validating actions against its sinks."""
-    from receiver.rules import load_rules
+    from receiver.rules.load import load_rules
 
     return load_rules(config.rule_paths if paths is None else paths, action_models(config), action_checks(config))

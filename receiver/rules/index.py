@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from receiver.rules_match import Cond, PathCond
-from receiver.rules_model import Rule
-from receiver.rules_ops import MISSING, hash_key, resolve
+from receiver.rules.conditions import Cond, PathCond
+from receiver.rules.model import Rule
+from receiver.rules.operators import MISSING, hash_key, resolve
 
 ATTRS = ("type", "source", "platform")
 _CACHE_LIMIT = 4096

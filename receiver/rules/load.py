@@ -24,10 +24,18 @@ from jinja2 import TemplateSyntaxError
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
 
 from receiver.errors import ConfigError, Problem
-from receiver.render import Compiled, JsonText, RenderError, as_written, compile_params, compile_when, render_action
-from receiver.rules_index import RuleIndex
-from receiver.rules_match import compile_group
-from receiver.rules_model import ActionSpec, PlannedAction, Rule
+from receiver.rules.conditions import compile_group
+from receiver.rules.index import RuleIndex
+from receiver.rules.model import ActionSpec, PlannedAction, Rule
+from receiver.rules.templates import (
+    Compiled,
+    JsonText,
+    RenderError,
+    as_written,
+    compile_params,
+    compile_when,
+    render_action,
+)
 from receiver.yamlfile import Located, PathKey, format_path, loads, problems_from_pydantic
 
 __all__ = [

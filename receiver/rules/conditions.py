@@ -20,8 +20,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from receiver.regex import RegexError
-from receiver.rules_ops import (
+from receiver.rules.operators import (
     COMPARE,
     GLOB_CHARS,
     MISSING,
@@ -42,6 +41,7 @@ from receiver.rules_ops import (
     is_number,
     resolve,
 )
+from receiver.rules.regex import RegexError
 from receiver.yamlfile import PathKey
 
 ATTRIBUTES = frozenset({"source", "type", "subject", "platform", "platform_event"})

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from receiver import jsonutil
 from receiver.errors import HookyardError
-from receiver.rules_model import PlannedAction
+from receiver.rules.model import PlannedAction
 from receiver.sinks.base import action_params
 from receiver.templating import ENV, ESCAPE, Escape, is_template
 from receiver.yamlfile import PathKey, format_path

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from receiver.cli_common import CONFIG_OPTION, fail, load_or_exit
+from receiver.cli.common import CONFIG_OPTION, fail, load_or_exit
 from receiver.store import prepare_store
 
 _MODES = {0: "none", 1: "full", 2: "incremental"}

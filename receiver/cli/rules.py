@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from receiver.cli_common import CONFIG_OPTION, load_or_exit, parse_headers
+from receiver.cli.common import CONFIG_OPTION, load_or_exit, parse_headers
 from receiver.config import Config
 from receiver.errors import ConfigError
 
@@ -28,7 +28,7 @@ def parse_duration(text: str) -> float:
 
 
 def _ruleset(config: Config, paths: list[Path] | None = None) -> Any:
-    from receiver.routing import load_rules_for
+    from receiver.rules import load_rules_for
 
     try:
         return load_rules_for(config, paths)
@@ -67,8 +67,7 @@ def _event_from(config: Config, payload: Path, source_id: str | None, headers: d
 
 def rendered_actions(ruleset: Any, event: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """Per matched rule, its actions rendered (or the render error), sending nothing."""
-    from receiver.render import RenderError
-    from receiver.rules import render_action
+    from receiver.rules import RenderError, render_action
 
     out: dict[str, list[dict[str, Any]]] = {}
     for planned in ruleset.plan(event):

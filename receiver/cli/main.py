@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from receiver import __version__, jsonutil
-from receiver.cli_common import CONFIG_ENV, CONFIG_OPTION, Commands, fail, load_or_exit, parse_headers
+from receiver.cli.common import CONFIG_ENV, CONFIG_OPTION, Commands, fail, load_or_exit, parse_headers
 from receiver.errors import ConfigError, HookyardError
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -44,7 +44,7 @@ def version() -> None:
 def check(config_path: Path) -> None:
     """Run every check `serve` runs short of binding the port: config, rule files, sinks, the
     store (opened and migrated), and the dev-secret guard; exit 1 listing every problem."""
-    from receiver.startup import exposure_problem, preflight
+    from receiver.daemon.startup import exposure_problem, preflight
 
     config = load_or_exit(config_path, secrets=True)
     problems: list[str] = []
@@ -59,7 +59,7 @@ def check(config_path: Path) -> None:
         problems.append(f"error: {exposed}")
     if problems:
         fail(*problems)
-    from receiver.cli_check import private_url_warnings
+    from receiver.cli.check import private_url_warnings
 
     for warning in private_url_warnings(config):
         click.echo(str(warning), err=True)
@@ -90,9 +90,9 @@ def serve(
     allow_dev_secrets: bool,
 ) -> None:
     """Run the daemon."""
-    from receiver.serve import configure_logging
-    from receiver.startup import StartupError, exposure_problem, exposure_warning, preflight
-    from receiver.workers import run
+    from receiver.daemon.serve import configure_logging
+    from receiver.daemon.startup import StartupError, exposure_problem, exposure_warning, preflight
+    from receiver.daemon.supervisor import run
 
     configure_logging(log_level)
     config = load_or_exit(config_path, secrets=True)
@@ -222,15 +222,15 @@ def normalize(config_path: Path, source_id: str, extra_headers: tuple[str, ...],
 
 
 def _register() -> None:
-    from receiver.cli_deliveries import deliveries, replay, retry
-    from receiver.cli_rules import rules
+    from receiver.cli.deliveries import deliveries, replay, retry
+    from receiver.cli.rules import rules
 
     for command in (rules, deliveries, retry, replay):
         main.add_command(command)
-    from receiver.cli_runs import runs
+    from receiver.cli.runs import runs
 
     main.add_command(runs)
-    from receiver.cli_db import db
+    from receiver.cli.db import db
 
     main.add_command(db)
 

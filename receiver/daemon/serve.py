@@ -1,5 +1,5 @@
 """Run the daemon under uvicorn in this process (a leaf: the multi-process supervisor,
-``receiver.workers``, runs this in each child)."""
+``receiver.daemon.supervisor``, runs this in each child)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import uvicorn
 from receiver import logfmt
 from receiver.app import HookyardApp, create_app
 from receiver.config import Config
-from receiver.httplimits import Limits, connection_budget, protocol_class, raise_file_limit
+from receiver.daemon.httplimits import Limits, connection_budget, protocol_class, raise_file_limit
+from receiver.daemon.startup import listen_socket
 from receiver.logfmt import log_event
-from receiver.startup import listen_socket
 
 
 def listen(config: Config, host: str | None = None, port: int | None = None) -> socket.socket:
@@ -30,7 +30,7 @@ def listen(config: Config, host: str | None = None, port: int | None = None) -> 
 
 
 def run(config: Config, sock: socket.socket, *, log_level: str = "info") -> None:
-    """One process serving on ``sock`` (``server.processes`` > 1: ``receiver.workers.run``)."""
+    """One process serving on ``sock`` (``server.processes`` > 1: ``receiver.daemon.supervisor.run``)."""
     app = create_app(config)
     serve_app(app, uvicorn_config(app, config, log_level=log_level), sock)
 
@@ -53,7 +53,7 @@ def uvicorn_config(
         port=port if port is not None else server.port,
         log_level=log_level,
         access_log=server.access_log,
-        # httptools (uvicorn's faster parser) with the limits of receiver/httplimits.py.
+        # httptools (uvicorn's faster parser) with the limits of receiver/daemon/httplimits.py.
         # JSON lines: uvicorn's own loggers go through the root handler instead of their text one.
         log_config=None if server.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
         http=protocol_class(limits),

@@ -116,7 +116,7 @@ class Commands(click.Group):
         except HookyardError as exc:
             fail(f"error: {exc}")
         except OSError as exc:
-            from receiver.startup import os_error_line
+            from receiver.daemon.startup import os_error_line
 
             fail(f"error: {os_error_line(exc)}")
         except Exception as exc:

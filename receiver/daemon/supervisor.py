@@ -60,7 +60,7 @@ def run(
 ) -> None:
     """Run the daemon: in this process, or with ``server.processes`` > 1 as the supervisor of
     that many processes."""
-    from receiver import serve
+    from receiver.daemon import serve
 
     processes = processes or config.server.processes
     sock = serve.listen(config, host, port)
@@ -183,7 +183,7 @@ def _forget_metrics_of(pid: int) -> None:
 def child_main(
     role: str, config_path: Path, sock: socket.socket | None, wake_path: str, log_level: str, parent_pid: int
 ) -> None:
-    from receiver.serve import configure_logging
+    from receiver.daemon.serve import configure_logging
 
     configure_logging(log_level)
     _exit_with_parent(parent_pid)
@@ -193,7 +193,7 @@ def child_main(
         asyncio.run(_dispatch(config, wake_path))
         return
     from receiver.app import create_app
-    from receiver.serve import serve_app, uvicorn_config
+    from receiver.daemon.serve import serve_app, uvicorn_config
 
     assert sock is not None
     sender = WakeupSender(wake_path)
@@ -204,7 +204,7 @@ def child_main(
 async def _dispatch(config: Config, wake_path: str) -> None:
     """The dispatcher process: the app's lifespan (store, sinks, rules reload) without HTTP."""
     from receiver.app import create_app
-    from receiver.serve import tune_gc
+    from receiver.daemon.serve import tune_gc
 
     app = create_app(config, deliver=True)
     stop = asyncio.Event()

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from receiver.jsonutil import MISSING, dig
-from receiver.regex import compile_regex
+from receiver.rules.regex import compile_regex
 
 OPERATORS = ("eq", "ne", "in", "not_in", "regex", "glob", "gt", "gte", "lt", "lte", "exists", "contains")
 GLOB_CHARS = re.compile(r"[*?\[]")

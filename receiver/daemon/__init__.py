@@ -1,0 +1,1 @@
+"""The running daemon: uvicorn serving, its HTTP limits, start-up checks, the process supervisor."""
