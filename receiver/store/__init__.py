@@ -7,13 +7,10 @@ from collections.abc import Callable
 from typing import Protocol
 
 from receiver.errors import StoreUnavailable
-from receiver.store.base import DEFAULT_BUSY_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DeliveryStore, EventStore, WebStore
-from receiver.store.runs import RunStore
+from receiver.store.base import DEFAULT_BUSY_TIMEOUT, DEFAULT_CONNECT_TIMEOUT
+from receiver.store.contract import Store
 
-
-class Store(EventStore, DeliveryStore, WebStore, RunStore, Protocol):
-    """Everything a store does: both backends implement all of it (``open_store`` returns either
-    as a ``Store``, so mypy checks each), and every consumer takes it as it is."""
+__all__ = ["Store", "open_configured", "open_store", "prepare_store"]
 
 
 # What the store reads of a loaded config (``receiver.config.Config`` has it): the config

@@ -10,13 +10,9 @@ event and its planned deliveries are committed to disk in one transaction.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
-
-if TYPE_CHECKING:
-    from receiver.store.runs import RunStep, TriggeredRun
-    from receiver.store.runs_history import Deployment
+from typing import Any
 
 # storage.busy_timeout_seconds: a write waits this long for a lock another process holds.
 DEFAULT_BUSY_TIMEOUT = 5.0
@@ -161,36 +157,6 @@ class EventQuery:
     outcome: str | None = None  # data.run.outcome of the envelope
 
 
-class EventStore(Protocol):
-    """Events: the lifecycle, saving (the durability point) and the reads."""
-
-    async def open(self) -> None: ...
-
-    async def close(self) -> None: ...
-
-    async def ping(self) -> None:
-        """Raise unless the store accepts a write transaction right now."""
-
-    def on_failure(self, callback: Callable[[str], None]) -> None:
-        """Have ``callback`` told (once, with a one-line reason) if the store stops being able to
-        write for good while open, e.g. its writer task died: the process should then exit."""
-
-    async def save_event(
-        self, event: NewEvent, deliveries: Sequence[NewDelivery] = (), *, run: RunStep | None = None
-    ) -> SaveResult:
-        """Store ``event`` unless it is a redelivery. With ``run``, the event's run is merged and the
-        event enriched and planned by ``run`` in the same transaction (``deliveries`` is then unused)."""
-
-    async def get_event(self, event_id: str) -> EventRow | None: ...
-
-    async def list_events(self, query: EventQuery) -> list[EventRow]: ...
-
-    async def children(self, event_id: str, limit: int) -> list[EventRow]:
-        """The events derived from ``event_id`` (its ``parent_id``), oldest first, at most ``limit``."""
-
-    async def count_events(self) -> int: ...
-
-
 @dataclass(frozen=True)
 class Claimed:
     """A delivery leased to one worker, with what sending it needs.
@@ -227,56 +193,91 @@ class Outcome:
     started_run: TriggeredRun | None = None
 
 
-class DeliveryStore(Protocol):
-    """The delivery queue operations (both backends)."""
-
-    async def claim_due(self, now: float, limit: int, lease_seconds: float, owner: str) -> list[Claimed]: ...
-
-    async def postpone(self, delivery_id: str, owner: str, until: float) -> bool:
-        """Give a claimed delivery back, due at ``until``, without counting an attempt."""
-
-    async def renew(self, delivery_id: str, owner: str, until: float) -> bool:
-        """Extend the lease of a delivery still being sent; False when it is no longer ours."""
-
-    async def finish(self, delivery_id: str, owner: str, outcome: Outcome) -> bool:
-        """Record an attempt; False when the lease was lost (another worker owns it now)."""
-
-    async def newer_succeeded(self, ordering_key: str, ordering_time: float, delivery_id: str) -> bool: ...
-
-    async def get_delivery(self, delivery_id: str) -> DeliveryRow | None: ...
-
-    async def list_deliveries(self, query: DeliveryQuery) -> list[DeliveryRow]: ...
-
-    async def attempts_for(self, delivery_ids: Sequence[str]) -> dict[str, list[AttemptRow]]: ...
-
-    async def requeue(self, delivery_id: str, now: float, params: dict[str, Any] | None = None) -> bool:
-        """A dead delivery goes back to the queue with a fresh attempt budget; ``params``
-        (when given) replace its rendered parameters (a retry that re-rendered them)."""
-
-    async def add_deliveries(self, event_id: str, deliveries: Sequence[NewDelivery], now: float) -> None: ...
-
-    async def delivery_counts(self) -> dict[str, int]: ...
-
-    async def event_delivery_states(self, event_ids: Sequence[str]) -> dict[str, dict[str, int]]:
-        """Per event: how many of its deliveries are in each state (events without any are absent)."""
-
-    async def dead_by_sink(self) -> dict[str, int]: ...
-
-    async def requeue_dead(self, sink_id: str, now: float) -> int:
-        """Every dead delivery of a sink goes back to the queue (as ``requeue``); how many did."""
-    async def oldest_due(self, now: float) -> float | None:
-        """When the longest-waiting due delivery became due (None when nothing is due)."""
+# --- runs (receiver/store/runs.py has their statements) -------------------------------------
 
 
-class WebStore(Protocol):
-    """What the web page's processes share: keys made once, and login sessions."""
+@dataclass
+class RunRow:
+    """One row of ``runs`` (mutable only while run tracking builds it, before it is written)."""
 
-    async def web_key(self, name: str, candidate: str, now: float) -> str:
-        """The stored key ``name``; ``candidate`` is stored first when there is none yet."""
+    key: str
+    source_id: str
+    run_id: str
+    platform: str
+    name: str | None
+    project: str | None
+    status: str | None
+    outcome: str | None
+    url: str | None
+    started_at: str | None
+    finished_at: str | None
+    duration_ms: float | None
+    repo: str | None
+    sha: str | None
+    branch: str | None
+    pr: int | None
+    metrics: dict[str, Any] | None
+    counts: dict[str, Any] | None
+    final: bool
+    event_time: float
+    ended_at: float | None
+    verdict: str | None
+    test_key: str | None
+    previous_key: str | None
+    transition: str | None
+    first_event_id: str
+    last_event_id: str
+    trigger_event_id: str | None
+    trigger_delivery_id: str | None
+    created_at: float
+    updated_at: float
+    # 0006_run_trigger.sql: the commit the trigger named (the run's sha "came from the trigger"
+    # while it is still this one) and the correlation id of the chain that started the run.
+    trigger_sha: str | None = None
+    correlation_id: str | None = None
 
-    async def add_session(self, id_sha256: str, now: float, expires_at: float) -> None:
-        """Store a session (and forget the expired ones)."""
 
-    async def session_alive(self, id_sha256: str, now: float) -> bool: ...
+@dataclass(frozen=True)
+class TriggeredRun:
+    """A run a successful delivery started on a platform: recorded in the transaction that records
+    the success (``receiver/store/runs_trigger.py``). ``source_id`` keys the row as the run's own
+    webhooks will (the sink's ``runs_source``), so they find it."""
 
-    async def end_session(self, id_sha256: str) -> None: ...
+    source_id: str
+    run_id: str
+    platform: str
+    repo: str | None
+    sha: str | None
+    branch: str | None
+    pr: int | None
+    correlation_id: str | None
+    trigger_event_id: str
+    trigger_delivery_id: str
+    now: float
+
+    def new_row(self, key: str) -> RunRow:
+        """The row of a run no event has described yet: ``queued``, with the trigger's git context.
+        Its ``event_time`` is 0: the platform's first event wins whatever its time (our clock is
+        not the platform's), and fills what the trigger could not know."""
+        return RunRow(
+            key=key, source_id=self.source_id, run_id=self.run_id, platform=self.platform, name=None, project=None,
+            status="queued", outcome=None, url=None, started_at=None, finished_at=None, duration_ms=None,
+            repo=self.repo, sha=self.sha, branch=self.branch, pr=self.pr, metrics=None, counts=None, final=False,
+            event_time=0.0, ended_at=None, verdict=None, test_key=None, previous_key=None, transition=None,
+            first_event_id=self.trigger_event_id, last_event_id=self.trigger_event_id,
+            trigger_event_id=self.trigger_event_id, trigger_delivery_id=self.trigger_delivery_id,
+            created_at=self.now, updated_at=self.now, trigger_sha=self.sha, correlation_id=self.correlation_id,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One successful deployment (a row of ``deployments``)."""
+
+    event_id: str
+    repo: str
+    environment: str | None
+    sha: str
+    ref: str | None
+    default_branch: str | None
+    deployed_at: float

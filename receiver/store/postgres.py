@@ -47,7 +47,7 @@ from receiver.store.rows import delivery_args, delivery_row, event_args, event_r
 from receiver.store.runs import RunStep
 from receiver.store.runs_postgres import PostgresRuns, apply_run
 from receiver.store.runs_trigger import record_trigger_postgres
-from receiver.store.sql import pg
+from receiver.store.sql import pg, pg_text
 
 T = TypeVar("T")
 
@@ -58,12 +58,6 @@ _RETRY_SQLSTATES = (pgerrors.SerializationFailure, pgerrors.DeadlockDetected)
 def _parsed(value: Any) -> Any:
     """psycopg already decodes json columns."""
     return value
-
-
-def _text(value: str | None) -> str | None:
-    """PostgreSQL text cannot hold NUL; free text from outside (subjects, responses,
-    error reasons) gets U+FFFD instead, so the row is stored rather than refused."""
-    return value.replace("\x00", "\ufffd") if value is not None and "\x00" in value else value
 
 
 # Due work, plus work whose worker died (its lease ran out); rows another dispatcher is
@@ -208,7 +202,7 @@ class PostgresStore(PostgresWeb, PostgresRuns):
             ev, deliveries = await apply_run(conn, ev, run)
         if ev.deployment is not None:  # a deployment.success event (runs/deployment.py)
             await runs_history.record_postgres(conn, ev.deployment)
-        await conn.execute(_INSERT_EVENT, event_args(ev, _text))
+        await conn.execute(_INSERT_EVENT, event_args(ev, pg_text))
         if deliveries:
             await self._insert_deliveries(conn, ev.id, ev.received_at, deliveries)
         return SaveResult(ev.id, False)
@@ -216,7 +210,7 @@ class PostgresStore(PostgresWeb, PostgresRuns):
     @staticmethod
     async def _insert_deliveries(conn: Conn, event_id: str, now: float, deliveries: Sequence[NewDelivery]) -> None:
         async with conn.cursor() as cur:
-            await cur.executemany(_INSERT_DELIVERY, [delivery_args(d, event_id, now, _text) for d in deliveries])
+            await cur.executemany(_INSERT_DELIVERY, [delivery_args(d, event_id, now, pg_text) for d in deliveries])
 
     async def get_event(self, event_id: str) -> EventRow | None:
         rows = await self._read(pg(sql.GET_EVENT), (event_id,))
@@ -261,7 +255,7 @@ class PostgresStore(PostgresWeb, PostgresRuns):
             a = outcome.attempt
             cur = await conn.execute(
                 _FINISH,
-                (outcome.state.value, outcome.next_attempt_at, _text(outcome.last_error), a.finished_at,
+                (outcome.state.value, outcome.next_attempt_at, pg_text(outcome.last_error), a.finished_at,
                  delivery_id, owner),
             )  # fmt: skip
             if cur.rowcount != 1:
@@ -269,7 +263,7 @@ class PostgresStore(PostgresWeb, PostgresRuns):
             await conn.execute(
                 _INSERT_ATTEMPT,
                 (delivery_id, a.started_at, a.finished_at, a.duration_ms, a.outcome, a.status_code,
-                 _text(a.error_class), _text(a.reason), _text(a.response_excerpt), delivery_id),
+                 pg_text(a.error_class), pg_text(a.reason), pg_text(a.response_excerpt), delivery_id),
             )  # fmt: skip
             if outcome.derived is not None:
                 event, deliveries = outcome.derived

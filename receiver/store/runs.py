@@ -11,54 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-from receiver.store.base import EventRow, NewDelivery, NewEvent
-
-if TYPE_CHECKING:
-    from receiver.store.runs_history import History, Wants
-
-
-@dataclass
-class RunRow:
-    """One row of ``runs`` (mutable only while run tracking builds it, before it is written)."""
-
-    key: str
-    source_id: str
-    run_id: str
-    platform: str
-    name: str | None
-    project: str | None
-    status: str | None
-    outcome: str | None
-    url: str | None
-    started_at: str | None
-    finished_at: str | None
-    duration_ms: float | None
-    repo: str | None
-    sha: str | None
-    branch: str | None
-    pr: int | None
-    metrics: dict[str, Any] | None
-    counts: dict[str, Any] | None
-    final: bool
-    event_time: float
-    ended_at: float | None
-    verdict: str | None
-    test_key: str | None
-    previous_key: str | None
-    transition: str | None
-    first_event_id: str
-    last_event_id: str
-    trigger_event_id: str | None
-    trigger_delivery_id: str | None
-    created_at: float
-    updated_at: float
-    # 0006_run_trigger.sql: the commit the trigger named (the run's sha "came from the trigger"
-    # while it is still this one) and the correlation id of the chain that started the run.
-    trigger_sha: str | None = None
-    correlation_id: str | None = None
-
+from receiver.store.base import NewDelivery, NewEvent, RunRow, TriggeredRun
+from receiver.store.runs_history import History, Wants
 
 RUN_FIELDS = [f.name for f in fields(RunRow)]
 RUN_COLUMNS = ", ".join(RUN_FIELDS)
@@ -189,55 +145,6 @@ class RunStep(Protocol):
         self, event: NewEvent, run: RunRow, previous: RunRow | None, history: History | None = None
     ) -> tuple[NewEvent, Sequence[NewDelivery], RunRow]:
         """The enriched, planned event, its deliveries and the run row to write."""
-
-
-class RunStore(Protocol):
-    """The run reads both backends implement."""
-
-    async def list_runs(self, query: RunQuery) -> list[RunRow]: ...
-
-    async def get_run(self, key: str) -> RunRow | None: ...
-
-    async def run_events(self, key: str, limit: int) -> list[EventRow]: ...
-
-    async def run_trend(self, run: RunRow, limit: int) -> list[RunRow]: ...
-
-    async def run_event_ids(self, keys: Sequence[str]) -> dict[str, list[str]]: ...
-
-# --- the trigger: a follow-up call that started a run (receiver/delivery/track_run.py) ---------
-
-
-@dataclass(frozen=True)
-class TriggeredRun:
-    """A run a successful delivery started on a platform: recorded in the transaction that records
-    the success (``receiver/store/runs_trigger.py``). ``source_id`` keys the row as the run's own
-    webhooks will (the sink's ``runs_source``), so they find it."""
-
-    source_id: str
-    run_id: str
-    platform: str
-    repo: str | None
-    sha: str | None
-    branch: str | None
-    pr: int | None
-    correlation_id: str | None
-    trigger_event_id: str
-    trigger_delivery_id: str
-    now: float
-
-    def new_row(self, key: str) -> RunRow:
-        """The row of a run no event has described yet: ``queued``, with the trigger's git context.
-        Its ``event_time`` is 0: the platform's first event wins whatever its time (our clock is
-        not the platform's), and fills what the trigger could not know."""
-        return RunRow(
-            key=key, source_id=self.source_id, run_id=self.run_id, platform=self.platform, name=None, project=None,
-            status="queued", outcome=None, url=None, started_at=None, finished_at=None, duration_ms=None,
-            repo=self.repo, sha=self.sha, branch=self.branch, pr=self.pr, metrics=None, counts=None, final=False,
-            event_time=0.0, ended_at=None, verdict=None, test_key=None, previous_key=None, transition=None,
-            first_event_id=self.trigger_event_id, last_event_id=self.trigger_event_id,
-            trigger_event_id=self.trigger_event_id, trigger_delivery_id=self.trigger_delivery_id,
-            created_at=self.now, updated_at=self.now, trigger_sha=self.sha, correlation_id=self.correlation_id,
-        )  # fmt: skip
 
 
 FIND_RUN_KEY = "SELECT key FROM runs WHERE source_id = ? AND run_id = ?"

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from receiver import jsonutil
-from receiver.store.sql import pg
+from receiver.store.base import Deployment
+from receiver.store.sql import pg, pg_clean
 
 if TYPE_CHECKING:  # SQLite stores do not need psycopg imported
     import psycopg
@@ -44,19 +45,6 @@ _BASELINE = (
 )
 BASELINE_ANY_BRANCH = _BASELINE.format(branch="")
 BASELINE_ON_BRANCH = _BASELINE.format(branch="AND branch = ? ")
-
-
-@dataclass(frozen=True)
-class Deployment:
-    """One successful deployment (a row of ``deployments``)."""
-
-    event_id: str
-    repo: str
-    environment: str | None
-    sha: str
-    ref: str | None
-    default_branch: str | None
-    deployed_at: float
 
 
 @dataclass(frozen=True)
@@ -150,17 +138,17 @@ async def read_postgres(conn: Conn, wants: Wants | None) -> History | None:
     deployment = None
     if wants.deployment is not None:
         sql, args = _deployment_query(wants.deployment)
-        row = await (await conn.execute(pg(sql), _clean(args))).fetchone()
+        row = await (await conn.execute(pg(sql), pg_clean(args))).fetchone()
         deployment = Deployment(*row) if row else None
     want = wants.baseline
     if want is None:
         return History(deployment)
     branch = want.branch
     if branch is None and not want.any_branch:
-        found = await (await conn.execute(pg(DEFAULT_BRANCH), _clean((want.repo,)))).fetchone() if want.repo else None
+        found = await (await conn.execute(pg(DEFAULT_BRANCH), pg_clean((want.repo,)))).fetchone() if want.repo else None
         branch = found[0] if found else want.fallback
     sql, args = _baseline_query(want, None if want.any_branch else branch)
-    rows = await (await conn.execute(pg(sql), _clean(args))).fetchall()
+    rows = await (await conn.execute(pg(sql), pg_clean(args))).fetchall()
     return History(deployment, branch, _samples(rows, _decoded))
 
 
@@ -169,7 +157,7 @@ def record_sqlite(conn: sqlite3.Connection, deployment: Deployment) -> None:
 
 
 async def record_postgres(conn: Conn, deployment: Deployment) -> None:
-    await conn.execute(pg(INSERT_DEPLOYMENT), _clean(_deployment_args(deployment)))
+    await conn.execute(pg(INSERT_DEPLOYMENT), pg_clean(_deployment_args(deployment)))
 
 
 def _decoded(value: Any) -> Any:
@@ -181,7 +169,3 @@ def _deployment_args(d: Deployment) -> tuple[Any, ...]:
     return (d.event_id, d.repo, d.environment, d.sha, d.ref, d.default_branch, d.deployed_at)
 
 
-def _clean(args: tuple[Any, ...]) -> list[Any]:
-    from receiver.store.runs_postgres import _clean as clean  # its one definition (an import cycle otherwise)
-
-    return clean(args)

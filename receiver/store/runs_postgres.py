@@ -36,7 +36,7 @@ from receiver.store.runs import (
     trend_sql,
     update_args,
 )
-from receiver.store.sql import pg
+from receiver.store.sql import pg, pg_clean
 
 Conn = psycopg.AsyncConnection[tuple[Any, ...]]
 
@@ -53,19 +53,19 @@ def _parsed(value: Any) -> Any:
 async def apply_run(conn: Conn, ev: NewEvent, step: RunStep) -> tuple[NewEvent, Sequence[NewDelivery]]:
     """Merge ``ev`` into its run and plan it; called after the redelivery check, before the event insert."""
     for _ in range(3):  # a lost first-insert race costs one more round; a third cannot happen
-        cur = await conn.execute(_SELECT_FOR_UPDATE, _clean((step.source_id, step.run_id)))
+        cur = await conn.execute(_SELECT_FOR_UPDATE, pg_clean((step.source_id, step.run_id)))
         found = await cur.fetchone()
         current = run_row(found, _parsed) if found else None
         merged = step.merge(current)
         previous = None
         query = previous_sql(merged) if step.wants_previous else None
         if query is not None:
-            cur = await conn.execute(pg(query[0]), _clean(query[1]))
+            cur = await conn.execute(pg(query[0]), pg_clean(query[1]))
             row = await cur.fetchone()
             previous = run_row(row, _parsed) if row else None
         history = await runs_history.read_postgres(conn, step.wants(merged))
         event, deliveries, run = step.complete(ev, merged, previous, history)
-        args = _clean(run_args(run, json.dumps))
+        args = pg_clean(run_args(run, json.dumps))
         if current is None:
             cur = await conn.execute(_INSERT, args)
             if cur.rowcount != 1:
@@ -75,13 +75,6 @@ async def apply_run(conn: Conn, ev: NewEvent, step: RunStep) -> tuple[NewEvent, 
         await conn.execute(_LINK, (run.key, ev.id))
         return event, deliveries
     raise RuntimeError(f"run {step.run_id!r} of source {step.source_id!r}: could not be created or locked")
-
-
-def _clean(args: Sequence[Any]) -> list[Any]:
-    """Text from outside (names, run ids) as PostgreSQL can hold it, in lookups and writes alike."""
-    from receiver.store.postgres import _text  # its one definition (imported here: an import cycle)
-
-    return [_text(v) if isinstance(v, str) else v for v in args]
 
 
 class PostgresRuns:

@@ -24,7 +24,7 @@ from receiver.store.runs import (
     add_trigger_args,
     run_args,
 )
-from receiver.store.sql import pg
+from receiver.store.sql import pg, pg_clean
 
 if TYPE_CHECKING:  # the SQLite store needs no PostgreSQL driver
     import psycopg
@@ -48,17 +48,15 @@ def record_trigger_sqlite(conn: sqlite3.Connection, run: TriggeredRun) -> str:
 async def record_trigger_postgres(conn: Conn, run: TriggeredRun) -> str:
     """Create or complete the run on PostgreSQL; a receiver creating the same run concurrently
     (its webhook raced ahead) wins the insert, and the trigger is added to its row."""
-    from receiver.store.runs_postgres import _clean  # its one definition of text PostgreSQL can hold
-
     for _ in range(3):  # a lost first-insert race costs one more round; a third cannot happen
-        cur = await conn.execute(_PG_FIND, _clean((run.source_id, run.run_id)))
+        cur = await conn.execute(_PG_FIND, pg_clean((run.source_id, run.run_id)))
         found = await cur.fetchone()
         if found is None:
             key = new_id("run", run.now)
-            cur = await conn.execute(_PG_INSERT, _clean(run_args(run.new_row(key), json.dumps)))
+            cur = await conn.execute(_PG_INSERT, pg_clean(run_args(run.new_row(key), json.dumps)))
             if cur.rowcount == 1:
                 return key
             continue
-        await conn.execute(_PG_ADD, _clean(add_trigger_args(run, found[0])))
+        await conn.execute(_PG_ADD, pg_clean(add_trigger_args(run, found[0])))
         return str(found[0])
     raise RuntimeError(f"run {run.run_id!r} of source {run.source_id!r}: could not be created or locked")

@@ -9,6 +9,7 @@ PostgreSQL, one writer and an index hint on SQLite, in the backends).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -162,3 +163,14 @@ class Dialect:
 
 SQLITE = Dialect(outcome="json_extract(envelope, '$.data.run.outcome')")
 POSTGRES = Dialect(outcome="(envelope -> 'data' -> 'run' ->> 'outcome')")
+
+
+def pg_text(value: str | None) -> str | None:
+    """PostgreSQL text cannot hold NUL; free text from outside (subjects, responses,
+    error reasons) gets U+FFFD instead, so the row is stored rather than refused."""
+    return value.replace("\x00", "\ufffd") if value is not None and "\x00" in value else value
+
+
+def pg_clean(args: Sequence[Any]) -> list[Any]:
+    """Text from outside (names, run ids) as PostgreSQL can hold it, in lookups and writes alike."""
+    return [pg_text(v) if isinstance(v, str) else v for v in args]

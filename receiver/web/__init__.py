@@ -16,7 +16,7 @@ from receiver.store import Store
 from receiver.web.api import api_routes
 from receiver.web.auth import Guard
 from receiver.web.service import DeliveryLog
-from receiver.web.views import ui_routes
+from receiver.web.ui import ui_routes
 
 
 def guard_for(config: Config, store: Store, clock: Callable[[], float]) -> Guard:

@@ -7,7 +7,6 @@ query parameters. The routes and ``/api/openapi.json`` are both made from that t
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from pydantic import BaseModel
 from starlette.requests import Request
@@ -18,6 +17,7 @@ from receiver.runs.model import TRANSITIONS
 from receiver.sources.fields import OUTCOMES
 from receiver.web import models
 from receiver.web.auth import Guard, json_deny
+from receiver.web.openapi import Endpoint, Param, openapi_endpoint
 from receiver.web.params import DELIVERY_FILTERS, STATES, parse_delivery_query, parse_event_filter
 from receiver.web.present import delivery_model, event_model, plan_model, summary_model
 from receiver.web.runs_api import RunsApi
@@ -26,25 +26,6 @@ from receiver.web.service import DeliveryLog
 
 def answer(model: BaseModel, status: int = 200) -> Response:
     return JSONResponse(model.model_dump(mode="json"), status_code=status)
-
-
-@dataclass(frozen=True)
-class Param:
-    name: str
-    description: str
-    enum: tuple[str, ...] | None = None
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    path: str
-    method: str
-    summary: str
-    handler: str  # the Api method's name
-    ok: type[BaseModel]
-    ok_status: tuple[int, ...] = (200,)
-    params: tuple[Param, ...] = ()
-    errors: tuple[int, ...] = (400, 401, 403, 429)
 
 
 LIMIT = Param("limit", "how many, 1 to 500 (default 50)")
@@ -176,12 +157,11 @@ class Api(RunsApi):
 
 
 def api_routes(log: DeliveryLog, guard: Guard) -> list[Route]:
-    from receiver.web.openapi import openapi_endpoint
-
     api = Api(log)
     routes = []
     for e in API:
         handler: Callable[[Request], Awaitable[Response]] = getattr(api, e.handler)
         routes.append(Route(e.path, guard.protect(handler, json_deny, ui=False), methods=[e.method]))
-    routes.append(Route("/api/openapi.json", guard.protect(openapi_endpoint, json_deny, ui=False), methods=["GET"]))
+    document = guard.protect(openapi_endpoint(API), json_deny, ui=False)
+    routes.append(Route("/api/openapi.json", document, methods=["GET"]))
     return routes

@@ -35,7 +35,7 @@ from starlette.responses import JSONResponse, Response
 
 from receiver.errors import error_body
 from receiver.secret import Secret
-from receiver.store.base import WebStore
+from receiver.store.contract import WebStore
 from receiver.web.throttle import FailureThrottle
 
 COOKIE = "hookyard_session"

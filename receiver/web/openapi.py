@@ -1,10 +1,11 @@
 """``/api/openapi.json``: the OpenAPI 3.1 document of the JSON API, made from the endpoint
-table (``api.API``) and the models the handlers answer with (``models.py``)."""
+table (``api.API``, rows of :class:`Endpoint`) and the models the handlers answer with (``models.py``)."""
 
 from __future__ import annotations
 
-import functools
 import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
@@ -13,6 +14,26 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from receiver.web import models
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    description: str
+    enum: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    path: str
+    method: str
+    summary: str
+    handler: str  # the Api method's name
+    ok: type[BaseModel]
+    ok_status: tuple[int, ...] = (200,)
+    params: tuple[Param, ...] = ()
+    errors: tuple[int, ...] = (400, 401, 403, 429)
+
 
 REF = "#/components/schemas/{model}"
 _ERROR_TEXT = {
@@ -33,14 +54,11 @@ def _json(model: type[BaseModel], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": _ref(model)}}}
 
 
-@functools.cache
-def document() -> dict[str, Any]:
-    from receiver.web.api import API
-
-    used = sorted({e.ok for e in API} | {models.Error}, key=lambda m: m.__name__)
+def document(api: Sequence[Endpoint]) -> dict[str, Any]:
+    used = sorted({e.ok for e in api} | {models.Error}, key=lambda m: m.__name__)
     _, schemas = models_json_schema([(m, "serialization") for m in used], ref_template=REF)
     paths: dict[str, dict[str, Any]] = {}
-    for e in API:
+    for e in api:
         path_params = re.findall(r"{(\w+)}", e.path)
         parameters = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}} for name in path_params
@@ -73,5 +91,11 @@ def document() -> dict[str, Any]:
     }
 
 
-async def openapi_endpoint(request: Request) -> Response:
-    return JSONResponse(document())
+def openapi_endpoint(api: Sequence[Endpoint]) -> Callable[[Request], Awaitable[Response]]:
+    """``GET /api/openapi.json`` for the endpoint table ``api`` (the document is made once)."""
+    doc = document(api)
+
+    async def endpoint(request: Request) -> Response:
+        return JSONResponse(doc)
+
+    return endpoint

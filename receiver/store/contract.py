@@ -1,0 +1,130 @@
+"""The store contract: what each consumer needs of a store, and :class:`Store`, their union,
+which both backends implement (one contract test suite runs against each)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from receiver.store.base import (
+    AttemptRow,
+    Claimed,
+    DeliveryQuery,
+    DeliveryRow,
+    EventQuery,
+    EventRow,
+    NewDelivery,
+    NewEvent,
+    Outcome,
+    RunRow,
+    SaveResult,
+)
+from receiver.store.runs import RunQuery, RunStep
+
+
+class EventStore(Protocol):
+    """Events: the lifecycle, saving (the durability point) and the reads."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None:
+        """Raise unless the store accepts a write transaction right now."""
+
+    def on_failure(self, callback: Callable[[str], None]) -> None:
+        """Have ``callback`` told (once, with a one-line reason) if the store stops being able to
+        write for good while open, e.g. its writer task died: the process should then exit."""
+
+    async def save_event(
+        self, event: NewEvent, deliveries: Sequence[NewDelivery] = (), *, run: RunStep | None = None
+    ) -> SaveResult:
+        """Store ``event`` unless it is a redelivery. With ``run``, the event's run is merged and the
+        event enriched and planned by ``run`` in the same transaction (``deliveries`` is then unused)."""
+
+    async def get_event(self, event_id: str) -> EventRow | None: ...
+
+    async def list_events(self, query: EventQuery) -> list[EventRow]: ...
+
+    async def children(self, event_id: str, limit: int) -> list[EventRow]:
+        """The events derived from ``event_id`` (its ``parent_id``), oldest first, at most ``limit``."""
+
+    async def count_events(self) -> int: ...
+
+
+class DeliveryStore(Protocol):
+    """The delivery queue operations (both backends)."""
+
+    async def claim_due(self, now: float, limit: int, lease_seconds: float, owner: str) -> list[Claimed]: ...
+
+    async def postpone(self, delivery_id: str, owner: str, until: float) -> bool:
+        """Give a claimed delivery back, due at ``until``, without counting an attempt."""
+
+    async def renew(self, delivery_id: str, owner: str, until: float) -> bool:
+        """Extend the lease of a delivery still being sent; False when it is no longer ours."""
+
+    async def finish(self, delivery_id: str, owner: str, outcome: Outcome) -> bool:
+        """Record an attempt; False when the lease was lost (another worker owns it now)."""
+
+    async def newer_succeeded(self, ordering_key: str, ordering_time: float, delivery_id: str) -> bool: ...
+
+    async def get_delivery(self, delivery_id: str) -> DeliveryRow | None: ...
+
+    async def list_deliveries(self, query: DeliveryQuery) -> list[DeliveryRow]: ...
+
+    async def attempts_for(self, delivery_ids: Sequence[str]) -> dict[str, list[AttemptRow]]: ...
+
+    async def requeue(self, delivery_id: str, now: float, params: dict[str, Any] | None = None) -> bool:
+        """A dead delivery goes back to the queue with a fresh attempt budget; ``params``
+        (when given) replace its rendered parameters (a retry that re-rendered them)."""
+
+    async def add_deliveries(self, event_id: str, deliveries: Sequence[NewDelivery], now: float) -> None: ...
+
+    async def delivery_counts(self) -> dict[str, int]: ...
+
+    async def event_delivery_states(self, event_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Per event: how many of its deliveries are in each state (events without any are absent)."""
+
+    async def dead_by_sink(self) -> dict[str, int]: ...
+
+    async def requeue_dead(self, sink_id: str, now: float) -> int:
+        """Every dead delivery of a sink goes back to the queue (as ``requeue``); how many did."""
+
+    async def oldest_due(self, now: float) -> float | None:
+        """When the longest-waiting due delivery became due (None when nothing is due)."""
+
+
+class WebStore(Protocol):
+    """What the web page's processes share: keys made once, and login sessions."""
+
+    async def web_key(self, name: str, candidate: str, now: float) -> str:
+        """The stored key ``name``; ``candidate`` is stored first when there is none yet."""
+
+    async def add_session(self, id_sha256: str, now: float, expires_at: float) -> None:
+        """Store a session (and forget the expired ones)."""
+
+    async def session_alive(self, id_sha256: str, now: float) -> bool: ...
+
+    async def end_session(self, id_sha256: str) -> None: ...
+
+
+class RunStore(Protocol):
+    """The run reads both backends implement."""
+
+    async def list_runs(self, query: RunQuery) -> list[RunRow]: ...
+
+    async def get_run(self, key: str) -> RunRow | None: ...
+
+    async def run_events(self, key: str, limit: int) -> list[EventRow]: ...
+
+    async def run_trend(self, run: RunRow, limit: int) -> list[RunRow]: ...
+
+    async def run_event_ids(self, keys: Sequence[str]) -> dict[str, list[str]]: ...
+
+
+# --- the trigger: a follow-up call that started a run (receiver/delivery/track_run.py) ---------
+
+
+class Store(EventStore, DeliveryStore, WebStore, RunStore, Protocol):
+    """Everything a store does: both backends implement all of it (``open_store`` returns either
+    as a ``Store``, so mypy checks each), and every consumer takes it as it is."""
