@@ -8,40 +8,17 @@ COMMITTED reads a fresh snapshot per statement). Keys are claimed in sorted orde
 saves never wait on each other's keys crosswise (no deadlock).
 
 The algorithm is written without I/O: :func:`original` yields statements (``?`` marks) and
-is sent each one's answer; each backend drives it on its connection (``sqlite.py``,
-``postgres.py``).
+is sent each one's answer; ``steps.py`` drives it on either backend's connection.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator, Sequence
-from dataclasses import dataclass
-from typing import Any
-
-from receiver.store import sql
+from receiver.store import sql, steps
 from receiver.store.base import NewEvent
-
-
-@dataclass(frozen=True)
-class Statement:
-    text: str
-    args: Sequence[Any]
-    rows: bool  # answer with the rows (else with the row count)
-
+from receiver.store.steps import Statement, count, rows
 
 _ROUNDS = 4
-Answer = list[tuple[Any, ...]] | int
-Steps = Generator[Statement, Answer, str | None]
-
-
-def _rows(answer: Answer) -> list[tuple[Any, ...]]:
-    assert isinstance(answer, list)
-    return answer
-
-
-def _count(answer: Answer) -> int:
-    assert isinstance(answer, int)
-    return answer
+Steps = steps.Steps[str | None]
 
 
 def original(ev: NewEvent) -> Steps:
@@ -51,7 +28,7 @@ def original(ev: NewEvent) -> Steps:
     if not keys:
         return None
     args = [x for key in keys for x in (ev.source_id, key, ev.id)]
-    claimed = _count((yield Statement(sql.claim_keys(len(keys)), args, rows=False)))
+    claimed = count((yield Statement(sql.claim_keys(len(keys)), args, rows=False)))
     # Common path (all new): that one statement was the whole cost. Another round only when a
     # concurrent save moved a stale body key first (it then holds it: the next round finds it);
     # bounded all the same: past it the event is stored as new, as without a window.
@@ -60,15 +37,15 @@ def original(ev: NewEvent) -> Steps:
             break
         found: str | None = None
         for key in ev.dedupe_keys:  # in order: the first known key names the original
-            rows = _rows((yield Statement(sql.KEY_OWNER, (ev.source_id, key, ev.id), rows=True)))
-            if rows:
-                found = str(rows[0][0])
+            owners = rows((yield Statement(sql.KEY_OWNER, (ev.source_id, key, ev.id), rows=True)))
+            if owners:
+                found = str(owners[0][0])
                 break
         stale: str | None = None
         if found is None and body_key is not None:
-            rows = _rows((yield Statement(sql.BODY_OWNER, (ev.source_id, body_key, ev.id), rows=True)))
-            if rows:
-                holder, received_at = rows[0]
+            owners = rows((yield Statement(sql.BODY_OWNER, (ev.source_id, body_key, ev.id), rows=True)))
+            if owners:
+                holder, received_at = owners[0]
                 if received_at is not None and received_at >= ev.received_at - ev.dedupe_window:
                     found = str(holder)
                 else:
@@ -77,9 +54,8 @@ def original(ev: NewEvent) -> Steps:
             yield Statement(sql.release_keys(len(keys)), (ev.source_id, *keys, ev.id), rows=False)
             return found
         if stale is None:  # the holder went away meanwhile (pruned): claim what is still missing
-            claimed += _count((yield Statement(sql.claim_keys(len(keys)), args, rows=False)))
+            claimed += count((yield Statement(sql.claim_keys(len(keys)), args, rows=False)))
             continue
         # Only the body key was taken, by an event older than the window: it moves on.
-        claimed += _count((yield Statement(sql.MOVE_KEY, (ev.id, ev.source_id, body_key, stale), rows=False)))
+        claimed += count((yield Statement(sql.MOVE_KEY, (ev.id, ev.source_id, body_key, stale), rows=False)))
     return None
-

@@ -48,6 +48,7 @@ from receiver.store.runs import RunStep
 from receiver.store.runs_postgres import PostgresRuns, apply_run
 from receiver.store.runs_trigger import record_trigger_postgres
 from receiver.store.sql import pg, pg_text
+from receiver.store.steps import drive_postgres
 
 T = TypeVar("T")
 
@@ -195,7 +196,7 @@ class PostgresStore(PostgresWeb, PostgresRuns):
     async def _save_event(
         self, conn: Conn, ev: NewEvent, deliveries: Sequence[NewDelivery], run: RunStep | None = None
     ) -> SaveResult:
-        original = await run_steps(conn, dedupe.original(ev))
+        original = await drive_postgres(conn, dedupe.original(ev))
         if original is not None:
             return SaveResult(original, True)
         if run is not None:  # behind the redelivery check: a redelivery changes no run
@@ -308,15 +309,3 @@ class PostgresStore(PostgresWeb, PostgresRuns):
     async def oldest_due(self, now: float) -> float | None:
         rows = await self._read(pg(sql.OLDEST_DUE), (now, now))
         return None if not rows or rows[0][0] is None else float(rows[0][0])
-
-
-async def run_steps(conn: Conn, steps: dedupe.Steps) -> str | None:
-    """Drive an I/O-free algorithm (``dedupe.py``) inside the caller's transaction."""
-    try:
-        statement = next(steps)
-        while True:
-            cur = await conn.execute(pg(statement.text), statement.args)
-            statement = steps.send(await cur.fetchall() if statement.rows else cur.rowcount)
-    except StopIteration as stop:
-        result: str | None = stop.value
-        return result

@@ -1,7 +1,7 @@
 """What a run event reads besides its run: the deployment that gives it a commit, and its baseline.
 
 Run tracking says what it needs (:class:`Wants`, from ``RunStep.wants``); the store reads it
-inside the event's transaction (:func:`read_sqlite` / :func:`read_postgres`) and hands the
+inside the event's transaction (:func:`history`, one algorithm for both backends) and hands the
 :class:`History` to ``RunStep.complete``, so what an event is enriched with is consistent with
 what the same transaction writes. Deployments are recorded by :func:`record_sqlite` /
 :func:`record_postgres` in the transaction that stores a ``deployment.success`` event.
@@ -11,17 +11,17 @@ Statements are written once with ``?`` placeholders (``pg`` turns them into psyc
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from receiver import jsonutil
 from receiver.store.base import Deployment
 from receiver.store.sql import pg, pg_clean
+from receiver.store.steps import Statement, Steps, drive_postgres, drive_sqlite, rows
 
 if TYPE_CHECKING:  # SQLite stores do not need psycopg imported
-    import psycopg
-
-    Conn = psycopg.AsyncConnection[tuple[Any, ...]]
+    from receiver.store.pg_pool import Conn
 
 DEPLOYMENT_COLUMNS = "event_id, repo, environment, sha, ref, default_branch, deployed_at"
 INSERT_DEPLOYMENT = f"INSERT INTO deployments ({DEPLOYMENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -112,44 +112,32 @@ def _samples(rows: list[Any], decode: Any) -> list[Sample]:
     return [Sample(decode(m) if m is not None else None, decode(c) if c is not None else None, d) for m, c, d in rows]
 
 
-def read_sqlite(conn: sqlite3.Connection, wants: Wants | None) -> History | None:
-    """What ``wants`` asks for, read in the caller's transaction."""
+def history(wants: Wants | None, decode: Callable[[Any], Any]) -> Steps[History | None]:
+    """What ``wants`` asks for (``decode`` turns a stored JSON column into a value), read in the
+    caller's transaction by either backend (``steps.py``)."""
     if wants is None:
         return None
     deployment = None
     if wants.deployment is not None:
-        row = conn.execute(*_deployment_query(wants.deployment)).fetchone()
-        deployment = Deployment(*row) if row else None
+        found = rows((yield Statement(*_deployment_query(wants.deployment), rows=True)))
+        deployment = Deployment(*found[0]) if found else None
     want = wants.baseline
     if want is None:
         return History(deployment)
     branch = want.branch
     if branch is None and not want.any_branch:
-        found = conn.execute(DEFAULT_BRANCH, (want.repo,)).fetchone() if want.repo else None
-        branch = found[0] if found else want.fallback
-    rows = conn.execute(*_baseline_query(want, None if want.any_branch else branch)).fetchall()
-    return History(deployment, branch, _samples(rows, jsonutil.loads))
+        default = rows((yield Statement(DEFAULT_BRANCH, (want.repo,), rows=True))) if want.repo else []
+        branch = default[0][0] if default else want.fallback
+    found = rows((yield Statement(*_baseline_query(want, None if want.any_branch else branch), rows=True)))
+    return History(deployment, branch, _samples(found, decode))
+
+
+def read_sqlite(conn: sqlite3.Connection, wants: Wants | None) -> History | None:
+    return drive_sqlite(conn, history(wants, jsonutil.loads))
 
 
 async def read_postgres(conn: Conn, wants: Wants | None) -> History | None:
-    """:func:`read_sqlite` on PostgreSQL (json columns arrive decoded)."""
-    if wants is None:
-        return None
-    deployment = None
-    if wants.deployment is not None:
-        sql, args = _deployment_query(wants.deployment)
-        row = await (await conn.execute(pg(sql), pg_clean(args))).fetchone()
-        deployment = Deployment(*row) if row else None
-    want = wants.baseline
-    if want is None:
-        return History(deployment)
-    branch = want.branch
-    if branch is None and not want.any_branch:
-        found = await (await conn.execute(pg(DEFAULT_BRANCH), pg_clean((want.repo,)))).fetchone() if want.repo else None
-        branch = found[0] if found else want.fallback
-    sql, args = _baseline_query(want, None if want.any_branch else branch)
-    rows = await (await conn.execute(pg(sql), pg_clean(args))).fetchall()
-    return History(deployment, branch, _samples(rows, _decoded))
+    return await drive_postgres(conn, history(wants, _decoded))  # json columns arrive decoded
 
 
 def record_sqlite(conn: sqlite3.Connection, deployment: Deployment) -> None:
@@ -167,5 +155,3 @@ def _decoded(value: Any) -> Any:
 
 def _deployment_args(d: Deployment) -> tuple[Any, ...]:
     return (d.event_id, d.repo, d.environment, d.sha, d.ref, d.default_branch, d.deployed_at)
-
-

@@ -37,6 +37,7 @@ from receiver.store.runs import RunStep
 from receiver.store.runs_sqlite import SqliteRuns, apply_run
 from receiver.store.sqlite_queue import SqliteQueue, insert_deliveries
 from receiver.store.sqlite_web import SqliteWeb
+from receiver.store.steps import drive_sqlite
 from receiver.store.writer import GroupCommitWriter, is_lock_busy
 
 T = TypeVar("T")
@@ -199,7 +200,7 @@ class SqliteStore(SqliteQueue, SqliteWeb, SqliteRuns):
     def _save_event(
         self, conn: sqlite3.Connection, ev: NewEvent, deliveries: Sequence[NewDelivery], run: RunStep | None = None
     ) -> SaveResult:
-        original = run_steps(conn, dedupe.original(ev))
+        original = drive_sqlite(conn, dedupe.original(ev))
         if original is not None:
             return SaveResult(original, True)
         if run is not None:  # behind the redelivery check: a redelivery changes no run
@@ -229,15 +230,3 @@ class SqliteStore(SqliteQueue, SqliteWeb, SqliteRuns):
 
     async def count_events(self) -> int:
         return await self._read(lambda conn: int(conn.execute(sql.COUNT_EVENTS).fetchone()[0]))
-
-
-def run_steps(conn: sqlite3.Connection, steps: dedupe.Steps) -> str | None:
-    """Drive an I/O-free algorithm (``dedupe.py``) inside the caller's transaction."""
-    try:
-        statement = next(steps)
-        while True:
-            cur = conn.execute(statement.text, statement.args)
-            statement = steps.send(cur.fetchall() if statement.rows else cur.rowcount)
-    except StopIteration as stop:
-        result: str | None = stop.value
-        return result
