@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from receiver.runs.model import finite_number
+
 if TYPE_CHECKING:  # the config imports this module: it stays free of the store
     from receiver.store.runs import RunRow
     from receiver.store.runs_history import Sample
@@ -45,9 +47,9 @@ def pass_rate(counts: Mapping[str, Any] | None) -> float | None:
     """Passed tests over all tests (a fraction), from ``data.counts``; None without a total."""
     if not counts:
         return None
-    passed, total = _number(counts.get("passed")), _number(counts.get("total"))
+    passed, total = finite_number(counts.get("passed")), finite_number(counts.get("total"))
     if total is None:
-        parts = [_number(counts.get(k)) for k in ("passed", "failed", "skipped", "known_failure")]
+        parts = [finite_number(counts.get(k)) for k in ("passed", "failed", "skipped", "known_failure")]
         total = sum(p for p in parts if p is not None) if any(p is not None for p in parts) else None
     if passed is None or not total:
         return None
@@ -65,8 +67,8 @@ def _values(metrics: Mapping[str, Any] | None, counts: Mapping[str, Any] | None,
     """The headline metrics in the order of ``METRICS``."""
     p95 = error_rate = None
     if metrics:
-        p95, error_rate = _number(metrics.get("p95_latency_ms")), _number(metrics.get("error_rate"))
-    return p95, error_rate, _number(duration_ms), pass_rate(counts) if counts else None
+        p95, error_rate = finite_number(metrics.get("p95_latency_ms")), finite_number(metrics.get("error_rate"))
+    return p95, error_rate, finite_number(duration_ms), pass_rate(counts) if counts else None
 
 
 def median(samples: Sequence[Sample]) -> dict[str, Any] | None:
@@ -102,7 +104,7 @@ def _finite(values: list[Any]) -> list[float]:
     try:
         floats = [float(v) for v in values]
     except OverflowError:
-        return [n for v in values if (n := _number(v)) is not None]
+        return [n for v in values if (n := finite_number(v)) is not None]
     return [v for v in floats if math.isfinite(v)]
 
 
@@ -156,14 +158,3 @@ def _increase_pct(now: float | None, then: float | None) -> float | None:
 def _rounded(change: float) -> float:
     """A change without float noise: 0.015 - 0.01 is 0.5 percentage points, not 0.4999…"""
     return round(change, 9)
-
-
-def _number(value: Any) -> float | None:
-    kind = type(value)
-    if kind is not float and kind is not int:  # bool is not a number here; None is the common miss
-        return None
-    try:
-        number = float(value)
-    except OverflowError:  # JSON allows an integer beyond a double's range
-        return None
-    return number if math.isfinite(number) else None

@@ -5,6 +5,7 @@ One definition of each fact; the store, the API and docs/events.md use these.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -68,3 +69,16 @@ def series_key(source_id: str, name: str | None, project: str | None) -> str | N
     if name is None and project is None:
         return None
     return f"{source_id}\x1f{name or ''}\x1f{project or ''}"
+
+
+def finite_number(value: Any) -> float | None:
+    """A JSON number as a float; None for anything else (bool, text, NaN, infinities, integers
+    beyond a double's range): the one reading of a run's metrics and counts."""
+    kind = type(value)
+    if kind is not float and kind is not int:  # bool is not a number here; None is the common miss
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # JSON allows an integer beyond a double's range
+        return None
+    return number if math.isfinite(number) else None

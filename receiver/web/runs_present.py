@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from receiver.runs.model import finite_number
 from receiver.runs.present import run_dict
 from receiver.sinks.github_status import valid_repo
 from receiver.store.runs import RunRow
@@ -27,22 +28,16 @@ class Headline:
     text: str  # as a cell shows it: "412 ms", "95% passed · 2 failed"
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return None
-    return float(value)
-
-
 def headline(run: RunRow) -> Headline | None:
     """p95 latency when the run measured it, else the pass rate of its counts; None: neither."""
-    p95 = _number((run.metrics or {}).get("p95_latency_ms"))
+    p95 = finite_number((run.metrics or {}).get("p95_latency_ms"))
     if p95 is not None:
         return Headline("p95 latency", "ms", p95, f"p95 {p95:,.0f} ms")
     counts = run.counts or {}
-    total, passed = _number(counts.get("total")), _number(counts.get("passed"))
+    total, passed = finite_number(counts.get("total")), finite_number(counts.get("passed"))
     if not total or passed is None:
         return None
-    failed = _number(counts.get("failed")) or 0.0
+    failed = finite_number(counts.get("failed")) or 0.0
     rate = 100.0 * passed / total
     return Headline("pass rate", "%", round(rate, 1), f"{rate:.0f}% passed · {failed:.0f} failed")
 

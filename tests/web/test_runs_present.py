@@ -32,6 +32,8 @@ def run(key: str = "run_01", **values: Any) -> RunRow:
                                                                                "95% passed · 1 failed")),
         (None, {"total": 3, "passed": 2}, ("pass rate", "%", 66.7, "67% passed · 0 failed")),
         ({"p95_latency_ms": True}, None, None),  # a boolean is no number
+        ({"p95_latency_ms": 10**400}, {"total": 4, "passed": 4}, ("pass rate", "%", 100.0,  # beyond a double
+                                                                    "100% passed · 0 failed")),
         ({"p95_latency_ms": float("nan")}, {"total": 0, "passed": 0}, None),  # nothing ran: no rate
         ({"p95_latency_ms": "fast"}, {"total": "3"}, None),
         (None, None, None),
