@@ -12,7 +12,8 @@ The layer contract, top to bottom (a part may import its own layer and any layer
 - the app: ``app`` (Starlette routes and lifespan) and what it mounts (``web``, ``reload``);
   they are handed the parts they use, never the app.
 - ``runtime``: the running daemon's parts (store, router, sinks, dispatcher, clock).
-- stages: ``ingest`` (the request path), ``delivery`` (the dispatcher), ``pruner`` (retention)
+- stages: ``ingest`` (the request path), ``delivery`` (the dispatcher), ``polling`` (runs followed
+  by asking), ``pruner`` (retention)
   and the operations the web and CLI share (``renormalize``, ``retrying``, ``status``).
   ``delivery`` sits here and not below the store, as the data-flow diagram reads: the
   dispatcher drives the store (claims, records) and the rules (``emit:`` routes derived
@@ -48,7 +49,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("entry points", {"__main__", "cli", "daemon"}),
     ("app", {"app", "web", "reload"}),
     ("runtime", {"runtime"}),
-    ("stages", {"ingest", "delivery", "pruner", "renormalize", "retrying", "status"}),
+    ("stages", {"ingest", "delivery", "polling", "pruner", "renormalize", "retrying", "status"}),
     ("config", {"config", "lazy_secrets"}),
     ("runs", {"runs"}),
     ("rules", {"rules"}),

@@ -153,6 +153,14 @@ class HttpSink:
         )
         return outbound.judge(resp, self._redactor)
 
+    async def get(self, path: str, params: Mapping[str, str]) -> SendResult:
+        """``GET path`` on the base URL with the sink's auth, guard and timeout (pollers read runs with it)."""
+        out = self.from_spec(RequestSpec(method="GET", path=path, query=dict(params)))
+        resp = await outbound.call(
+            self._client, out, timeout=self.timeout, allow_private=self.allow_private, redactor=self._redactor
+        )
+        return outbound.judge(resp, self._redactor)
+
     def started_run(self, action: Any, body: Any, event: Mapping[str, Any]) -> StartedRun | None:
         """The run this successful call of ``action`` started (its ``track:``), None when it starts
         none. Raises TrackFailed when the answer names no run."""

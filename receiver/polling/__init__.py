@@ -1,0 +1,8 @@
+"""Polling: follow runs on platforms that send no webhooks (see ``base.py`` for the interface)."""
+
+from __future__ import annotations
+
+from receiver.polling.base import PollerSpec
+
+# One entry per platform module (nunu, fusillade, automatedfuture), registered as they land.
+POLLERS: dict[str, PollerSpec] = {}

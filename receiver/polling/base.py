@@ -1,0 +1,83 @@
+"""The poller interface: one module per platform, one registry (``receiver.polling.POLLERS``).
+
+Most platforms send no webhooks (../shared/platform-docs/): Hookyard follows their runs by
+asking. A poller knows one platform's API: given a run id and what it saw last time (its
+``cursor``), it fetches the run's current state and says what changed, as normalized events
+in the same vocabulary the webhook adapters use. It never schedules, retries, sleeps or
+stores: the poll engine does that (leases, backoff, ``Retry-After``, the sink's rate
+limit, ``max_duration``), so a poller is a pure mapping from answers to observations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from receiver.events import Normalized
+from receiver.sinks.base import SendResult
+from receiver.sinks.http import HttpSink
+
+# GET ``path`` (joined to the sink's base URL, query in ``params``) with the sink's auth,
+# outbound guard and timeout. Answers the 2xx as SendResult (``body`` is the parsed JSON);
+# raises DeliveryError for anything else (``status``, ``retry_after`` and ``retryable`` set
+# as for deliveries). The engine wraps it with the sink's rate limiter.
+Fetch = Callable[[str, Mapping[str, str]], Awaitable[SendResult]]
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One change seen on the platform, to become one event.
+
+    ``key`` names the observed fact within the run (``status:running``, ``bug:b-17``): the
+    engine makes at most one event per (run, key), so seeing the same state twice, or after
+    a restart, makes none."""
+
+    key: str
+    normalized: Normalized
+
+
+@dataclass(frozen=True)
+class PollResult:
+    """What one poll of one run found.
+
+    ``answer`` is the raw platform answer (JSON-able) stored as the body of the events it
+    caused; ``final`` stops the polling (the run reached a final status); ``cursor`` is kept
+    with the schedule and handed to the next poll (e.g. the bug ids already reported)."""
+
+    answer: Any
+    observations: list[Observation]
+    final: bool
+    cursor: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Discovered:
+    """A run found by ``watch:`` (a platform's list endpoint): the engine starts polling it."""
+
+    run_id: str
+    status: str | None = None
+
+
+class Poller(Protocol):
+    platform: str
+
+    async def poll(self, run_id: str, cursor: Mapping[str, Any], fetch: Fetch) -> PollResult:
+        """The run's current state; raises DeliveryError when the platform did not answer it."""
+
+    async def discover(self, options: Mapping[str, Any], fetch: Fetch) -> list[Discovered]:
+        """Runs the platform lists under ``watch:`` ``options`` (raise NotImplementedError
+        where the platform has no list endpoint; config refuses ``watch:`` for it at load)."""
+
+
+@dataclass(frozen=True)
+class PollerSpec:
+    platform: str
+    create: Callable[[], Poller]
+    # Whether ``discover`` works (the platform documents a list endpoint).
+    can_discover: bool = False
+
+
+def sink_fetch(sink: HttpSink) -> Fetch:
+    """A :data:`Fetch` through ``sink``: its base URL, auth headers, outbound guard and timeout."""
+    return sink.get
