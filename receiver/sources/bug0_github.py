@@ -16,6 +16,7 @@ from receiver.events import Normalized
 from receiver.sources import fields
 
 PLATFORM = "bug0"
+EVENTS = frozenset({"status", "check_run"})  # the GitHub events Bug0 reports with
 # A finished report's outcome, when it is not a plain verdict, as the run's event type.
 _FINAL_TYPES = {"cancelled": "run.cancelled", "errored": "run.failed"}
 

@@ -48,7 +48,6 @@ CONCLUSIONS = {
 
 # bug0-api.txt names no status context or app: any that contains this (case-insensitive) is Bug0's.
 BUG0_CONTEXT = "bug0"
-BUG0_EVENTS = frozenset({"status", "check_run"})
 
 Parsed = tuple[str, Any, str | None, dict[str, dict[str, Any]]]  # type, subject, time, sections
 
@@ -205,7 +204,7 @@ class GitHubAdapter(CodeAdapter):
 
     def normalize(self, req: RawRequest) -> Normalized:
         n = super().normalize(req)
-        if self.bug0_context is not None and n.platform_event in BUG0_EVENTS:
+        if self.bug0_context is not None and n.platform_event in bug0_github.EVENTS:
             return bug0_github.report(n, self.bug0_context) or n
         return n
 
