@@ -5,7 +5,8 @@ A :class:`PlatformFake` is a :class:`~tests.servers.RecordingServer` with a rout
 (regex on the path → handler) read the :class:`ScriptedRun` of the id in the path, and every
 request must carry the platform's auth header (401 JSON otherwise, as the platforms answer).
 A run is a list of :class:`Step` s (the platform's own run object and the bugs found so far);
-``advance`` moves it on, so a test polls, advances, polls again and sees exactly one change.
+``advance`` moves it on, so a test polls, advances, polls again and sees exactly one change
+(or ``add(…, every=n)``: it moves on by itself after every n answers of the run).
 Faults are one-shot answers queued ahead of the routes: ``fault(Reply(429, …))``,
 ``fault(Reply(500))``, ``hang(seconds)``. A new platform is one more function like
 :func:`nunu` below: its routes and auth header.
@@ -32,8 +33,13 @@ class Step:
 
 @dataclass
 class ScriptedRun:
+    """A run's steps; with ``every`` it also moves on by itself after every ``every`` answers of its
+    own endpoint (for a daemon polling it in another process, where the test cannot step it)."""
+
     steps: list[Step]
     at: int = 0
+    every: int | None = None
+    answers: int = 0
 
     @property
     def current(self) -> Step:
@@ -41,6 +47,14 @@ class ScriptedRun:
 
     def advance(self, steps: int = 1) -> None:
         self.at = min(self.at + steps, len(self.steps) - 1)
+
+    def answered(self) -> Step:
+        """The step to answer with now (moving on afterwards when ``every`` answers were given)."""
+        step = self.current
+        self.answers += 1
+        if self.every is not None and self.answers % self.every == 0:
+            self.advance()
+        return step
 
 
 Handler = Callable[["PlatformFake", re.Match[str], Received], Reply]
@@ -57,9 +71,9 @@ class PlatformFake(RecordingServer):
         self.faults: list[Reply] = []
         self._state = threading.Lock()  # the server thread reads what the test thread changes
 
-    def add(self, run_id: str, *steps: Step) -> ScriptedRun:
+    def add(self, run_id: str, *steps: Step, every: int | None = None) -> ScriptedRun:
         with self._state:
-            run = self.runs[run_id] = ScriptedRun(list(steps))
+            run = self.runs[run_id] = ScriptedRun(list(steps), every=every)
         return run
 
     def advance(self, run_id: str, steps: int = 1) -> None:
@@ -108,7 +122,7 @@ def _not_found(run_id: str) -> Reply:
 
 def _nunu_run(fake: PlatformFake, m: re.Match[str], got: Received) -> Reply:
     run = fake.run(m["id"])
-    return Reply(200, run.current.run) if run else _not_found(m["id"])
+    return Reply(200, run.answered().run) if run else _not_found(m["id"])
 
 
 def _nunu_bugs(fake: PlatformFake, m: re.Match[str], got: Received) -> Reply:
@@ -153,7 +167,7 @@ def _af_result(fake: PlatformFake, m: re.Match[str], got: Received) -> Reply:
     run = fake.run(m["id"])
     if run is None:
         return Reply(404, {"message": "Resource does not exist or belongs to a different team"})
-    return Reply(200, {"test_result": run.current.run})
+    return Reply(200, {"test_result": run.answered().run})
 
 
 def automatedfuture(key: str) -> PlatformFake:

@@ -217,3 +217,16 @@ async def test_discovery_keeps_only_the_asked_statuses(client: HttpClient) -> No
     ]))]) as fake:  # fmt: skip
         found = await POLLERS["nunu"].create().discover({}, preset_fetch("nunu", client, fake.url, KEY))
     assert [(d.run_id, d.status) for d in found] == [("r-1", "running")]
+
+
+async def test_a_run_can_move_on_by_itself(fake: PlatformFake, fetch: Fetch) -> None:
+    """For a daemon polling in another process: the fake steps the run after every 2 answers."""
+    fake.add(RUN, Step(nunu_run(RUN, "queued")), Step(nunu_run(RUN, "running"), [B1]), Step(nunu_run(RUN, "passed")),
+             every=2)  # fmt: skip
+    cursor: dict[str, Any] = {}
+    seen = []
+    for _ in range(6):
+        result = await poll(fetch, cursor)
+        seen.append([o.key for o in result.observations])
+        cursor = result.cursor
+    assert seen == [["status:queued"], [], ["status:running", "bug:b-1"], [], ["status:passed"], []]
