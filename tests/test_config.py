@@ -163,6 +163,16 @@ CASES = [
             ),
         ]
     ],
+    # Only a github source recognises Bug0's statuses, by a context that is not empty.
+    (
+        "sources:\n  - id: g\n    kind: github\n    secrets: [x]\n    normalize: {bug0_context: ''}\n"
+        "  - id: n\n    kind: nunu\n    secrets: [x]\n    verify: {scheme: token, header: X-T}\n"
+        "    normalize: {bug0_context: bug0}\n",
+        [
+            "{f}:5: sources[0].normalize.bug0_context: String should have at least 1 character",
+            "{f}:10: sources[1].normalize.bug0_context: unknown key",
+        ],
+    ),
     # A send may not outlast its lease (it would be claimed again while in flight).
     (
         "delivery:\n  lease_seconds: 20\nsinks:\n  - id: h\n    kind: http\n    base_url: http://x.example\n"

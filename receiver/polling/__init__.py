@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
+from receiver.polling import automatedfuture, nunu
 from receiver.polling.base import PollerSpec
 
 # One entry per platform module (nunu, fusillade, automatedfuture), registered as they land.
-POLLERS: dict[str, PollerSpec] = {}
+POLLERS: dict[str, PollerSpec] = {spec.platform: spec for spec in (nunu.SPEC, automatedfuture.SPEC)}

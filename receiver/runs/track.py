@@ -31,9 +31,10 @@ from receiver.runs import deployment as deployments
 from receiver.runs.baseline import BaselineOptions
 from receiver.runs.deployment import GitOptions
 from receiver.runs.model import GIT_KEYS, epoch, is_final, series_key, transition, verdict
+from receiver.sources import bug0_github
 from receiver.store import Store
 from receiver.store.base import NewDelivery, NewEvent, SaveResult
-from receiver.store.runs import RunRow
+from receiver.store.runs import CommitLink, RunRow
 from receiver.store.runs_history import BaselineWant, History, Wants
 
 Planner = Callable[[Mapping[str, Any]], Plan]
@@ -56,6 +57,7 @@ class Track:
     planned: int = 0  # deliveries of the last plan (the one stored)
     git: GitOptions | None = None  # the source's ``git:`` (deployment commits)
     baseline: BaselineOptions = baselines.DEFAULTS  # the source's ``baseline:``
+    link: CommitLink | None = None  # a run known by its commit: the one Hookyard started for it (below)
 
     def merge(self, current: RunRow | None) -> RunRow:
         fresh = self.fresh
@@ -164,8 +166,12 @@ def track(
         fresh.repo = fresh.repo or git_options.repo
         fresh.branch = fresh.branch or git_options.branch
     _derive(fresh.__dict__)
+    link = None
+    if fresh.platform == bug0_github.PLATFORM and envelope.get("platform_event") in bug0_github.EVENTS:
+        # Bug0 reports through GitHub and names no run of its own (sources/bug0_github.py).
+        link = CommitLink(fresh.platform, fresh.repo, fresh.sha) if fresh.repo and fresh.sha else None
     return Track(envelope["source"], str(run_id), fresh, final, planner, git=git_options,
-                 baseline=baseline_options or baselines.DEFAULTS)  # fmt: skip
+                 baseline=baseline_options or baselines.DEFAULTS, link=link)  # fmt: skip
 
 
 def _int64(value: Any) -> int | None:
@@ -189,7 +195,8 @@ def enrich(
     event lacks them (``inferred_from``; ``inferred`` names where a sha this event brought to the
     run came from, e.g. ``deployment``), and on final events ``previous``/``transition``."""
     data = dict(envelope["data"])
-    section = {**data["run"], "key": run.key}
+    # The run's own id: an event linked to a run by its commit names the run it was linked to.
+    section = {**data["run"], "id": run.run_id, "key": run.key}
     if final:
         section["previous"] = previous_dict(previous)
         section["transition"] = run.transition

@@ -53,24 +53,29 @@ class AutomatedFutureAdapter(CodeAdapter):
     kind = KIND
 
     def from_payload(self, payload: Any, req: RawRequest) -> Normalized:
-        if not isinstance(payload, dict):
-            return unknown(KIND, f"expected a JSON object, got {type(payload).__name__}", payload)
-        result = as_dict(pick(payload, "test_result"))
-        run = as_dict(pick(payload, "test_run"))
-        if result is not None:
-            return _result(result, payload)
-        if run is not None:
-            return _run(run, payload)
-        if has_any(payload, "test_result_id", "test_name"):
-            return _result(payload, payload)
-        if has_any(payload, "test_run_id") and has_any(payload, "status"):
-            return _run(payload, payload)
-        return unknown(KIND, "neither a test run nor a test result object", payload)
+        return normalize_object(payload)
+
+
+def normalize_object(payload: Any) -> Normalized:
+    """The event a run or result object describes (a webhook body, or a ``GET /result/{id}`` answer)."""
+    if not isinstance(payload, dict):
+        return unknown(KIND, f"expected a JSON object, got {type(payload).__name__}", payload)
+    result = as_dict(pick(payload, "test_result"))
+    run = as_dict(pick(payload, "test_run"))
+    if result is not None:
+        return _result(result, payload)
+    if run is not None:
+        return _run(run, payload)
+    if has_any(payload, "test_result_id", "test_name"):
+        return _result(payload, payload)
+    if has_any(payload, "test_run_id") and has_any(payload, "status"):
+        return _run(payload, payload)
+    return unknown(KIND, "neither a test run nor a test result object", payload)
 
 
 def _result(obj: dict[str, Any], payload: Any) -> Normalized:
     status = pick(obj, "status")
-    key = _key(status)
+    key = status_key(status)
     problems = []
     if key not in RESULT_OUTCOMES:
         problems.append(f"data.test.status: {status!r} is not an Automated Future result status")
@@ -93,7 +98,7 @@ def _result(obj: dict[str, Any], payload: Any) -> Normalized:
 
 def _run(obj: dict[str, Any], payload: Any) -> Normalized:
     status = pick(obj, "status")
-    kind = RUN_TYPES.get(_key(status))
+    kind = RUN_TYPES.get(status_key(status))
     if kind is None:
         return unknown(KIND, f"unknown test run status {status!r}", payload)
     counts = _counts(obj)
@@ -125,7 +130,7 @@ def _event(kind: str, obj: dict[str, Any], data: dict[str, Any], payload: Any, p
     return Normalized(
         type=kind,
         platform=KIND,
-        platform_event=f"{_object_name(kind)}.{_key(pick(obj, 'status'))}",
+        platform_event=f"{_object_name(kind)}.{status_key(pick(obj, 'status'))}",
         subject=data.get("run", {}).get("id"),
         time=time,
         data=data,
@@ -140,13 +145,13 @@ def _object_name(kind: str) -> str:
 
 def _counts(obj: dict[str, Any]) -> dict[str, Any]:
     source = as_dict(pick(obj, "result_counts", "counts", "results", "summary")) or {
-        k: v for k, v in obj.items() if _key(k).endswith("count")
+        k: v for k, v in obj.items() if status_key(k).endswith("count")
     }
     counts: dict[str, Any] = {}
     total_given = None
     statuses = 0
     for raw_key, value in source.items():
-        key = _key(raw_key).removesuffix("count")
+        key = status_key(raw_key).removesuffix("count")
         if not isinstance(value, int) or isinstance(value, bool):
             continue
         if key == "total":
@@ -171,7 +176,7 @@ def _duration(started: Any, finished: Any) -> int | None:
     return round(delta.total_seconds() * 1000)
 
 
-def _key(value: Any) -> str:
+def status_key(value: Any) -> str:
     """``KnownFail`` / ``known_fail`` / ``Known Fail`` -> ``knownfail``."""
     return "".join(ch for ch in str(value).lower() if ch.isalnum())
 

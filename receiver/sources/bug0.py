@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from receiver.sources.base import AdapterSpec
 from receiver.sources.mapping import MappingAdapter, MappingOptions, merge, preset
-from receiver.sources.vocab import OUTCOME_WORDS, STATUS_TYPES, TIME_PATHS
+from receiver.sources.vocab import OUTCOME_WORDS, STATUS_TYPES, TIME_PATHS, count_paths
 
 KIND = "bug0"
 
@@ -24,10 +24,6 @@ REPO = (
     "{% elif obj.owner is defined and obj.repo is defined and obj.owner and obj.repo %}"
     "{{ obj.owner }}/{{ obj.repo }}{% endif %}"
 )
-
-
-def _count(name: str) -> list[str]:
-    return [f"summary.{name}", f"results.{name}", f"counts.{name}", f"{name}Count", f"{name}_count"]
 
 
 PRESET = preset(
@@ -50,10 +46,10 @@ PRESET = preset(
         "data.run.started_at": ["startedAt", "started_at"],
         "data.run.finished_at": ["finishedAt", "finished_at", "completedAt", "completed_at"],
         "data.run.duration_ms": ["durationMs", "duration_ms"],
-        "data.counts.total": [*_count("total"), "totalTests", "total_tests"],
-        "data.counts.passed": _count("passed"),
-        "data.counts.failed": _count("failed"),
-        "data.counts.skipped": _count("skipped"),
+        "data.counts.total": [*count_paths("total"), "totalTests", "total_tests"],
+        "data.counts.passed": count_paths("passed"),
+        "data.counts.failed": count_paths("failed"),
+        "data.counts.skipped": count_paths("skipped"),
         "data.git.repo": REPO,
         "data.git.sha": ["gitCommitSha", "git_commit_sha", "commitSha", "commit_sha"],
         "data.git.branch": ["gitBranch", "git_branch", "branch"],

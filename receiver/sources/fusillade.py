@@ -22,6 +22,7 @@ from receiver.sources import fields
 from receiver.sources.base import AdapterSpec, unknown
 from receiver.sources.mapping import CodeAdapter, MappingOptions
 from receiver.sources.payload import as_dict, pick
+from receiver.sources.vocab import FINAL_TYPES
 from receiver.verify.base import RawRequest
 
 KIND = "fusillade"
@@ -39,7 +40,7 @@ EVENTS = {
     "test.paused": "run.paused",
     "test.resumed": "run.resumed",
 }
-TERMINAL = {"run.completed", "run.failed", "run.cancelled", "run.stopped"}
+TERMINAL = FINAL_TYPES
 METRIC_KEYS = frozenset({"p95_latency_ms", "avg_latency_ms", "error_rate", "rps", "total_requests", "workers"})
 
 

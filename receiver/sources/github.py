@@ -5,7 +5,19 @@
 ``ping`` -> ``ping``. Every event fills ``data.git`` (``repo`` = ``repository.full_name``).
 The subject is the thing the event is about: the pushed sha, the PR number, the
 deployment / check suite / workflow run id, the hook id for ``ping``.
+``status`` -> ``status.<state>`` (``data.run``: context, state, verdict, target URL; no run id,
+so a commit status is no run of its own); ``check_run`` -> ``check_run.<action>``.
 Other GitHub events are kept as ``github.unknown``.
+
+Bug0 reports its runs only through its GitHub integration (bug0-api.txt: "commit status",
+"Results sent to integrations"), under no documented name. A ``status`` whose context, or a
+``check_run`` whose name or app, contains ``bug0_context`` (``normalize: {bug0_context: …}``,
+default ``bug0``, case-insensitive; ``null`` turns it off) is that report: a Bug0 run event
+(``platform: bug0``; pending/queued/in progress -> ``run.started`` with status ``running``,
+success/failure/error or a completed check -> ``run.completed`` / ``run.failed`` /
+``run.cancelled`` with status ``completed`` and the outcome) with ``data.run.id``
+``<repo>@<sha>``. Run tracking links it to the Bug0 run Hookyard started for that commit
+(``receiver/runs/track.py``).
 """
 
 from __future__ import annotations
@@ -13,8 +25,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from pydantic import Field
+
 from receiver.events import Normalized
-from receiver.sources import fields
+from receiver.sources import bug0_github, fields
 from receiver.sources.base import AdapterSpec, unknown
 from receiver.sources.mapping import CodeAdapter, MappingOptions
 from receiver.sources.payload import as_dict
@@ -31,6 +45,9 @@ CONCLUSIONS = {
     "startup_failure": "errored",
     # neutral, action_required and stale are no verdict: outcome stays null.
 }
+
+# bug0-api.txt names no status context or app: any that contains this (case-insensitive) is Bug0's.
+BUG0_CONTEXT = "bug0"
 
 Parsed = tuple[str, Any, str | None, dict[str, dict[str, Any]]]  # type, subject, time, sections
 
@@ -117,6 +134,43 @@ def _workflow_run(p: dict[str, Any], repo: Any) -> Parsed:
     return f"workflow_run.{p.get('action')}", wf.get("id"), wf.get("updated_at"), {"run": run, "git": git}
 
 
+# A commit status's state as a verdict (pending has none).
+STATUS_OUTCOMES = {"success": "passed", "failure": "failed", "error": "errored"}
+
+
+def _status(p: dict[str, Any], repo: Any) -> Parsed:
+    state = p.get("state")
+    run = {
+        "name": p.get("context"),
+        "status": state,
+        "outcome": STATUS_OUTCOMES.get(state or ""),
+        "url": p.get("target_url"),
+    }
+    git = {"repo": repo, "sha": p.get("sha")}
+    return f"status.{state}", p.get("id"), p.get("updated_at"), {"run": run, "git": git}
+
+
+def _check_run(p: dict[str, Any], repo: Any) -> Parsed:
+    check = as_dict(p.get("check_run")) or {}
+    run = {
+        "id": check.get("id"),
+        "name": check.get("name"),
+        "status": check.get("status"),
+        "outcome": CONCLUSIONS.get(check.get("conclusion") or ""),
+        "url": check.get("html_url") or check.get("details_url"),
+        "started_at": check.get("started_at"),
+        "finished_at": check.get("completed_at"),
+    }
+    git = {
+        "repo": repo,
+        "sha": check.get("head_sha"),
+        "branch": _d(check, "check_suite", "head_branch"),
+        "pr": _first_pr(check.get("pull_requests")),
+    }
+    time = check.get("completed_at") or check.get("started_at")
+    return f"check_run.{p.get('action')}", check.get("id"), time, {"run": run, "git": git}
+
+
 def _ping(p: dict[str, Any], repo: Any) -> Parsed:
     return "ping", p.get("hook_id"), None, {"git": {"repo": repo}}
 
@@ -127,12 +181,32 @@ HANDLERS: dict[str, Callable[[dict[str, Any], Any], Parsed]] = {
     "deployment_status": _deployment_status,
     "check_suite": _check_suite,
     "workflow_run": _workflow_run,
+    "status": _status,
+    "check_run": _check_run,
     "ping": _ping,
 }
 
 
+class GitHubOptions(MappingOptions):
+    """A github source's ``normalize:`` block: the field mapping, and how Bug0's reports are known."""
+
+    bug0_context: str | None = Field(default=BUG0_CONTEXT, min_length=1)
+
+
 class GitHubAdapter(CodeAdapter):
     kind = KIND
+
+    def __init__(self, options: GitHubOptions | None) -> None:
+        given = options is not None and bool(options.model_fields_set - {"bug0_context"})
+        super().__init__(options if given else None)  # bug0_context alone leaves the mapping empty
+        context = options.bug0_context if options is not None else BUG0_CONTEXT
+        self.bug0_context = context.casefold() if context is not None else None
+
+    def normalize(self, req: RawRequest) -> Normalized:
+        n = super().normalize(req)
+        if self.bug0_context is not None and n.platform_event in bug0_github.EVENTS:
+            return bug0_github.report(n, self.bug0_context) or n
+        return n
 
     def unparsable(self, failed: Normalized, req: RawRequest) -> Normalized:
         failed.platform_event = req.header("X-GitHub-Event")
@@ -172,7 +246,7 @@ class GitHubAdapter(CodeAdapter):
 SPEC = AdapterSpec(
     kind=KIND,
     create=GitHubAdapter,
-    options=MappingOptions,
+    options=GitHubOptions,
     default_verify={"scheme": "github"},
     delivery_id_header="X-GitHub-Delivery",
 )

@@ -345,9 +345,13 @@ class MappingAdapter:
         payload, failed = load_json(self.kind, req)
         if failed is not None:
             return failed
+        return self.from_payload(payload, secret.template_headers(req.headers))
+
+    def from_payload(self, payload: Any, headers: dict[str, str] | None = None) -> Normalized:
+        """The event a parsed payload describes (a poller hands it the platform's API answer)."""
         reason = None if self.mapper.has_type else "the normalize mapping has no type rule"
         base = Normalized(type=f"{self.kind}.unknown", platform=self.kind, raw=payload, normalize_error=reason)
-        return self.mapper.apply(payload, secret.template_headers(req.headers), base)
+        return self.mapper.apply(payload, headers or {}, base)
 
 
 def overlay(mapper: Mapper | None, payload: Any, req: RawRequest, n: Normalized) -> Normalized:

@@ -4,18 +4,20 @@ nunu.ai documents its REST API (``/runs``, ``/runs/{runId}``, ``/runs/{runId}/bu
 but no webhook payload. Assumed shape: a run object like ``GET /runs/{runId}``
 returns it, bare or wrapped in ``run`` / ``data``, with ``runId`` (or ``run_id`` /
 ``id``), ``status``, ``name``, ``projectId``, ``url`` and ``startedAt``/``finishedAt``
-(either spelling); a payload carrying a ``bug`` object or a ``bugId`` is a
+(either spelling) and optional counts (``summary: {total, passed, failed, skipped}``, as
+Bug0's); a payload carrying a ``bug`` object or a ``bugId`` is a
 ``bug.reported`` for the run in ``runId``. Status words map through the shared
 vocabulary (``failed`` = the run found failures -> ``run.completed``/``failed``;
 ``error`` = the run broke -> ``run.failed``/``errored``). Any key can be overridden
-in the source's ``normalize:`` block.
+in the source's ``normalize:`` block. The nunu poller (``receiver/polling/nunu.py``)
+reads ``GET /runs/{runId}`` answers through this same mapping.
 """
 
 from __future__ import annotations
 
 from receiver.sources.base import AdapterSpec
 from receiver.sources.mapping import MappingAdapter, MappingOptions, merge, preset
-from receiver.sources.vocab import OUTCOME_WORDS, STATUS_TYPES, TIME_PATHS
+from receiver.sources.vocab import OUTCOME_WORDS, STATUS_TYPES, TIME_PATHS, count_paths
 
 KIND = "nunu"
 
@@ -47,6 +49,10 @@ PRESET = preset(
         "data.run.started_at": ["startedAt", "started_at"],
         "data.run.finished_at": ["finishedAt", "finished_at", "completedAt", "completed_at"],
         "data.run.duration_ms": ["durationMs", "duration_ms"],
+        "data.counts.total": count_paths("total"),
+        "data.counts.passed": count_paths("passed"),
+        "data.counts.failed": count_paths("failed"),
+        "data.counts.skipped": count_paths("skipped"),
         "data.bug.id": ["bug.id", "bug.bugId", "bug.bug_id", "bugId", "bug_id"],
         "data.bug.title": ["bug.title", "bugTitle", "bug_title", "title"],
         "data.bug.severity": ["bug.severity", "severity"],
@@ -57,6 +63,11 @@ PRESET = preset(
 
 def create(options: MappingOptions | None) -> MappingAdapter:
     return MappingAdapter(KIND, merge(PRESET, options))
+
+
+def bug_payload(run_id: str, bug: object) -> dict[str, object]:
+    """A bug of ``GET /runs/{runId}/bugs`` as the payload this preset reads as ``bug.reported``."""
+    return {"runId": run_id, "bug": bug}
 
 
 SPEC = AdapterSpec(kind=KIND, create=create, options=MappingOptions)

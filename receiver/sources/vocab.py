@@ -50,6 +50,16 @@ STATUS_TYPES = {
     "aborted": "run.cancelled",
     "stopped": "run.stopped",
 }
+# The normalized types that end a run: a poller stops at them, the Fusillade adapter sets
+# the finish time on them.
+FINAL_TYPES = frozenset({"run.completed", "run.failed", "run.cancelled", "run.stopped"})
+
+
+def count_paths(name: str) -> list[str]:
+    """Where a run object may carry its ``name`` count (``passed``, ``failed`` …), most usual first."""
+    return [f"summary.{name}", f"results.{name}", f"counts.{name}", f"{name}Count", f"{name}_count"]
+
+
 OUTCOME_WORDS = {
     "passed": "passed",
     "pass": "passed",

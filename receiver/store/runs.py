@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from operator import attrgetter
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from receiver.store.base import NewDelivery, NewEvent, RunRow, TriggeredRun
 from receiver.store.runs_history import History, Wants
@@ -23,6 +23,10 @@ _FINAL = RUN_FIELDS.index("final")
 _run_values = attrgetter(*RUN_FIELDS)  # the columns in order, in one C call
 
 SELECT_RUN = f"SELECT {RUN_COLUMNS} FROM runs WHERE source_id = ? AND run_id = ?"
+# The newest run of a platform Hookyard started for a commit (index runs_trigger_commit, 0008).
+SELECT_TRIGGERED = (
+    f"SELECT {RUN_COLUMNS} FROM runs WHERE platform = ? AND repo = ? AND trigger_sha = ? ORDER BY key DESC LIMIT 1"
+)
 GET_RUN = f"SELECT {RUN_COLUMNS} FROM runs WHERE key = ?"
 # SQLite's one writer has just looked the run up in its write transaction: a conflict cannot happen
 # (it would fail the write, not pass silently), and the upsert clause costs ~10% of the insert.
@@ -125,6 +129,15 @@ def run_row(r: Sequence[Any], decode: Callable[[Any], Any]) -> RunRow:
     return RunRow(*values)
 
 
+class CommitLink(NamedTuple):
+    """Where an event of a run known only by its commit belongs: the run of ``platform`` that
+    Hookyard started for ``repo`` at ``sha`` (Bug0 reports through GitHub statuses)."""
+
+    platform: str
+    repo: str
+    sha: str
+
+
 class RunStep(Protocol):
     """What the store needs from run tracking (``receiver/runs/track.py``) to save a run event.
 
@@ -134,6 +147,8 @@ class RunStep(Protocol):
     source_id: str
     run_id: str
     wants_previous: bool
+    # Look for the run Hookyard started for this commit first; (source_id, run_id) when there is none.
+    link: CommitLink | None
 
     def merge(self, current: RunRow | None) -> RunRow:
         """The run after this event (a new row when ``current`` is None)."""

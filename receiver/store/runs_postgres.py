@@ -25,6 +25,7 @@ from receiver.store.runs import (
     RUN_EVENT_IDS,
     RUN_EVENT_LINKS,
     SELECT_RUN,
+    SELECT_TRIGGERED,
     UPDATE_RUN,
     RunQuery,
     RunRow,
@@ -41,6 +42,7 @@ from receiver.store.sql import pg, pg_clean
 Conn = psycopg.AsyncConnection[tuple[Any, ...]]
 
 _SELECT_FOR_UPDATE = pg(SELECT_RUN) + " FOR UPDATE"
+_TRIGGERED_FOR_UPDATE = pg(SELECT_TRIGGERED) + " FOR UPDATE"
 _INSERT, _UPDATE, _LINK, _GET = pg(INSERT_RUN_IF_ABSENT), pg(UPDATE_RUN), pg(LINK_EVENT), pg(GET_RUN)
 _EVENTS = f"SELECT {EVENT_COLUMNS} FROM events WHERE id IN ({pg(RUN_EVENT_IDS)}) ORDER BY id"
 
@@ -53,8 +55,13 @@ def _parsed(value: Any) -> Any:
 async def apply_run(conn: Conn, ev: NewEvent, step: RunStep) -> tuple[NewEvent, Sequence[NewDelivery]]:
     """Merge ``ev`` into its run and plan it; called after the redelivery check, before the event insert."""
     for _ in range(3):  # a lost first-insert race costs one more round; a third cannot happen
-        cur = await conn.execute(_SELECT_FOR_UPDATE, pg_clean((step.source_id, step.run_id)))
-        found = await cur.fetchone()
+        found = None
+        if step.link is not None:
+            cur = await conn.execute(_TRIGGERED_FOR_UPDATE, pg_clean(step.link))
+            found = await cur.fetchone()
+        if found is None:
+            cur = await conn.execute(_SELECT_FOR_UPDATE, pg_clean((step.source_id, step.run_id)))
+            found = await cur.fetchone()
         current = run_row(found, _parsed) if found else None
         merged = step.merge(current)
         previous = None

@@ -21,6 +21,7 @@ from receiver.store.runs import (
     RUN_EVENT_IDS,
     RUN_EVENT_LINKS,
     SELECT_RUN,
+    SELECT_TRIGGERED,
     UPDATE_RUN,
     RunQuery,
     RunRow,
@@ -38,7 +39,9 @@ T = TypeVar("T")
 
 def apply_run(conn: sqlite3.Connection, ev: NewEvent, step: RunStep) -> tuple[NewEvent, Sequence[NewDelivery]]:
     """Merge ``ev`` into its run and plan it; called after the redelivery check, before the event insert."""
-    found = conn.execute(SELECT_RUN, (step.source_id, step.run_id)).fetchone()
+    found = conn.execute(SELECT_TRIGGERED, step.link).fetchone() if step.link is not None else None
+    if found is None:
+        found = conn.execute(SELECT_RUN, (step.source_id, step.run_id)).fetchone()
     current = run_row(found, jsonutil.loads) if found else None
     merged = step.merge(current)
     previous = None

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from receiver.sources import ADAPTERS
 from tests.sources.helpers import ABSENT, assert_fields, envelope_for, payload
 
 REPO = "octo-org/Hello-World"
+SHA = "abc123def4567890abc123def4567890abc12345"
 
 CASES: list[tuple[str, str, dict[str, Any]]] = [
     (
@@ -104,6 +106,42 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
         "workflow_run_requested.json",
         {"type": "workflow_run.requested", "data.run.outcome": None, "data.run.finished_at": None},
     ),
+    (
+        "status",
+        "status_ci_success.json",
+        {
+            "type": "status.success",
+            "subject": "6789012000",
+            "time": "2026-01-02T03:05:00Z",
+            # A commit status is no run of its own: no id, so run tracking leaves it alone.
+            "data.run": {
+                "id": None,
+                "name": "ci/build",
+                "project": None,
+                "status": "success",
+                "outcome": "passed",
+                "url": "https://ci.example.com/builds/77",
+                "ci_url": None,
+                "started_at": None,
+                "finished_at": None,
+                "duration_ms": None,
+            },
+            "data.git": {"repo": REPO, "sha": SHA, "branch": None, "pr": None},
+        },
+    ),
+    (
+        "check_run",
+        "check_run_ci_created.json",
+        {
+            "type": "check_run.created",
+            "subject": "4242420000",
+            "data.run.name": "lint",
+            "data.run.status": "in_progress",
+            "data.run.outcome": None,
+            "data.run.started_at": "2026-01-02T03:06:00Z",
+            "data.git": {"repo": REPO, "sha": SHA, "branch": "feature/checkout", "pr": None},
+        },
+    ),
     ("ping", "ping.json", {"type": "ping", "subject": "12345678", "data.git.repo": REPO}),
 ]
 
@@ -137,3 +175,83 @@ def test_spec() -> None:
     spec = ADAPTERS["github"]
     assert spec.default_verify == {"scheme": "github"}
     assert spec.delivery_id_header == "X-GitHub-Delivery"
+
+
+BUG0_RUN = f"{REPO}@{SHA}"
+# (event, payload, normalize options, what it becomes): Bug0's reports through its GitHub integration.
+BUG0: list[tuple[str, str, dict[str, Any] | None, dict[str, Any]]] = [
+    (
+        "status",
+        "status_bug0_pending.json",
+        None,
+        {
+            "type": "run.started",
+            "platform": "bug0",
+            "platform_event": "status",
+            "subject": BUG0_RUN,
+            "data.run.id": BUG0_RUN,
+            "data.run.name": "Bug0 Tests",
+            "data.run.status": "running",
+            "data.run.outcome": None,
+            "data.run.started_at": "2026-01-02T03:10:00Z",
+            "data.run.url": "https://app.bug0.com/projects/507f1f77bcf86cd799439011/executions/exec_abc123def456",
+            "data.git": {"repo": REPO, "sha": SHA, "branch": None, "pr": None},
+        },
+    ),
+    (
+        "status",
+        "status_bug0_failure.json",
+        None,
+        {
+            "type": "run.completed",
+            "platform": "bug0",
+            "data.run.status": "completed",
+            "data.run.outcome": "failed",
+            "data.run.finished_at": "2026-01-02T03:18:00Z",
+        },
+    ),
+    (
+        "check_run",
+        "check_run_bug0_completed.json",  # named by its app, not by the check's name
+        None,
+        {
+            "type": "run.completed",
+            "platform": "bug0",
+            "platform_event": "check_run",
+            "data.run.id": BUG0_RUN,
+            "data.run.name": "E2E suite",
+            "data.run.status": "completed",
+            "data.run.outcome": "passed",
+            "data.run.finished_at": "2026-01-02T03:18:00Z",
+            "data.git.pr": 42,
+        },
+    ),
+    # The context to look for is the source's own; null turns the link off.
+    ("status", "status_ci_success.json", {"bug0_context": "CI/"}, {"type": "run.completed", "platform": "bug0"}),
+    (
+        "status",
+        "status_bug0_pending.json",
+        {"bug0_context": "qa-bot"},
+        {"type": "status.pending", "platform": "github"},
+    ),
+    ("status", "status_bug0_pending.json", {"bug0_context": None}, {"type": "status.pending", "platform": "github"}),
+    (
+        "check_run",
+        "check_run_bug0_completed.json",
+        {"bug0_context": None, "data.run.project": {"value": "e2e"}},
+        {"type": "check_run.completed", "platform": "github", "data.run.project": "e2e"},
+    ),
+]
+
+
+@pytest.mark.parametrize(("event", "name", "options", "expected"), BUG0, ids=[f"{b[1]}-{b[2]}" for b in BUG0])
+def test_bug0_reports_become_bug0_run_events(
+    event: str, name: str, options: dict[str, Any] | None, expected: dict[str, Any]
+) -> None:
+    _, env = envelope_for("github", payload("github", name), headers={"X-GitHub-Event": event}, options=options)
+    assert_fields(env, {"normalize_error": ABSENT, **expected})
+
+
+def test_bug0_context_must_not_be_empty() -> None:
+    with pytest.raises(ValidationError, match="bug0_context"):
+        ADAPTERS["github"].options.model_validate({"bug0_context": ""})

@@ -5,13 +5,20 @@ webhooks finding and inheriting it, a webhook that raced ahead, and a success re
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
+from receiver.events import build_envelope
+from receiver.sources import ADAPTERS
+from receiver.sources.base import safe_normalize
 from receiver.store import Store
 from receiver.store.base import DeliveryState, Outcome
-from receiver.store.runs import RunQuery, RunRow, TriggeredRun
+from receiver.store.runs import SELECT_TRIGGERED, RunQuery, RunRow, TriggeredRun
+from receiver.verify.base import RawRequest
 from tests.runs.helpers import DONE, STARTED, envelope
+from tests.sources.helpers import PAYLOADS
 from tests.store.conftest import Backend
 from tests.store.test_contract import attempt, delivery, event
 from tests.store.test_runs import put
@@ -124,3 +131,68 @@ def test_trigger_and_webhook_racing_end_in_one_row_each(backend: Backend) -> Non
         ]
 
     backend.run(body)
+
+
+# --- Bug0 through GitHub: a status from its integration finds the run started for its commit -----
+
+BUG0_SHA = "abc123def4567890abc123def4567890abc12345"  # the commit of the status payloads
+BUG0_RUN = TriggeredRun(
+    source_id="bug0", run_id="exec-1", platform="bug0", repo="octo-org/Hello-World", sha=BUG0_SHA,
+    branch="feature/checkout", pr=None, correlation_id="evt_root", trigger_event_id="evt_1",
+    trigger_delivery_id="dlv_1", now=1001.0,
+)  # fmt: skip
+
+
+def github_envelope(event_id: str, event: str, name: str, sha: str = BUG0_SHA) -> dict[str, Any]:
+    """A GitHub webhook (a payload file) normalized by the github adapter, as ingest does."""
+    body = (PAYLOADS / "github" / name).read_bytes().replace(BUG0_SHA.encode(), sha.encode())
+    req = RawRequest(body=body, headers={"x-github-event": event})
+    n = safe_normalize(ADAPTERS["github"].create(None), req)
+    return build_envelope(n, event_id=event_id, source_id="github", received_at=1_770_000_000.0)
+
+
+def test_a_bug0_report_through_github_updates_the_run_started_for_its_commit(backend: Backend) -> None:
+    async def body(store: Store) -> None:
+        assert await record(store, BUG0_RUN)
+        (started,) = await runs(store)
+        steps = [
+            ("s-1", "status", "status_bug0_pending.json", "running", None, False),
+            ("s-2", "status", "status_bug0_failure.json", "completed", "failed", True),
+        ]
+        for event_id, event_name, name, status, outcome, final in steps:
+            assert await put(store, github_envelope(event_id, event_name, name))
+            stored = await store.get_event(event_id)
+            assert stored is not None
+            run = stored.envelope["data"]["run"]
+            assert (run["key"], run["id"], run["status"]) == (started.key, "exec-1", status)
+            (row,) = await runs(store)
+            assert (row.key, row.status, row.outcome, row.final) == (started.key, status, outcome, final)
+        assert row.url == "https://app.bug0.com/projects/507f1f77bcf86cd799439011/executions/exec_abc123def456"
+        assert (row.source_id, row.run_id, row.trigger_delivery_id) == ("bug0", "exec-1", "dlv_1")
+
+        # Another commit's report has no run Hookyard started: it is tracked on its own.
+        other = "0" * 40
+        assert await put(store, github_envelope("s-3", "status", "status_bug0_pending.json", sha=other))
+        assert [(r.source_id, r.run_id, r.platform) for r in await runs(store)] == [
+            ("github", f"octo-org/Hello-World@{other}", "bug0"),
+            ("bug0", "exec-1", "bug0"),
+        ]
+        # Any other commit status is no run at all.
+        assert await put(store, github_envelope("s-4", "status", "status_ci_success.json"))
+        assert len(await runs(store)) == 2
+
+    backend.run(body)
+
+
+def test_the_commit_lookup_is_one_indexed_read(tmp_path: Path) -> None:
+    async def body(store: Store) -> None:
+        pass
+
+    Backend("sqlite", f"sqlite:///{tmp_path / 'h.db'}").run(body)  # migrated
+    conn = sqlite3.connect(tmp_path / "h.db")
+    try:
+        args = (BUG0_RUN.platform, BUG0_RUN.repo, BUG0_RUN.sha)
+        plan = " ".join(row[-1] for row in conn.execute("EXPLAIN QUERY PLAN " + SELECT_TRIGGERED, args))
+    finally:
+        conn.close()
+    assert "USING INDEX runs_trigger_commit" in plan and "TEMP B-TREE" not in plan, plan
