@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-State = Literal["queued", "in_progress", "retrying", "succeeded", "dead", "superseded"]
+State = Literal["queued", "in_progress", "retrying", "succeeded", "dead", "superseded", "suppressed", "silenced"]
 Time = str  # RFC 3339 UTC, milliseconds: 2026-02-06T12:00:00.000Z
 
 
