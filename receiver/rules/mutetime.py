@@ -146,7 +146,8 @@ def _named(value: Any, names: tuple[str, ...], first: int) -> set[int]:
     lo, _, hi = text.partition(":")
     start, end = one(lo), one(hi or lo)
     if end < start:
-        raise ValueError(f"{value!r} is a range going backwards ({names[end - first]} is before {names[start - first]})")
+        before = f"{names[end - first]} is before {names[start - first]}"
+        raise ValueError(f"{value!r} is a range going backwards ({before})")
     return set(range(start, end + 1))
 
 

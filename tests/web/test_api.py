@@ -162,7 +162,7 @@ def test_retry_dead_only(bench: Bench) -> None:
         r = bench.post(f"/api/deliveries/{delivery_id}/retry")
         assert r.status_code == 409
         assert r.json() == {
-            "error": f"delivery {delivery_id} is {state}; only dead deliveries can be retried",
+            "error": f"delivery {delivery_id} is {state}; only dead, suppressed or silenced deliveries can be retried",
             "code": "not_dead",
         }
 
