@@ -63,6 +63,7 @@ def parse_matcher(text: str) -> Matcher:
     test: Any = None
     if op in ("=~", "!~"):
         try:
+            compile_regex(value)  # its errors speak of the pattern as written
             test = compile_regex(f"^(?:{value})$")
         except RegexError as exc:
             raise MatcherError(f"{text!r}: invalid regex: {exc}") from None

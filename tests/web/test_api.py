@@ -189,6 +189,8 @@ def test_deliveries_filters_and_stats(bench: Bench) -> None:
             "succeeded": 0,
             "dead": 1,
             "superseded": 0,
+            "suppressed": 0,
+            "silenced": 0,
         },
         "dead_by_sink": {"hook": 1},
     }
