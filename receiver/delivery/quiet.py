@@ -7,8 +7,8 @@ what two processes are guaranteed).
 
 Silences are read from the store at most once a second (``REFRESH_SECONDS``, on the monotonic
 clock) and only while there is something to deliver, so a silence added through any process
-applies in every process within that second; this process's own additions apply at once
-(``invalidate``). Actions are found by (rule, action index) in the rules in force; a delivery
+applies in every process within that second; this process's own changes apply at once
+(``silences.changes``). Actions are found by (rule, action index) in the rules in force; a delivery
 whose rule is gone is not muted or suppressed (it is sent as planned).
 """
 
@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from receiver.delivery import silences
 from receiver.events import isoformat
 from receiver.rules import Router
 from receiver.rules.groupkey import group_key
@@ -69,11 +70,8 @@ class Quiet:
         self.monotonic = monotonic
         self._silences: list[tuple[SilenceRow, list[Matcher]]] = []
         self._read_at: float | None = None
+        self._seen_changes = -1
         self._actions: tuple[str, dict[tuple[str, int], ActionSpec]] = ("", {})
-
-    def invalidate(self) -> None:
-        """Silences changed through this process: read them again before the next decision."""
-        self._read_at = None
 
     def action(self, rule: str, index: int) -> ActionSpec | None:
         ruleset = self.router.ruleset
@@ -86,7 +84,9 @@ class Quiet:
 
     async def _live(self) -> list[tuple[SilenceRow, list[Matcher]]]:
         now = self.monotonic()
-        if self._read_at is None or now - self._read_at >= REFRESH_SECONDS:
+        changed = silences.changes()
+        if self._read_at is None or now - self._read_at >= REFRESH_SECONDS or changed != self._seen_changes:
+            self._seen_changes = changed
             rows = await self.store.live_silences(self.clock())
             compiled = []
             for row in rows:

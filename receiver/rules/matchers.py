@@ -91,8 +91,9 @@ def all_hold(matchers: Sequence[Matcher], envelope: Mapping[str, Any]) -> bool:
     return all(m.holds(envelope) for m in matchers)
 
 
-# The event fields "silence events like this" offers, in this order, when the event has them.
-SUGGESTED_PATHS = ("source", "type", "data.run.name", "data.run.project", "data.run.key", "subject")
+# The event fields "silence events like this" offers, in this order, when the event has them: what
+# names the kind of event (not the one run: its subject and run key would silence only that run).
+SUGGESTED_PATHS = ("source", "type", "data.run.name", "data.run.project")
 
 
 def suggest(envelope: Mapping[str, Any]) -> list[str]:

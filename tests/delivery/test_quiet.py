@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from receiver.delivery import silences
 from receiver.delivery.quiet import REFRESH_SECONDS, REPEAT_WAIT_SECONDS
 from receiver.ids import new_id
 from receiver.retrying import retry_delivery
@@ -233,3 +234,27 @@ def test_mute_time_silences_and_a_retry_queues_it_again(tmp_path: Path) -> None:
 
         run(tmp_path, {"hook": _sink(server.url)}, body, clock=clock)
 
+
+
+def test_a_silence_made_in_this_process_applies_at_once(tmp_path: Path) -> None:
+    clock = FakeClock(MONDAY_NOON)
+    with RecordingServer() as server:
+
+        async def body(h: Harness) -> None:
+            _rules(h, tmp_path, "")
+            await h.dispatcher.run_once()  # silences read (none); the clock does not move after
+            now = clock()
+            row = silences.new_silence(
+                ["source=fusillade"], starts_at=now, ends_at=now + HOUR, comment="c", created_by="t", now=now
+            )
+            await silences.add(h.store, row)
+            held = await _add(h, "x")
+            await h.dispatcher.run_once()
+            assert await _state(h, held) == ("silenced", row.id)
+            await silences.expire(h.store, row.id, clock())
+            sent = await _add(h, "x")
+            await h.dispatcher.run_once()
+            assert await _state(h, sent) == ("succeeded", None)
+            assert len(server.received) == 1
+
+        run(tmp_path, {"hook": _sink(server.url)}, body, clock=clock)
