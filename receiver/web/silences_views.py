@@ -49,7 +49,7 @@ class SilenceViews:
         form = {k: fields.get(k, "") for k in ("matchers", "duration", "comment", "starts")}
         now = self.log.clock()
         try:
-            starts_at = parse_time(form["starts"]) if form["starts"].strip() else now
+            starts_at = _starts(form["starts"]) if form["starts"].strip() else now
             try:
                 seconds = parse_duration(form["duration"])
             except ValueError as exc:
@@ -68,6 +68,13 @@ class SilenceViews:
         silence_id = request.path_params["silence_id"][:100]
         await silences.expire(self.log.store, silence_id, self.log.clock())
         return RedirectResponse(with_query("/ui/silences", done="unsilenced", id=silence_id), status_code=303)
+
+
+def _starts(text: str) -> float:
+    try:
+        return parse_time(text)
+    except (ValueError, HTTPError):  # its own error speaks of ``since``
+        raise HTTPError(f"starts: {text!r} is not a time such as 2026-03-01T22:00:00Z", code="bad_silence") from None
 
 
 def _who(request: Request) -> str:
