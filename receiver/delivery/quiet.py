@@ -14,6 +14,7 @@ whose rule is gone is not muted or suppressed (it is sent as planned).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -71,6 +72,7 @@ class Quiet:
         self._silences: list[tuple[SilenceRow, list[Matcher]]] = []
         self._read_at: float | None = None
         self._seen_changes = -1
+        self._reading = asyncio.Lock()  # deliveries decided together share one read
         self._actions: tuple[str, dict[tuple[str, int], ActionSpec]] = ("", {})
 
     def action(self, rule: str, index: int) -> ActionSpec | None:
@@ -82,11 +84,20 @@ class Quiet:
             self._actions = (ruleset.version, found)
         return self._actions[1].get((rule, index))
 
+    def _stale(self) -> bool:
+        read_at = self._read_at
+        if read_at is None or self.monotonic() - read_at >= REFRESH_SECONDS:
+            return True
+        return silences.changes() != self._seen_changes
+
     async def _live(self) -> list[tuple[SilenceRow, list[Matcher]]]:
-        now = self.monotonic()
-        changed = silences.changes()
-        if self._read_at is None or now - self._read_at >= REFRESH_SECONDS or changed != self._seen_changes:
-            self._seen_changes = changed
+        if not self._stale():
+            return self._silences
+        async with self._reading:
+            if not self._stale():  # another delivery read them while this one waited
+                return self._silences
+            now = self.monotonic()
+            self._seen_changes = silences.changes()
             rows = await self.store.live_silences(self.clock())
             compiled = []
             for row in rows:

@@ -82,7 +82,7 @@ API = (
     Endpoint(
         "/api/deliveries/{delivery_id}/retry",
         "POST",
-        "Queue a dead delivery again (409 unless it is dead)",
+        "Queue a dead, suppressed or silenced delivery again (409 otherwise)",
         "retry",
         models.RetriedDelivery,
         errors=(400, 401, 403, 409, 429),
