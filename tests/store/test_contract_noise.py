@@ -3,6 +3,8 @@ suppression, silences, and the suppressed/silenced final states (0010_noise.sql)
 
 from __future__ import annotations
 
+import asyncio
+
 from receiver.store import Store
 from receiver.store.base import (
     AttemptRow,
@@ -126,6 +128,26 @@ def test_a_silence_added_through_one_connection_is_live_in_another(backend: Back
             assert [s.id for s in await second.live_silences(1000.0)] == ["sil_x"]
             await second.expire_silence("sil_x", 1001.0)
             assert await first.live_silences(1002.0) == []
+        finally:
+            await second.close()
+
+    backend.run(body)
+
+
+def test_concurrent_reservations_of_the_same_content_let_one_send(backend: Backend) -> None:
+    """Two stores on one database (two processes) reserving the same key and content at once."""
+
+    async def body(first: Store) -> None:
+        second = backend.store()
+        await second.open()
+        try:
+            stores = [first, second, first, second]
+            decisions = await asyncio.gather(
+                *(s.repeat_reserve(KEY, "aaa", f"d{i}", 1000.0, HOUR, 1030.0) for i, s in enumerate(stores))
+            )
+            assert sorted(d.verdict for d in decisions) == ["send", "wait", "wait", "wait"]
+            [sender] = [f"d{i}" for i, d in enumerate(decisions) if d.verdict == "send"]
+            assert {d.delivery_id for d in decisions if d.verdict == "wait"} == {sender}
         finally:
             await second.close()
 
