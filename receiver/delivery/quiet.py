@@ -53,6 +53,7 @@ class Held:
 class Reservation:
     key: RepeatKey
     content_sha256: str
+    interval: float  # the action's repeat_interval, seconds
 
 
 def content_sha256(params: Any) -> str:
@@ -112,10 +113,10 @@ class Quiet:
         """Silenced by a silence or the action's mute_time, else None."""
         d = c.delivery
         now = self.clock()
-        silences = await self._live()
-        if silences:
+        live = await self._live()
+        if live:
             envelope = c.envelope if "source" in c.envelope else {**c.envelope, "source": c.event_source}
-            for row, matchers in silences:
+            for row, matchers in live:
                 if row.starts_at <= now < row.ends_at and all_hold(matchers, envelope):
                     why = f"silenced by {row.id} until {isoformat(row.ends_at)}: {row.comment}"
                     return Held(DeliveryState.SILENCED, why, row.id, "silence")
@@ -130,13 +131,12 @@ class Quiet:
         action = self.action(d.rule, d.action_index)
         if action is None or action.repeat_interval is None:
             return None
-        return Reservation(RepeatKey(d.rule, d.action_index, group_key(action, c.envelope)), content_sha256(d.params))
+        key = RepeatKey(d.rule, d.action_index, group_key(action, c.envelope))
+        return Reservation(key, content_sha256(d.params), action.repeat_interval)
 
     async def reserve(self, c: Claimed, r: Reservation, hold_until: float) -> RepeatDecision | Held:
         """``send``/``wait`` from the notification log, or the delivery held back as suppressed."""
-        d = c.delivery
-        action = self.action(d.rule, d.action_index)
-        interval = action.repeat_interval if action is not None and action.repeat_interval else 0.0
+        d, interval = c.delivery, r.interval
         decision = await self.store.repeat_reserve(r.key, r.content_sha256, d.id, self.clock(), interval, hold_until)
         if decision.verdict != "suppress":
             return decision
