@@ -62,4 +62,5 @@ def test_an_event_offers_a_silence_and_a_silenced_delivery_links_to_it(bench: Be
     assert bench.call(store.finish, dlv, "w", outcome)
     page = bench.get(f"/ui/deliveries/{dlv}").text
     assert 'silenced by\n  <a class="mono id" href="/ui/silences#sil_x">sil_x</a>' in page
+    assert "<th>why it was held back</th>" in page
     assert f'action="/ui/deliveries/{dlv}/retry"' in page  # retried like a dead one
