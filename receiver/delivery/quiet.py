@@ -71,6 +71,7 @@ class Quiet:
         self.clock = clock
         self.monotonic = monotonic
         self._silences: list[tuple[SilenceRow, list[Matcher]]] = []
+        self._compiled: dict[str, list[Matcher]] = {}  # by silence id: a silence's matchers never change
         self._read_at: float | None = None
         self._seen_changes = -1
         self._reading = asyncio.Lock()  # deliveries decided together share one read
@@ -100,13 +101,16 @@ class Quiet:
             now = self.monotonic()
             self._seen_changes = silences.changes()
             rows = await self.store.live_silences(self.clock())
-            compiled = []
+            compiled, known = [], {}
             for row in rows:
                 try:
-                    compiled.append((row, parse_matchers(row.matchers)))
+                    matchers = self._compiled.get(row.id) or parse_matchers(row.matchers)
                 except MatcherError as exc:  # stored by an older or newer version: never silences
                     log.warning("silence %s is ignored: %s", row.id, exc)
-            self._silences, self._read_at = compiled, now
+                    continue
+                known[row.id] = matchers
+                compiled.append((row, matchers))
+            self._silences, self._compiled, self._read_at = compiled, known, now
         return self._silences
 
     async def held(self, c: Claimed) -> Held | None:
