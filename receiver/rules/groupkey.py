@@ -1,7 +1,8 @@
 """The group key of an action for an event: what repeat suppression (and grouping) count by.
 
 With ``group: {by: [paths]}`` on the action it is the rendered values of those paths; without,
-it is the empty key, so each rule action has one key of its own."""
+it is the empty key, so each rule action has one key of its own. When the action's ``group``
+computes its own key (``group.key(event)``), that one definition is used."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ def group_key(action: ActionSpec, envelope: Mapping[str, Any]) -> str:
     by = getattr(group, "by", None) if group is not None else None
     if not by:
         return ""
+    own = getattr(group, "key", None)
+    if callable(own):
+        return str(own(envelope))
     values = []
     for path in by:
         found = jsonutil.dig(envelope, str(path).split("."))

@@ -32,3 +32,18 @@ def test_with_group_by_the_key_is_the_values_of_its_paths() -> None:
     assert key("data.metrics.requests") == "[1000]"
     assert key("data.run.name") != key("subject")
     assert group_key(plain, {**EVENT, "source": "elsewhere"}) == ""
+
+
+def test_a_group_that_computes_its_own_key_is_asked() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Group:
+        by: tuple[str, ...]
+
+        def key(self, event: dict[str, object]) -> str:
+            return f"own:{event['source']}"
+
+    @dataclasses.dataclass(frozen=True)
+    class Grouped:
+        group: Group
+
+    assert group_key(Grouped(Group(("source",))), EVENT) == "own:fusillade-prod"  # type: ignore[arg-type]
