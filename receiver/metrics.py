@@ -79,6 +79,12 @@ class Metrics:
             "hookyard_deliveries", "Deliveries that reached a final state", ["sink", "state"], registry=r
         )
         self._dead = Counter("hookyard_dead_letters", "Deliveries that went dead", ["sink"], registry=r)
+        self._silenced = Counter(
+            "hookyard_deliveries_silenced", "Deliveries silenced (never sent) by reason", ["sink", "reason"], registry=r
+        )
+        self._suppressed = Counter(
+            "hookyard_deliveries_suppressed", "Deliveries suppressed by repeat_interval", ["sink"], registry=r
+        )
         self._attempts = Counter(
             "hookyard_attempts", "Attempts by outcome: succeeded, retryable, permanent", ["sink", "outcome"], registry=r
         )
@@ -163,6 +169,13 @@ class Metrics:
             self._child(self._dead, sink).inc()
         if lag is not None:
             self._child(self._lag, sink).observe(max(lag, 0.0))
+
+    def held(self, sink: str, state: str, cause: str) -> None:
+        """A delivery held back on purpose: silenced (cause: silence, mute_time) or suppressed."""
+        if state == "silenced":
+            self._child(self._silenced, sink, cause).inc()
+        else:
+            self._child(self._suppressed, sink).inc()
 
     def breaker(self, sink: str, state: str) -> None:
         self._breaker.labels(sink).set(BREAKER_VALUES[state])

@@ -1,5 +1,9 @@
 """Retry a dead delivery: one decision for the CLI, the page and the API.
 
+Suppressed and silenced deliveries are retried the same way: queued again, the dispatcher
+decides again (a silence still in force, or the same content within repeat_interval, holds
+it back again).
+
 A delivery that died on a send failure has its rendered parameters: it goes back to the
 queue as it was. One that died before it had any (its template failed when the event was
 routed) would die again at once, so its action is rendered again under the rules in force,
@@ -13,7 +17,9 @@ from dataclasses import dataclass
 
 from receiver.rules import PlannedAction, RenderError, RuleSet, render_action
 from receiver.store import Store
-from receiver.store.base import DeliveryRow, DeliveryState
+from receiver.store.base import RETRYABLE_STATES, DeliveryRow
+
+_ONLY = "only dead, suppressed or silenced deliveries can be retried"
 
 
 @dataclass(frozen=True)
@@ -46,10 +52,8 @@ async def retry_delivery(store: Store, ruleset: RuleSet | None, delivery_id: str
     row: DeliveryRow | None = await store.get_delivery(delivery_id)
     if row is None:
         return RetryResult(False, f"no delivery {delivery_id}", "delivery_not_found")
-    if row.state != DeliveryState.DEAD:
-        return RetryResult(
-            False, f"delivery {delivery_id} is {row.state.value}; only dead deliveries can be retried", "not_dead"
-        )
+    if row.state not in RETRYABLE_STATES:
+        return RetryResult(False, f"delivery {delivery_id} is {row.state.value}; {_ONLY}", "not_dead")
     if row.params is not None:
         if not await store.requeue(delivery_id, now):
             return await _raced(store, delivery_id)
@@ -83,4 +87,4 @@ async def _raced(store: Store, delivery_id: str) -> RetryResult:
     """Someone else retried it between our read and our write."""
     row = await store.get_delivery(delivery_id)
     state = row.state.value if row is not None else "gone"
-    return RetryResult(False, f"delivery {delivery_id} is {state}; only dead deliveries can be retried", "not_dead")
+    return RetryResult(False, f"delivery {delivery_id} is {state}; {_ONLY}", "not_dead")

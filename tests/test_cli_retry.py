@@ -122,7 +122,7 @@ def test_retry_refuses_what_is_not_dead_and_what_does_not_exist(dead: tuple[Path
     assert cli("retry", delivery_id, "--config", str(cfg))[0] == 0
     assert cli("retry", delivery_id, "--config", str(cfg))[1:] == (
         "",
-        f"delivery {delivery_id} is queued; only dead deliveries can be retried\n",
+        f"delivery {delivery_id} is queued; only dead, suppressed or silenced deliveries can be retried\n",
     )
     assert cli("retry", "dlv_nope", "--config", str(cfg))[::2] == (1, "no delivery dlv_nope\n")
 

@@ -164,7 +164,7 @@ def test_check_accepts_the_examples_without_warnings(
             monkeypatch.delenv(name)
     result = CliRunner().invoke(main, ["check", "--config", str(stack["config"])])
     assert (result.exit_code, result.stderr) == (0, "")
-    assert result.stdout.startswith(f"{stack['config']}: ok: 7 sources, 5 sinks, 11 rules ")
+    assert result.stdout.startswith(f"{stack['config']}: ok: 7 sources, 5 sinks, 13 rules ")
 
 
 def test_every_shipped_rule_delivers_with_the_shipped_config(stack: dict[str, Any], daemons: list[Daemon]) -> None:
@@ -197,6 +197,13 @@ def test_every_shipped_rule_delivers_with_the_shipped_config(stack: dict[str, An
         # The test that failed above ("Broken script", 12:01) passes on its next run: a flip (fixed).
         "fixed": send(daemon, config, "fusillade", fus("Broken script", "run-fixed", at="2026-02-06T12:30:00Z")),
     }
+    # A nightly suite (rules/15-nightly-flips.yaml) passes, then fails the next night: one flip message.
+    for name, run_id, failed in (("nightly-pass", "run_n1", 0), ("nightly-broken", "run_n2", 2)):
+        nightly = {"test_run_id": run_id, "project_id": "project_abc123", "label": "Nightly regression",
+                   "status": "Completed", "finished_at": f"2025-01-1{6 + failed // 2}T02:00:00Z",
+                   "passed_count": 12 - failed, "failed_count": failed, "total_count": 12}  # fmt: skip
+        (tmp / f"{name}.json").write_text(json.dumps(nightly))
+        sent[name] = send(daemon, config, "automatedfuture", tmp / f"{name}.json")
     db = tmp / "data" / "hookyard.db"
     # A production deployment starts a load test from a template (rules/60-…); once the run is
     # recorded, its completion webhook (no commit in its name) sets the deployed commit's status.
@@ -214,7 +221,7 @@ def test_every_shipped_rule_delivers_with_the_shipped_config(stack: dict[str, An
 
     def settled() -> list[tuple[Any, ...]] | None:
         rows = query(db, sql)
-        return rows if len(rows) >= 17 and all(r[2] in FINAL for r in rows) else None
+        return rows if len(rows) >= 18 and all(r[2] in FINAL for r in rows) else None
 
     rows = wait_for(settled, 60, daemon.logs)
     assert [r for r in rows if r[2] != "succeeded"] == []  # every planned delivery succeeded
@@ -235,8 +242,10 @@ def test_every_shipped_rule_delivers_with_the_shipped_config(stack: dict[str, An
         "fixed": [("run-status-flips", "slack-perf")],
         "deploy": [("deploy-start-load-test", "fusillade-api"), ("deploy-start-load-test", "github")],
         "deploy-tested": [("deploy-load-test-finished", "github")],
+        "nightly-pass": [],
+        "nightly-broken": [("nightly-flips", "slack-perf")],
     }
-    assert len(rows) == 17
+    assert len(rows) == 18
 
     # Every rule of every shipped file matched some event.
     matched = {name for (names,) in query(db, "SELECT matched_rules FROM events") for name in json.loads(names)}
@@ -267,7 +276,7 @@ def test_every_shipped_rule_delivers_with_the_shipped_config(stack: dict[str, An
     )
     chats = [(r.path, r.json["title"], r.json["message"]) for r in stack["slack"].received]
     # Tags: perf messages reach the perf URL only, severe bugs the qa URL only; untagged: both.
-    assert sorted(path for path, _, _ in chats) == ["/perf"] * 4 + ["/qa"] * 4
+    assert sorted(path for path, _, _ in chats) == ["/perf"] * 5 + ["/qa"] * 5
     # The flip rule's message (untagged: both URLs), naming the previous outcome.
     flips = [(p, m) for p, t, m in chats if t == "Broken script fixed"]
     assert sorted(p for p, _ in flips) == ["/perf", "/qa"]
@@ -275,6 +284,7 @@ def test_every_shipped_rule_delivers_with_the_shipped_config(stack: dict[str, An
     assert ("/perf", f"Regression: API Load Test on {SHA_RED[:7]}") in {(p, t) for p, t, _ in chats}
     assert ("/qa", "HIGH bug found by nunu: Player falls through floor") in {(p, t) for p, t, _ in chats}
     assert all(message.strip() for _, _, message in chats)
+    assert ("/perf", "Nightly regression broken", "Nightly regression is failing again") in chats
     assert ("/perf", "fusillade run errored: Broken script", "Run t-3 ended with status failed.") in chats
     subjects = sorted(str(m["Subject"]) for m in stack["smtp"].messages)
     assert subjects == [

@@ -152,7 +152,10 @@ def test_a_scripted_sequence_shows_in_metrics_and_logs(
     assert value(m, "hookyard_delivery_lag_seconds_count", sink="hook") == 1
     assert value(m, "hookyard_delivery_lag_seconds_sum", sink="hook") == 0  # the clock stood still
     depth = {dict(labels)["state"]: n for (name, labels), n in m.items() if name == "hookyard_queue_depth"}
-    assert depth == {"queued": 1, "in_progress": 0, "retrying": 1, "succeeded": 1, "dead": 1, "superseded": 0}
+    assert depth == {
+        "queued": 1, "in_progress": 0, "retrying": 1, "succeeded": 1, "dead": 1, "superseded": 0, "suppressed": 0,
+        "silenced": 0,
+    }  # fmt: skip
     assert value(m, "hookyard_oldest_due_age_seconds") == 0  # the held and the retrying one wait for later
     assert value(m, "hookyard_breaker_state", sink="hook") == 2  # open
     assert value(m, "hookyard_store_write_seconds_count") >= 4 + 3  # 4 events stored, 3 attempts recorded

@@ -13,6 +13,7 @@ import click
 
 from receiver.cli.common import CONFIG_OPTION, fail, load_or_exit
 from receiver.config import Config
+from receiver.store.base import DeliveryState
 from receiver.web.present import delivery_dict
 
 T = TypeVar("T")
@@ -36,7 +37,7 @@ def with_store(config: Config, fn: Callable[[Any], Awaitable[T]]) -> T:
 @CONFIG_OPTION
 @click.option(
     "--state",
-    type=click.Choice(["queued", "in_progress", "retrying", "succeeded", "dead", "superseded"]),
+    type=click.Choice([s.value for s in DeliveryState]),
     default=None,
     help="Only deliveries in this state.",
 )
@@ -76,6 +77,8 @@ def deliveries(
             click.echo(f"    next attempt at {item['next_attempt_at']}")
         if item["state"] == "dead":
             click.echo(f"    died: {death_reason(item)}")
+        if item["state"] in ("suppressed", "silenced"):
+            click.echo(f"    {item['state']}: {death_reason(item)}")
     if not items and not as_json:
         click.echo("no deliveries", err=True)
 

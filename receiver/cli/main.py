@@ -233,6 +233,9 @@ def _register() -> None:
     from receiver.cli.db import db
 
     main.add_command(db)
+    from receiver.cli.silence import silence
+
+    main.add_command(silence)
 
 
 _register()

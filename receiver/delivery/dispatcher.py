@@ -37,6 +37,7 @@ from receiver.delivery.emit import derive
 from receiver.delivery.limits import BreakerState, CircuitBreaker, TokenBucket
 from receiver.delivery.observe import Observer
 from receiver.delivery.policy import exhausted, next_delay
+from receiver.delivery.quiet import REPEAT_WAIT_SECONDS, Held, Quiet, Reservation
 from receiver.delivery.track_run import started_run
 from receiver.errors import DeliveryError, StoreUnavailable
 from receiver.ids import new_id
@@ -44,7 +45,7 @@ from receiver.metrics import Metrics
 from receiver.rules import Router
 from receiver.sinks.base import DeliveryOptions, SendContext, Sink, parse_action
 from receiver.store import Store
-from receiver.store.base import AttemptRow, Claimed, DeliveryState, NewEvent, Outcome
+from receiver.store.base import AttemptRow, Claimed, DeliveryState, NewEvent, Outcome, RepeatRecord
 from receiver.store.runs import TriggeredRun
 
 log = logging.getLogger("hookyard.delivery")
@@ -73,6 +74,7 @@ class Dispatcher:
         self.rng = rng or random.Random()
         self.owner = new_id("wrk")
         self.observe = Observer(metrics)
+        self.quiet = Quiet(store, router, clock, monotonic)  # silences, mute_time, repeat_interval
         self._semaphores = {sid: asyncio.Semaphore(o.concurrency) for sid, o in self.options.items()}
         self._breakers = {
             sid: CircuitBreaker(o.breaker_threshold, o.breaker_cooldown_seconds, monotonic)
@@ -211,6 +213,10 @@ class Dispatcher:
             reason = f"sink {d.sink_id!r} is not configured" if sink is None else "delivery has no parameters"
             await self._dead(c, d.attempts, reason)
             return
+        held = await self.quiet.held(c)
+        if held is not None:  # silenced: never sent, whatever the sink's state
+            await self._hold(c, held)
+            return
         breaker = self._breakers[d.sink_id]
         probe = breaker.state is BreakerState.HALF_OPEN
         if not breaker.allow():
@@ -268,10 +274,26 @@ class Dispatcher:
         ):
             self.observe.dead(c.delivery, attempts, reason)
 
+    async def _hold(self, c: Claimed, held: Held) -> None:
+        """Final without sending (suppressed, silenced): the reason is recorded as an attempt row."""
+        attempt = self._attempt(c.delivery.id, self.clock(), 0.0, held.state.value, reason=held.reason)
+        if await self._finish(c, attempt, held.state, held.reason, quieted_by=held.quieted_by):
+            self.observe.held(c.delivery, held.state.value, held.cause, held.reason)
+
     async def _send(self, c: Claimed, sink: Sink, breaker: CircuitBreaker) -> None:
         d = c.delivery
         opts = self.options[d.sink_id]
         attempt_no = d.attempts + 1
+        reservation = self.quiet.reservation(c)
+        if reservation is not None:  # repeat_interval: decided just before sending
+            decision = await self.quiet.reserve(c, reservation, self.clock() + self.settings.lease_seconds)
+            if isinstance(decision, Held):
+                await self._hold(c, decision)
+                return
+            if decision.verdict == "wait":
+                why = f"repeat_interval: {decision.delivery_id} is sending the same content"
+                await self._postpone(c, REPEAT_WAIT_SECONDS, why)  # then sent or suppressed by its outcome
+                return
         async with self._semaphores[d.sink_id]:
             started = self.clock()
             t0 = time.perf_counter()
@@ -305,7 +327,8 @@ class Dispatcher:
             )
             derived = derive(c, result, finished, self.router, self.settings.max_chain_depth) if d.emit else None
             run = started_run(sink, c, action, result, finished)
-            if await self._finish(c, attempt, DeliveryState.SUCCEEDED, None, derived=derived, run=run):
+            repeat = _record(reservation, d.id, True, finished)
+            if await self._finish(c, attempt, DeliveryState.SUCCEEDED, None, derived=derived, run=run, repeat=repeat):
                 self.observe.succeeded(d, finished)
             if derived is not None and derived[1]:
                 self.notify()
@@ -335,10 +358,12 @@ class Dispatcher:
             reason = f"gave up after {attempt_no} attempts: {error.reason}"
         else:
             next_at = finished + next_delay(attempt_no, error.retry_after, rng=self.rng)
-            if await self._finish(c, attempt, DeliveryState.RETRYING, error.reason, next_at=next_at):
+            repeat = _record(reservation, d.id, False, finished)
+            if await self._finish(c, attempt, DeliveryState.RETRYING, error.reason, next_at=next_at, repeat=repeat):
                 self.observe.failed(d, attempt_no, error.status, error.reason, next_at)
             return
-        if await self._finish(c, attempt, DeliveryState.DEAD, reason):
+        repeat = _record(reservation, d.id, False, finished)
+        if await self._finish(c, attempt, DeliveryState.DEAD, reason, repeat=repeat):
             self.observe.dead(d, attempt_no, reason)
 
     async def _finish(
@@ -351,8 +376,10 @@ class Dispatcher:
         next_at: float | None = None,
         derived: tuple[NewEvent, list[Any]] | None = None,
         run: TriggeredRun | None = None,
+        repeat: RepeatRecord | None = None,
+        quieted_by: str | None = None,
     ) -> bool:
-        outcome = Outcome(attempt, state, next_at, last_error, derived, run)
+        outcome = Outcome(attempt, state, next_at, last_error, derived, run, repeat, quieted_by)
         if not await self.store.finish(c.delivery.id, self.owner, outcome):
             log.warning("delivery %s: lease lost before its attempt was recorded", c.delivery.id)
             return False
@@ -361,6 +388,13 @@ class Dispatcher:
     @staticmethod
     def _attempt(delivery_id: str, now: float, duration: float, outcome: str, *, reason: str) -> AttemptRow:
         return AttemptRow(delivery_id, 0, now, now, duration, outcome, None, None, reason, None)
+
+
+def _record(reservation: Reservation | None, delivery_id: str, sent: bool, at: float) -> RepeatRecord | None:
+    """How a delivery that held a repeat reservation ended (recorded with its finish)."""
+    if reservation is None:
+        return None
+    return RepeatRecord(reservation.key, reservation.content_sha256, delivery_id, sent, at)
 
 
 def _error_class(error: DeliveryError) -> str:

@@ -38,6 +38,13 @@ class Observer:
         if self.metrics is not None:
             self.metrics.finished(d.sink_id, "superseded")
 
+    def held(self, d: DeliveryRow, state: str, cause: str, reason: str) -> None:
+        """Suppressed or silenced on purpose (never sent): ``cause`` is silence, mute_time or repeat_interval."""
+        log_event(log, logging.INFO, f"delivery.{state}", delivery=d.id, sink=d.sink_id, rule=d.rule, reason=reason)
+        if self.metrics is not None:
+            self.metrics.finished(d.sink_id, state)
+            self.metrics.held(d.sink_id, state, cause)
+
     def failed(self, d: DeliveryRow, attempt: int, status: int | None, reason: str, next_at: float) -> None:
         log_event(
             log, logging.WARNING, "delivery.failed", delivery=d.id, sink=d.sink_id, rule=d.rule, attempt=attempt,

@@ -27,6 +27,7 @@ from receiver.errors import ConfigError, Problem
 from receiver.rules.conditions import compile_group
 from receiver.rules.index import RuleIndex
 from receiver.rules.model import ActionSpec, PlannedAction, Rule
+from receiver.rules.mutetime import QUIET_KEYS, compile_quiet
 from receiver.rules.templates import (
     Compiled,
     JsonText,
@@ -50,7 +51,7 @@ __all__ = [
     "render_action",
 ]
 
-RESERVED_ACTION_KEYS = ("sink", "emit")
+RESERVED_ACTION_KEYS = ("sink", "emit", *QUIET_KEYS)
 _EMIT = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 _KEY_MESSAGES = ("unknown key", "required key is missing")
 _M = TypeVar("_M", bound=BaseModel)
@@ -323,6 +324,7 @@ def _load_action(
         report((*at, "sink"), f"unknown sink {sink!r} (known: {known})")
     if emit is not None and not (isinstance(emit, str) and _EMIT.match(emit)):
         report((*at, "emit"), "must be an event type such as comparison.completed")
+    repeat_interval, mute_time = compile_quiet(raw, at, report)
     params = {k: v for k, v in raw.items() if k not in RESERVED_ACTION_KEYS}
     compiled = compile_params(params)
     for path, message in compiled.errors:
@@ -350,7 +352,9 @@ def _load_action(
             report((*at, *path), message)
     if len(problems) > before:
         return None
-    return ActionSpec(sink, emit, params, doc.line_of(at), model, compiled.value, variables)
+    return ActionSpec(
+        sink, emit, params, doc.line_of(at), model, compiled.value, variables, repeat_interval, mute_time
+    )
 
 
 def _has_template(value: Any) -> bool:

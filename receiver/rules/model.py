@@ -15,6 +15,7 @@ from jinja2 import Undefined
 from pydantic import BaseModel
 
 from receiver.rules.conditions import Cond
+from receiver.rules.mutetime import MuteTime
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,10 @@ class ActionSpec:
     model: type[BaseModel] = field(repr=False, compare=False)
     compiled: Any = field(repr=False, compare=False)
     vars: Mapping[str, Any] = field(repr=False, compare=False)
+    # Noise control (mutetime.py): seconds within which the same content is not sent again, and
+    # the times in which deliveries are silenced. Decided when sending (the dispatcher).
+    repeat_interval: float | None = None
+    mute_time: MuteTime | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

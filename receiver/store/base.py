@@ -27,6 +27,16 @@ class DeliveryState(enum.StrEnum):
     SUCCEEDED = "succeeded"
     DEAD = "dead"
     SUPERSEDED = "superseded"  # a newer update for the same target was already delivered
+    SUPPRESSED = "suppressed"  # repeat_interval: the same content was sent within the interval
+    SILENCED = "silenced"  # a silence or the action's mute_time held it back (never sent)
+
+
+# The states a delivery ends in, and those of them a retry takes back to the queue.
+FINAL_STATES = (
+    DeliveryState.SUCCEEDED, DeliveryState.DEAD, DeliveryState.SUPERSEDED, DeliveryState.SUPPRESSED,
+    DeliveryState.SILENCED,
+)  # fmt: skip
+RETRYABLE_STATES = (DeliveryState.DEAD, DeliveryState.SUPPRESSED, DeliveryState.SILENCED)
 
 
 def ignore_timing(seconds: float) -> None:
@@ -134,6 +144,7 @@ class DeliveryRow:
     ordering_time: float | None
     replay_of: str | None
     budget_start: float
+    quieted_by: str | None = None  # 0010_noise.sql: the sent delivery (suppressed) or the silence (silenced)
 
 
 # ``EventQuery.delivery`` beyond the states: no delivery at all, or none that succeeded
@@ -191,6 +202,60 @@ class Outcome:
     last_error: str | None = None
     derived: tuple[NewEvent, Sequence[NewDelivery]] | None = None
     started_run: TriggeredRun | None = None
+    repeat: RepeatRecord | None = None  # an action with repeat_interval: the notification log's update
+    quieted_by: str | None = None  # suppressed/silenced: the sent delivery or the silence
+
+
+# --- noise control (receiver/store/noise.py has their statements) ----------------------------
+
+
+@dataclass(frozen=True)
+class RepeatKey:
+    """What repeat suppression counts sends by: one action of one rule, per group key."""
+
+    rule: str
+    action_index: int
+    group_key: str
+
+
+@dataclass(frozen=True)
+class RepeatDecision:
+    """``send`` (the reservation is ours), ``suppress`` (``delivery_id`` sent the same content at
+    ``sent_at``) or ``wait`` (``delivery_id`` is sending the same content right now, until ``until``)."""
+
+    verdict: str
+    delivery_id: str | None = None
+    sent_at: float | None = None
+    until: float | None = None
+
+
+@dataclass(frozen=True)
+class RepeatRecord:
+    """How a delivery that held a reservation ended: ``sent`` records it as the key's last send."""
+
+    key: RepeatKey
+    content_sha256: str
+    delivery_id: str
+    sent: bool
+    at: float
+
+
+@dataclass(frozen=True)
+class SilenceRow:
+    id: str
+    matchers: list[str]
+    starts_at: float
+    ends_at: float
+    comment: str
+    created_by: str
+    created_at: float
+    expired_at: float | None = None
+
+    def state(self, now: float) -> str:
+        """``pending`` (not started), ``active`` or ``expired`` (ended or expired by hand)."""
+        if self.expired_at is not None or now >= self.ends_at:
+            return "expired"
+        return "active" if now >= self.starts_at else "pending"
 
 
 # --- runs (receiver/store/runs.py has their statements) -------------------------------------

@@ -16,8 +16,11 @@ from receiver.store.base import (
     NewDelivery,
     NewEvent,
     Outcome,
+    RepeatDecision,
+    RepeatKey,
     RunRow,
     SaveResult,
+    SilenceRow,
 )
 from receiver.store.runs import RunQuery, RunStep
 
@@ -122,9 +125,32 @@ class RunStore(Protocol):
     async def run_event_ids(self, keys: Sequence[str]) -> dict[str, list[str]]: ...
 
 
+class NoiseStore(Protocol):
+    """Repeat suppression's notification log and silences (``noise.py``)."""
+
+    async def repeat_reserve(
+        self, key: RepeatKey, content_sha256: str, delivery_id: str, now: float, interval: float, hold_until: float
+    ) -> RepeatDecision:
+        """Whether ``delivery_id`` sends now; ``send`` reserves the key until ``hold_until`` (its
+        lease), ended by the ``Outcome.repeat`` of its finish."""
+
+    async def add_silence(self, silence: SilenceRow) -> None: ...
+
+    async def expire_silence(self, silence_id: str, now: float) -> SilenceRow | None:
+        """Expire a live silence; the row afterwards (None when there is no such silence)."""
+
+    async def get_silence(self, silence_id: str) -> SilenceRow | None: ...
+
+    async def live_silences(self, now: float) -> list[SilenceRow]:
+        """Silences not expired and not ended (pending ones too), by start."""
+
+    async def list_silences(self, limit: int = 200) -> list[SilenceRow]:
+        """Every silence, newest first."""
+
+
 # --- the trigger: a follow-up call that started a run (receiver/delivery/track_run.py) ---------
 
 
-class Store(EventStore, DeliveryStore, WebStore, RunStore, Protocol):
+class Store(EventStore, DeliveryStore, WebStore, RunStore, NoiseStore, Protocol):
     """Everything a store does: both backends implement all of it (``open_store`` returns either
     as a ``Store``, so mypy checks each), and every consumer takes it as it is."""

@@ -24,7 +24,7 @@ import psycopg
 from psycopg import errors as pgerrors
 
 from receiver.errors import StoreUnavailable
-from receiver.store import dedupe, runs_history, sql
+from receiver.store import dedupe, noise, runs_history, sql
 from receiver.store.base import (
     DEFAULT_BUSY_TIMEOUT,
     DEFAULT_CONNECT_TIMEOUT,
@@ -41,8 +41,10 @@ from receiver.store.base import (
     ignore_timing,
 )
 from receiver.store.migrate import migrations
+from receiver.store.noise_store import PostgresNoise
 from receiver.store.pg_pool import Conn, Pool
 from receiver.store.postgres_web import PostgresWeb
+from receiver.store.rows import DELIVERY_WIDTH as W
 from receiver.store.rows import delivery_args, delivery_row, event_args, event_row, to_json
 from receiver.store.runs import RunStep
 from receiver.store.runs_postgres import PostgresRuns, apply_run
@@ -73,7 +75,7 @@ _INSERT_EVENT, _INSERT_DELIVERY, _FINISH, _INSERT_ATTEMPT = map(
 )
 
 
-class PostgresStore(PostgresWeb, PostgresRuns):
+class PostgresStore(PostgresWeb, PostgresRuns, PostgresNoise):
     """The server-backed store, for several daemons or dispatchers sharing one queue."""
 
     backend = "postgres"
@@ -233,7 +235,7 @@ class PostgresStore(PostgresWeb, PostgresRuns):
         async def op(conn: Conn) -> list[Claimed]:
             cur = await conn.execute(_CLAIM, (now, now, limit, now + lease_seconds, owner, now))
             rows = sorted(await cur.fetchall(), key=lambda r: (r[11], r[0]))
-            return [Claimed(delivery_row(r[:19], _parsed), r[19], r[20], r[21]) for r in rows]
+            return [Claimed(delivery_row(r[:W], _parsed), r[W], r[W + 1], r[W + 2]) for r in rows]
 
         return await self.write(op)
 
@@ -271,6 +273,10 @@ class PostgresStore(PostgresWeb, PostgresRuns):
                 await self._save_event(conn, event, deliveries)
             if outcome.started_run is not None:
                 await record_trigger_postgres(conn, outcome.started_run)
+            if outcome.repeat is not None:
+                await drive_postgres(conn, noise.record(outcome.repeat))
+            if outcome.quieted_by is not None:
+                await conn.execute(pg(sql.QUIETED_BY), (outcome.quieted_by, delivery_id))
             return True
 
         return await self.write(op)

@@ -21,12 +21,13 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from receiver.store import base
 from receiver.store.base import DeliveryState
 from receiver.store.sql import DROP_EXPIRED_SESSIONS, pg
 
 # The tables a pass prunes, in the order a batch deletes from them (children first: foreign keys).
 TABLES = ("attempts", "deliveries", "event_keys", "run_events", "events", "runs", "web_sessions")
-FINAL_STATES = tuple(s.value for s in (DeliveryState.SUCCEEDED, DeliveryState.DEAD, DeliveryState.SUPERSEDED))
+FINAL_STATES = tuple(s.value for s in base.FINAL_STATES)
 _FINAL = ", ".join(f"'{s}'" for s in FINAL_STATES)
 _NOT_FINAL = ", ".join(f"'{s.value}'" for s in DeliveryState if s.value not in FINAL_STATES)
 

@@ -20,7 +20,8 @@ EVENT_COLUMNS = (
 )
 DELIVERY_COLUMNS = (
     "id, event_id, rule, action_index, sink_id, emit, params, state, attempts, created_at, updated_at, "
-    "next_attempt_at, lease_until, lease_owner, last_error, ordering_key, ordering_time, replay_of, budget_start"
+    "next_attempt_at, lease_until, lease_owner, last_error, ordering_key, ordering_time, replay_of, budget_start, "
+    "quieted_by"
 )
 ATTEMPT_COLUMNS = (
     "delivery_id, number, started_at, finished_at, duration_ms, outcome, status_code, error_class, reason, "
@@ -88,4 +89,5 @@ def delivery_row(r: Sequence[Any], decode: Decode) -> DeliveryRow:
         params=None if r[6] is None else decode(r[6]), state=DeliveryState(r[7]), attempts=r[8],
         created_at=r[9], updated_at=r[10], next_attempt_at=r[11], lease_until=r[12], lease_owner=r[13],
         last_error=r[14], ordering_key=r[15], ordering_time=r[16], replay_of=r[17], budget_start=r[18],
+        quieted_by=r[19],
     )  # fmt: skip

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from receiver.store.base import DeliveryQuery, DeliveryState, EventQuery
+from receiver.store.base import RETRYABLE_STATES, DeliveryQuery, DeliveryState, EventQuery
 from receiver.store.event_filter import event_where
 from receiver.store.rows import ATTEMPT_COLUMNS, DELIVERY_COLUMNS, EVENT_COLUMNS
 
@@ -103,7 +103,14 @@ NEWER_SUCCEEDED = (
 )
 GET_DELIVERY = f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = ?"
 _FRESH_BUDGET = f"state = '{QUEUED}', attempts = 0, next_attempt_at = ?, budget_start = ?, updated_at = ?, {_UNLEASE}"
-REQUEUE = f"UPDATE deliveries SET {_FRESH_BUDGET}, params = COALESCE(?, params) WHERE id = ? AND state = '{DEAD}'"
+# A retry takes a dead, suppressed or silenced delivery back (the dispatcher decides again).
+_RETRYABLE = ", ".join(f"'{s}'" for s in RETRYABLE_STATES)
+REQUEUE = (
+    f"UPDATE deliveries SET {_FRESH_BUDGET}, params = COALESCE(?, params), quieted_by = NULL "
+    f"WHERE id = ? AND state IN ({_RETRYABLE})"
+)
+# The mark of what held a suppressed or silenced delivery back (in its finish transaction).
+QUIETED_BY = "UPDATE deliveries SET quieted_by = ? WHERE id = ?"
 DELIVERY_COUNTS = "SELECT state, COUNT(*) FROM deliveries GROUP BY state"
 # When the longest-waiting due delivery became due: queued/retrying work past its time, or
 # claimed work whose lease ran out (its worker died). NULL when nothing is due.

@@ -32,6 +32,7 @@ from receiver.store.base import (
     ignore_timing,
 )
 from receiver.store.migrate import migrations
+from receiver.store.noise_store import SqliteNoise
 from receiver.store.rows import event_args, event_row
 from receiver.store.runs import RunStep
 from receiver.store.runs_sqlite import SqliteRuns, apply_run
@@ -86,7 +87,7 @@ def open_error(path: str, exc: Exception) -> StoreUnavailable:
     return StoreUnavailable(f"cannot open the SQLite store {shown}: {reason}{detail}")
 
 
-class SqliteStore(SqliteQueue, SqliteWeb, SqliteRuns):
+class SqliteStore(SqliteQueue, SqliteWeb, SqliteRuns, SqliteNoise):
     """The embedded default store. ``path`` is a file path (``:memory:`` is refused:
     the writer and readers need one shared file)."""
 

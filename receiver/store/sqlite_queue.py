@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from receiver import jsonutil
-from receiver.store import sql
+from receiver.store import noise, sql
 from receiver.store.base import (
     AttemptRow,
     Claimed,
@@ -20,8 +20,10 @@ from receiver.store.base import (
     Outcome,
     SaveResult,
 )
+from receiver.store.rows import DELIVERY_WIDTH as W
 from receiver.store.rows import delivery_args, delivery_row, to_json
 from receiver.store.runs_trigger import record_trigger_sqlite
+from receiver.store.steps import drive_sqlite
 
 T = TypeVar("T")
 
@@ -68,7 +70,8 @@ class SqliteQueue:
                 f"WHERE d.id IN ({marks}) ORDER BY d.next_attempt_at",
                 ids,
             )
-            return [Claimed(delivery_row(r[:19], jsonutil.loads), jsonutil.loads(r[19]), r[20], r[21]) for r in rows]
+            loads = jsonutil.loads
+            return [Claimed(delivery_row(r[:W], loads), loads(r[W]), r[W + 1], r[W + 2]) for r in rows]
 
         return await self.write(op, durable=False)  # see ``DISPATCHER_WRITES``
 
@@ -103,6 +106,10 @@ class SqliteQueue:
                 self._save_event(conn, event, deliveries)
             if outcome.started_run is not None:
                 record_trigger_sqlite(conn, outcome.started_run)
+            if outcome.repeat is not None:
+                drive_sqlite(conn, noise.record(outcome.repeat))
+            if outcome.quieted_by is not None:
+                conn.execute(sql.QUIETED_BY, (outcome.quieted_by, delivery_id))
             return True
 
         return await self.write(op, durable=False)  # see ``DISPATCHER_WRITES``

@@ -22,6 +22,7 @@ from receiver.web.params import DELIVERY_FILTERS, STATES, parse_delivery_query, 
 from receiver.web.present import delivery_model, event_model, plan_model, summary_model
 from receiver.web.runs_api import RunsApi
 from receiver.web.service import DeliveryLog
+from receiver.web.silences_api import SILENCE_API, SilencesApi
 
 
 def answer(model: BaseModel, status: int = 200) -> Response:
@@ -81,7 +82,7 @@ API = (
     Endpoint(
         "/api/deliveries/{delivery_id}/retry",
         "POST",
-        "Queue a dead delivery again (409 unless it is dead)",
+        "Queue a dead, suppressed or silenced delivery again (409 otherwise)",
         "retry",
         models.RetriedDelivery,
         errors=(400, 401, 403, 409, 429),
@@ -93,12 +94,14 @@ API = (
     Endpoint("/api/stats", "GET", "Counts", "stats", models.Stats),
     Endpoint("/api/runs", "GET", "Test runs, newest first", "runs", models.RunList, params=RUN_PARAMS),
     Endpoint("/api/runs/{run_key}", "GET", "One run with its events", "run", models.RunDetail),
+    *SILENCE_API,
 )
 
 
-class Api(RunsApi):
+class Api(RunsApi, SilencesApi):
     def __init__(self, log: DeliveryLog) -> None:
-        super().__init__(log.store)
+        RunsApi.__init__(self, log.store)
+        SilencesApi.__init__(self, log.store, log.clock)
         self.log = log
 
     async def events(self, request: Request) -> Response:

@@ -42,6 +42,8 @@ NOTICES = {
     "cannot_render": ("warn", "Delivery {id} cannot be retried: it has no parameters and its action cannot be "
                       "rendered under the rules in force (see its last error); fix the rule, or replay the event."),
     "logged_out": ("ok", "Logged out."),
+    "silenced": ("ok", "Silence {id} created: matching deliveries are held back (recorded as silenced)."),
+    "unsilenced": ("ok", "Silence {id} expired: matching deliveries are sent again."),
 }
 # Query parameters that only carry a notice: an auto-refresh leaves them out.
 NOTICE_PARAMS = ("done", "id", "n")

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-State = Literal["queued", "in_progress", "retrying", "succeeded", "dead", "superseded"]
+State = Literal["queued", "in_progress", "retrying", "succeeded", "dead", "superseded", "suppressed", "silenced"]
 Time = str  # RFC 3339 UTC, milliseconds: 2026-02-06T12:00:00.000Z
 
 
@@ -52,6 +52,9 @@ class Delivery(Model):
     replay_of: str | None
     params: dict[str, Any] | None
     attempt_log: list[Attempt]
+    quieted_by: str | None = Field(
+        default=None, description="suppressed: the delivery that was sent; silenced: the silence (none for mute_time)"
+    )
 
 
 class EventSummary(Model):
@@ -193,3 +196,32 @@ class RunList(Model):
 class RunDetail(Model):
     run: Run
     events: list[EventSummary] = Field(description="the run's events, oldest first")
+
+
+class Silence(Model):
+    """A stored matcher set that keeps matching deliveries from being sent (recorded as silenced)."""
+
+    id: str
+    matchers: list[str] = Field(description="path=value (globs: * ?), path!=value, path=~regex, path!~regex; all hold")
+    state: Literal["pending", "active", "expired"]
+    starts_at: Time
+    ends_at: Time
+    comment: str
+    created_by: str
+    created_at: Time
+    expired_at: Time | None
+
+
+class SilenceList(Model):
+    silences: list[Silence]
+
+
+class NewSilence(Model):
+    """``POST /api/silences``: ``duration`` (30m, 2h, 7d) or ``ends_at``; ``starts_at`` defaults to now."""
+
+    matchers: list[str] = Field(min_length=1, max_length=20)
+    comment: str = Field(min_length=1, max_length=1000)
+    duration: str | None = None
+    starts_at: Time | None = None
+    ends_at: Time | None = None
+    created_by: str | None = Field(default=None, max_length=100)

@@ -34,6 +34,7 @@ class Endpoint:
     ok_status: tuple[int, ...] = (200,)
     params: tuple[Param, ...] = ()
     errors: tuple[int, ...] = (400, 401, 403, 429)
+    body: type[BaseModel] | None = None  # the JSON request body's model
 
 
 REF = "#/components/schemas/{model}"
@@ -56,7 +57,8 @@ def _json(model: type[BaseModel], description: str) -> dict[str, Any]:
 
 
 def document(api: Sequence[Endpoint]) -> dict[str, Any]:
-    used = sorted({e.ok for e in api} | {models.Error}, key=lambda m: m.__name__)
+    bodies = {e.body for e in api if e.body is not None}
+    used = sorted({e.ok for e in api} | bodies | {models.Error}, key=lambda m: m.__name__)
     _, schemas = models_json_schema([(m, "serialization") for m in used], ref_template=REF)
     paths: dict[str, dict[str, Any]] = {}
     for e in api:
@@ -79,6 +81,8 @@ def document(api: Sequence[Endpoint]) -> dict[str, Any]:
         operation: dict[str, Any] = {"summary": e.summary, "operationId": e.handler, "responses": responses}
         if parameters:
             operation["parameters"] = parameters
+        if e.body is not None:
+            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(e.body)}}}
         paths.setdefault(e.path, {})[e.method.lower()] = operation
     return {
         "openapi": "3.1.0",

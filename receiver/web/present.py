@@ -44,6 +44,7 @@ def delivery_model(d: DeliveryRow, attempts: list[AttemptRow]) -> models.Deliver
         replay_of=d.replay_of,
         params=redact_params(d.params),
         attempt_log=[attempt_model(a) for a in attempts],
+        quieted_by=d.quieted_by,
     )
 
 

@@ -8,12 +8,14 @@ from receiver.web.auth import Endpoint, Guard
 from receiver.web.html import HERE, Static
 from receiver.web.runs_views import RunViews
 from receiver.web.service import DeliveryLog
+from receiver.web.silences_views import SilenceViews
 from receiver.web.views import Views, html_errors
 
 
 def ui_routes(log: DeliveryLog, guard: Guard) -> list[Route]:
     views = Views(log, guard)
     runs = RunViews(views, log)
+    quiet = SilenceViews(views, log)
 
     def route(path: str, endpoint: Endpoint, method: str) -> Route:
         return Route(path, guard.protect(html_errors(views, endpoint), views.deny, ui=True), methods=[method])
@@ -30,6 +32,9 @@ def ui_routes(log: DeliveryLog, guard: Guard) -> list[Route]:
         route("/ui/deliveries/{delivery_id}", views.delivery, "GET"),
         route("/ui/deliveries/{delivery_id}/retry", views.retry, "POST"),
         route("/ui/sinks/{sink_id}/retry-dead", views.retry_dead, "POST"),
+        route("/ui/silences", quiet.silences, "GET"),
+        route("/ui/silences", quiet.add, "POST"),
+        route("/ui/silences/{silence_id}/expire", quiet.expire, "POST"),
         # With a token, the login form must be reachable without one; without, it only redirects.
         Route("/ui/login", login_guard(html_errors(views, views.login_form)), methods=["GET"]),
         Route("/ui/login", login_guard(html_errors(views, views.login)), methods=["POST"]),

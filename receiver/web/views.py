@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from receiver.errors import HTTPError
+from receiver.rules.matchers import suggest
 from receiver.sources.fields import OUTCOMES
 from receiver.web.auth import COOKIE, CSRF_FIELD, SESSION_SECONDS, Endpoint, Guard, Refusal, same_origin
 from receiver.web.html import (
@@ -29,6 +30,11 @@ from receiver.web.html import (
 from receiver.web.params import DELIVERY_FILTERS, EVENT_FILTER_FIELDS, STATES, event_filter_fields, parse_delivery_query
 from receiver.web.present import delivery_dict, event_dict, event_summary, plan_model
 from receiver.web.service import DeliveryLog
+
+
+def silence_href(envelope: dict[str, Any]) -> str:
+    """The silence form with matchers for an event's identifying fields filled in ("silence events like this")."""
+    return "/ui/silences?" + urlencode([("match", m) for m in suggest(envelope)]) + "#new"
 
 MAX_FORM_BYTES = 16 * 1024
 
@@ -111,6 +117,7 @@ class Views:
             parent=event_summary(d.parent) if d.parent else None,
             root=event_summary(d.root) if d.root else None,
             children=[event_summary(c) for c in d.children],
+            silence_href=silence_href(d.event.envelope),
         )
 
     async def delivery(self, request: Request) -> Response:

@@ -197,7 +197,7 @@ class Stack:
             assert_no_secret([self.logs()], SECRETS)
 
 
-FINAL = {"succeeded", "dead", "superseded"}
+FINAL = {"succeeded", "dead", "superseded", "suppressed", "silenced"}
 
 
 def _all_final(rows: list[dict[str, Any]]) -> list[dict[str, Any]] | None:

@@ -199,7 +199,7 @@ def test_permanent_failure_is_dead_until_retried(stack: Stack, status: int, reas
         ]
         assert len(gh.received) == 2 and gh.received[1].json["state"] == "success"
         again = stack.cli("retry", d["id"])
-        assert again.returncode == 1 and "only dead deliveries can be retried" in again.stderr
+        assert again.returncode == 1 and "only dead, suppressed or silenced deliveries can be retried" in again.stderr
 
 
 def test_kill_9_with_requests_in_flight_loses_nothing(stack: Stack) -> None:

@@ -110,6 +110,24 @@ EXAMPLES: list[tuple[str, dict[str, Any], list[tuple[str, str, str | None]]]] = 
         [("run-status-flips", "slack-perf", None)],
     ),
     (
+        "nightly-that-flipped",  # announced once, by the nightly rule, which stops
+        {
+            **load_event("automatedfuture-run-failed"),
+            "data": {
+                "run": {"name": "Nightly e2e", "outcome": "failed", "transition": "broken", "previous": PREVIOUS}
+            },
+        },
+        [("nightly-flips", "slack-perf", None)],
+    ),
+    (
+        "nightly-still-failing",  # not a flip: quiet, not even the failed-runs rule sees it
+        {
+            **load_event("automatedfuture-run-failed"),
+            "data": {"run": {"name": "Nightly e2e", "outcome": "failed", "transition": "still_failing"}},
+        },
+        [],
+    ),
+    (
         "passed-run-is-not-a-failure",
         {
             **load_event("automatedfuture-run-failed"),
@@ -292,3 +310,14 @@ def test_fixture_events_are_envelopes() -> None:
     keys |= {"received_at", "correlation_id", "parent_id", "data", "raw"}
     for name in EXAMPLE_EVENTS:
         assert keys <= set(load_event(name)), name
+
+
+def test_the_nightly_example_repeats_the_same_message_at_most_every_12_hours() -> None:
+    [rule] = [r for r in example_rules().rules if r.name == "nightly-flips"]
+    [action] = rule.actions
+    assert action.repeat_interval == 12 * 3600
+    event = {**load_event("automatedfuture-run-failed")}
+    event["data"] = {"run": {"name": "Nightly e2e", "transition": "broken"}, "git": {"branch": "main"}}
+    [planned] = example_rules().plan(event)
+    expected = {"title": "Nightly e2e broken", "body": "Nightly e2e is failing again on main"}
+    assert render_action(planned, event) == expected

@@ -162,7 +162,7 @@ def test_retry_dead_only(bench: Bench) -> None:
         r = bench.post(f"/api/deliveries/{delivery_id}/retry")
         assert r.status_code == 409
         assert r.json() == {
-            "error": f"delivery {delivery_id} is {state}; only dead deliveries can be retried",
+            "error": f"delivery {delivery_id} is {state}; only dead, suppressed or silenced deliveries can be retried",
             "code": "not_dead",
         }
 
@@ -189,6 +189,8 @@ def test_deliveries_filters_and_stats(bench: Bench) -> None:
             "succeeded": 0,
             "dead": 1,
             "superseded": 0,
+            "suppressed": 0,
+            "silenced": 0,
         },
         "dead_by_sink": {"hook": 1},
     }
