@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, Valida
 
 from receiver.errors import ConfigError, Problem
 from receiver.rules.conditions import compile_group
+from receiver.rules.group import compile_group as compile_grouping
 from receiver.rules.index import RuleIndex
 from receiver.rules.model import ActionSpec, PlannedAction, Rule
 from receiver.rules.templates import (
@@ -50,7 +51,7 @@ __all__ = [
     "render_action",
 ]
 
-RESERVED_ACTION_KEYS = ("sink", "emit")
+RESERVED_ACTION_KEYS = ("sink", "emit", "group")
 _EMIT = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 _KEY_MESSAGES = ("unknown key", "required key is missing")
 _M = TypeVar("_M", bound=BaseModel)
@@ -323,6 +324,7 @@ def _load_action(
         report((*at, "sink"), f"unknown sink {sink!r} (known: {known})")
     if emit is not None and not (isinstance(emit, str) and _EMIT.match(emit)):
         report((*at, "emit"), "must be an event type such as comparison.completed")
+    group = compile_grouping(raw["group"], (*at, "group"), report) if "group" in raw else None
     params = {k: v for k, v in raw.items() if k not in RESERVED_ACTION_KEYS}
     compiled = compile_params(params)
     for path, message in compiled.errors:
@@ -350,7 +352,7 @@ def _load_action(
             report((*at, *path), message)
     if len(problems) > before:
         return None
-    return ActionSpec(sink, emit, params, doc.line_of(at), model, compiled.value, variables)
+    return ActionSpec(sink, emit, params, doc.line_of(at), model, compiled.value, variables, group)
 
 
 def _has_template(value: Any) -> bool:

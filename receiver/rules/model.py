@@ -15,6 +15,7 @@ from jinja2 import Undefined
 from pydantic import BaseModel
 
 from receiver.rules.conditions import Cond
+from receiver.rules.group import GroupSpec
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class ActionSpec:
     model: type[BaseModel] = field(repr=False, compare=False)
     compiled: Any = field(repr=False, compare=False)
     vars: Mapping[str, Any] = field(repr=False, compare=False)
+    group: GroupSpec | None = None  # ``group:``: matching events join a group, sent once (rules/group.py)
 
 
 @dataclass(frozen=True)
