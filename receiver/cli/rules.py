@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import sys
 import time
 from pathlib import Path
@@ -16,15 +15,14 @@ from receiver.cli.common import CONFIG_OPTION, load_or_exit, parse_headers
 from receiver.config import Config
 from receiver.errors import ConfigError
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
 
 def parse_duration(text: str) -> float:
-    m = _DURATION.match(text.strip())
-    if not m:
-        raise click.BadParameter(f"{text!r} is not a duration like 30m, 12h or 7d", param_hint="--since")
-    return float(m.group(1)) * _UNITS[m.group(2)]
+    from receiver.rules.group import parse_duration as seconds
+
+    try:
+        return seconds(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a duration like 30m, 12h or 7d", param_hint="--since") from None
 
 
 def _ruleset(config: Config, paths: list[Path] | None = None) -> Any:

@@ -62,7 +62,7 @@ def _value(event: Mapping[str, Any], parts: Sequence[str]) -> Any:
 def compile_group(raw: Any, at: PathKey, report: Callable[[PathKey, str], None]) -> GroupSpec | None:
     """The ``group:`` mapping compiled, or None after reporting every problem in it."""
     if not isinstance(raw, dict):
-        report(at, "group: is a mapping with by:, wait:, interval:, max_events:")
+        report(at, "must be a mapping with by:, wait:, interval:, max_events:")
         return None
     ok = True
     for key in raw:
