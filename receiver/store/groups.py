@@ -46,20 +46,20 @@ UPSERT = (
     f"ON CONFLICT (rule, action_index, group_key) WHERE state = '{OPEN}' "
     "DO UPDATE SET members = groups.members + 1, last_at = excluded.last_at RETURNING id, members"
 )
-ADD_MEMBER = "INSERT INTO group_members (group_id, event_id, joined_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+ADD_MEMBER = "INSERT INTO group_members (group_id, position, event_id, joined_at) VALUES (?, ?, ?, ?)"
 DUE = f"SELECT {GROUP_COLUMNS} FROM groups WHERE state = '{OPEN}' AND due_at <= ? ORDER BY due_at LIMIT ?"
 LAST_SENT = (
     f"SELECT MAX(sent_at) FROM groups WHERE rule = ? AND action_index = ? AND group_key = ? AND state = '{SENT}'"
 )
 POSTPONE = f"UPDATE groups SET due_at = ? WHERE id = ? AND state = '{OPEN}'"
-# Oldest first: member rows in joining order (event ids are time-ordered on a tie).
+# Oldest first: in the order they joined.
 MEMBERS = (
     "SELECT m.event_id, e.envelope FROM group_members m JOIN events e ON e.id = m.event_id "
-    "WHERE m.group_id = ? ORDER BY m.joined_at, m.event_id"
+    "WHERE m.group_id = ? ORDER BY m.position"
 )
 MARK_SENT = f"UPDATE groups SET state = '{SENT}', sent_at = ?, delivery_id = ? WHERE id = ? AND state = '{OPEN}'"
 BY_DELIVERY = f"SELECT {GROUP_COLUMNS} FROM groups WHERE delivery_id = ?"
-MEMBER_IDS = "SELECT event_id FROM group_members WHERE group_id = ? ORDER BY joined_at, event_id LIMIT ?"
+MEMBER_IDS = "SELECT event_id FROM group_members WHERE group_id = ? ORDER BY position LIMIT ?"
 OPEN_GROUPS = f"SELECT {GROUP_COLUMNS} FROM groups WHERE state = '{OPEN}' ORDER BY due_at LIMIT ?"
 
 
@@ -119,7 +119,7 @@ def join(event_id: str, now: float, grouped: Sequence[NewDelivery]) -> Steps[int
         args = (d.id, d.rule, d.action_index, d.sink_id, d.group.key, now, now, now + d.group.wait)
         group_id, members = rows((yield Statement(UPSERT, args, True)))[0]
         opened += members == 1
-        yield Statement(ADD_MEMBER, (group_id, event_id, now), False)
+        yield Statement(ADD_MEMBER, (group_id, members, event_id, now), False)
     return opened
 
 

@@ -33,6 +33,17 @@ class Attempt(Model):
     response_excerpt: str | None
 
 
+class Group(Model):
+    """The group a grouped action (rules: group:) sent as one delivery."""
+
+    id: str
+    key: list[Any] = Field(description="the group's by: values")
+    count: int = Field(description="every member event")
+    first_at: Time
+    sent_at: Time | None
+    events: list[str] = Field(description="member event ids, oldest first (the first GROUP_MEMBERS_SHOWN)")
+
+
 class Delivery(Model):
     """One (event, rule action, sink) job with its attempt log (attempts were redacted when recorded)."""
 
@@ -52,6 +63,7 @@ class Delivery(Model):
     replay_of: str | None
     params: dict[str, Any] | None
     attempt_log: list[Attempt]
+    group: Group | None = Field(default=None, description="a grouped action's delivery: the group it sent")
 
 
 class EventSummary(Model):

@@ -1,6 +1,6 @@
--- Grouped actions (same tables as the SQLite schema; ids COLLATE "C" as everywhere).
--- (rules: group:): matching events join the open group of their (rule, action,
+-- Grouped actions (rules: group:): matching events join the open group of their (rule, action,
 -- group key) instead of making a delivery each; the flusher sends one delivery per group.
+-- The same tables as the SQLite schema; ids are COLLATE "C" as everywhere.
 CREATE TABLE groups (
     id           TEXT COLLATE "C" PRIMARY KEY,
     rule         TEXT NOT NULL,
@@ -26,6 +26,7 @@ CREATE TABLE group_members (
     group_id  TEXT COLLATE "C" NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
     event_id  TEXT COLLATE "C" NOT NULL REFERENCES events (id) ON DELETE CASCADE,
     joined_at DOUBLE PRECISION NOT NULL,
-    PRIMARY KEY (group_id, event_id)
+    position  INTEGER NOT NULL,  -- 1, 2, …: the order members joined in (the upsert's count)
+    PRIMARY KEY (group_id, position)
 );
 CREATE INDEX group_members_event ON group_members (event_id);

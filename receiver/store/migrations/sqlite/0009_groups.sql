@@ -25,6 +25,7 @@ CREATE TABLE group_members (
     group_id  TEXT NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
     event_id  TEXT NOT NULL REFERENCES events (id) ON DELETE CASCADE,
     joined_at REAL NOT NULL,
-    PRIMARY KEY (group_id, event_id)
+    position  INTEGER NOT NULL,  -- 1, 2, …: the order members joined in (the upsert's count)
+    PRIMARY KEY (group_id, position)
 ) WITHOUT ROWID;
 CREATE INDEX group_members_event ON group_members (event_id)
