@@ -85,6 +85,7 @@ class RuleSet:
     def __init__(self, rules: Sequence[Rule], version: str) -> None:
         self.rules = tuple(rules)
         self.version = version
+        self.grouped = any(a.group is not None for r in self.rules for a in r.actions)  # any group: at all
         self._index = RuleIndex(self.rules)
 
     def match(self, event: Mapping[str, Any]) -> list[Rule]:

@@ -25,6 +25,12 @@ class Plan:
     rules_version: str | None
     matched_rules: list[str] = field(default_factory=list)
     deliveries: list[NewDelivery] = field(default_factory=list)
+    grouped: int = 0  # of ``deliveries``, grouped actions' joins: nothing is queued for them now
+
+    @property
+    def queued(self) -> int:
+        """Deliveries queued now (what the dispatcher is woken for)."""
+        return len(self.deliveries) - self.grouped
 
 
 class Router:
@@ -45,7 +51,8 @@ class Router:
         for rule in ruleset.match(envelope):
             matched.append(rule.name)
             deliveries.extend(self._delivery(planned, envelope, replay_of) for planned in rule.planned)
-        return Plan(ruleset.version, matched, deliveries)
+        grouped = sum(1 for d in deliveries if d.group is not None) if ruleset.grouped else 0
+        return Plan(ruleset.version, matched, deliveries, grouped)
 
     def _delivery(self, planned: PlannedAction, envelope: Mapping[str, Any], replay_of: str | None) -> NewDelivery:
         """One planned action rendered into a delivery row (dead at once if its template fails);

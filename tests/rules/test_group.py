@@ -136,7 +136,18 @@ def test_a_grouped_message_renders_group_and_the_latest_event() -> None:
 
 def test_planning_a_grouped_action_makes_a_join_not_a_delivery() -> None:
     ruleset = load_text({"r.yaml": grouped_rule("{by: [data.run.name], wait: 10s}")})
-    [join] = Router(ruleset).plan(event()).deliveries
+    plan = Router(ruleset).plan(event())
+    assert (plan.grouped, plan.queued) == (1, 0)  # nothing queued: ingest does not wake the dispatcher
+    [join] = plan.deliveries
     assert join.group is not None and (join.group.key, join.group.wait) == ('["API Load Test"]', 10.0)
     assert (join.rule, join.action_index, join.sink_id, join.params) == ("burst", 0, "slack-perf", None)
     assert join.id.startswith("grp_")
+
+
+def test_a_plan_counts_what_it_queues_now_beside_grouped_joins() -> None:
+    text = grouped_rule("{}") + "      - sink: email-qa\n        title: t\n        body: b\n"
+    plan = Router(load_text({"r.yaml": text})).plan(event())
+    assert [d.group is None for d in plan.deliveries] == [False, True]
+    assert (plan.grouped, plan.queued) == (1, 1)
+    plain = Router(load_text({"r.yaml": text.replace("        group: {}\n", "")})).plan(event())
+    assert (plain.grouped, plain.queued) == (0, 2)
