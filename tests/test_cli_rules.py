@@ -206,7 +206,7 @@ def test_rules_test_group_previews_grouped_messages_over_stored_events(workdir: 
     code, out, _ = rules_test(workdir, "--group", "--last", "2")
     assert code == 0
     assert out.splitlines()[:2] == [
-        f"2 last 2 stored events make 1 group(s); rules version {found['rules_version']}",
+        f"2 events (of the last 2 stored) make 1 group(s); rules version {found['rules_version']}",
         'GROUP af-failure-burst[0] → slack-perf  key ["' + found["groups"][1]["key"][0] + '"]: 1 event(s)',
     ]
 

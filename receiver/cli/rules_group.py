@@ -79,14 +79,14 @@ def _stored(config: Config, last: int) -> list[dict[str, Any]]:
 
 
 def preview(config: Config, ruleset: Any, events: list[dict[str, Any]] | None, last: int, as_json: bool) -> None:
-    where = "given" if events is not None else f"last {last} stored"
+    where = "given" if events is not None else f"of the last {last} stored"
     if events is None:
         events = _stored(config, last)
     groups = [rendered(g) for g in collect(ruleset, events)]
     if as_json:
         click.echo(json.dumps({"events": len(events), "rules_version": ruleset.version, "groups": groups}, indent=2))
         return
-    click.echo(f"{len(events)} {where} events make {len(groups)} group(s); rules version {ruleset.version}")
+    click.echo(f"{len(events)} events ({where}) make {len(groups)} group(s); rules version {ruleset.version}")
     for g in groups:
         shown = f", the message shows {g['shown']}" if g["shown"] < g["count"] else ""
         click.echo(f"GROUP {g['rule']}[{g['action_index']}] → {g['sink']}  key {json.dumps(g['key'])}: "
