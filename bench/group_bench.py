@@ -218,8 +218,10 @@ def main() -> None:
                   f"{at - first:.1f} s after the first event")  # fmt: skip
         total = sum(m["count"] for _, m in messages)
         groups, members = on["open"]
-        print(f"  {len(messages)} grouped deliveries for {len({m['run'] for _, m in messages})} runs carrying "
-              f"{total} events; {groups} follow-up group(s) open with {members or 0} events (due after the interval)")
+        print(
+            f"  {len(messages)} grouped deliveries for {len({m['run'] for _, m in messages})} runs carrying "
+            f"{total} events; {groups} follow-up group(s) open with {members or 0} events (due after the interval)"
+        )
         if on["seconds"] <= args.wait:
             assert len(messages) == args.runs and total == args.events, "one message per run, every event in it"
     print(f"(work dir {work})")

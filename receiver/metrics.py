@@ -129,7 +129,9 @@ class Metrics:
             "hookyard_group_members", "Events sent as members of a group", ["rule"], registry=r
         )
         self._groups_capped = Counter(
-            "hookyard_groups_capped", "Groups with more members than their message shows (max_events)", ["rule"],
+            "hookyard_groups_capped",
+            "Groups with more members than their message shows (max_events)",
+            ["rule"],
             registry=r,
         )
         self._received_children: dict[tuple[str, bool], Counter] = {}

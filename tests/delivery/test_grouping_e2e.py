@@ -114,4 +114,3 @@ def test_two_daemons_on_one_postgresql_send_each_group_once_with_the_members_of_
         for d in daemons:
             d.stop()
         pg_server.drop_database(url)
-

@@ -76,8 +76,10 @@ EXAMPLES: list[tuple[str, dict[str, Any], list[tuple[str, str, str | None]]]] = 
     ),
     (
         "passed-test-is-no-failure",
-        {**load_event("automatedfuture-result-failed"),
-         "data": {**load_event("automatedfuture-result-failed")["data"], "test": {"outcome": "passed"}}},
+        {
+            **load_event("automatedfuture-result-failed"),
+            "data": {**load_event("automatedfuture-result-failed")["data"], "test": {"outcome": "passed"}},
+        },
         [],
     ),
     (

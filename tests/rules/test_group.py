@@ -125,7 +125,7 @@ def test_group_view_caps_events_but_counts_every_member() -> None:
 def test_a_grouped_message_renders_group_and_the_latest_event() -> None:
     body = (
         "'{{ group.count }} in {{ group.key[0] }}: {% for e in group.events %}{{ e.data.result.name }}; {% endfor %}"
-        "{% for s, n in group.counts_by(\"data.result.status\").items() %}{{ s }}={{ n }} {% endfor %}"
+        '{% for s, n in group.counts_by("data.result.status").items() %}{{ s }}={{ n }} {% endfor %}'
         "latest {{ event.id }}{% if group.truncated %} (+{{ group.count - group.events | length }} more){% endif %}'"
     )
     [rule] = load_text({"r.yaml": grouped_rule("{by: [data.run.key], max_events: 2}", body)}).rules
