@@ -10,10 +10,12 @@ from dataclasses import dataclass, field
 import pytest
 
 from receiver.store import Store
-from receiver.store.base import DeliveryQuery, DeliveryState, GroupJoin, NewDelivery
+from receiver.store.base import AttemptRow, DeliveryQuery, DeliveryState, GroupJoin, NewDelivery, Outcome
 from receiver.store.groups import GroupRow, Member
+from receiver.store.retention import retention_ops
 from tests.store.conftest import Backend
 from tests.store.test_contract import event
+from tests.store.test_retention import table_rows
 
 
 def joining(id: str, key: str = '["run_1"]', *, wait: float = 30.0, rule: str = "burst") -> NewDelivery:
@@ -136,5 +138,27 @@ def test_concurrent_flushes_and_joins_send_every_member_exactly_once(backend: Ba
         deliveries = await store.list_deliveries(DeliveryQuery(limit=1000))
         assert len(deliveries) == len(r.seen)
         assert await store.open_groups(10) == []
+
+    backend.run(body)
+
+
+def test_retention_prunes_a_sent_group_with_its_delivery_and_keeps_an_open_one(backend: Backend) -> None:
+    async def body(store: Store) -> None:
+        day = 86_400.0
+        await save(store, "evt_1", 1000.0, joining("grp_1"))
+        await save(store, "evt_2", 1001.0, joining("grp_2"))
+        [sent] = await store.flush_groups(1030.0, 10, Renderer())
+        assert sent.delivery is not None
+        claimed = await store.claim_due(1030.0, 10, 60.0, "w1")
+        assert [c.delivery.id for c in claimed] == [sent.delivery.id]
+        attempt = AttemptRow(sent.delivery.id, 1, 1030.0, 1031.0, 5.0, "succeeded", 200, None, None, None)
+        assert await store.finish(sent.delivery.id, "w1", Outcome(attempt, DeliveryState.SUCCEEDED))
+        await save(store, "evt_3", 40 * day, joining("grp_3"))  # a young follow-up, still open
+        await retention_ops(store).prune_events(30 * day, 500)
+        assert await store.group_of_delivery(sent.delivery.id) is None
+        [open_group] = await store.open_groups(10)
+        assert (open_group.id, await store.group_member_ids(open_group.id, 10)) == ("grp_3", ["evt_3"])
+        assert await table_rows(store, "groups") == 1
+        assert await table_rows(store, "group_members") == 1
 
     backend.run(body)

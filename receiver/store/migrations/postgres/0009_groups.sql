@@ -13,14 +13,14 @@ CREATE TABLE groups (
     due_at       DOUBLE PRECISION NOT NULL,
     members      INTEGER NOT NULL,
     sent_at      DOUBLE PRECISION,
-    delivery_id  TEXT COLLATE "C"
+    delivery_id  TEXT COLLATE "C" REFERENCES deliveries (id) ON DELETE CASCADE  -- pruned with its delivery
 );
 -- At most one open group per (rule, action, key): joining is one upsert on it.
 CREATE UNIQUE INDEX groups_open ON groups (rule, action_index, group_key) WHERE state = 'open';
 CREATE INDEX groups_due ON groups (due_at) WHERE state = 'open';
 -- The previous send of the same key (a follow-up waits its interval after it).
 CREATE INDEX groups_sent ON groups (rule, action_index, group_key, sent_at) WHERE state = 'sent';
-CREATE INDEX groups_delivery ON groups (delivery_id) WHERE delivery_id IS NOT NULL;
+CREATE INDEX groups_delivery ON groups (delivery_id);
 -- Members are event ids (the envelopes stay in events); retention removing an event removes it here.
 CREATE TABLE group_members (
     group_id  TEXT COLLATE "C" NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
