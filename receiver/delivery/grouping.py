@@ -28,6 +28,7 @@ from receiver.rules import Router
 from receiver.rules.group import GroupSpec, GroupView
 from receiver.rules.load import PlannedAction
 from receiver.store import Store
+from receiver.store import groups as stored
 from receiver.store.base import DeliveryState, NewDelivery
 from receiver.store.groups import Flushed, GroupRow, Member
 
@@ -106,8 +107,8 @@ class GroupFlusher:
                 return queued
             for f in flushed:
                 queued += self._report(f, renderer)
-            if len(flushed) < FLUSH_BATCH:
-                return queued
+            if len(flushed) < FLUSH_BATCH and sum(f.count for f in flushed) < stored.MEMBER_BUDGET:
+                return queued  # nothing more was due
 
     def _report(self, f: Flushed, renderer: Renderer) -> int:
         g = f.group

@@ -9,9 +9,12 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from receiver.ids import new_id
 from receiver.rules import load_rules
 from receiver.sinks import SINKS
+from receiver.store import groups
 from receiver.store.base import DeliveryQuery, NewEvent
 from tests.delivery.harness import Harness, run
 from tests.delivery.test_dispatcher import http_sink
@@ -182,5 +185,21 @@ def test_flushes_are_spaced_between_claims_but_run_once_always_flushes(tmp_path:
             assert await flusher.flush() == 0  # flushed less than FLUSH_EVERY_SECONDS ago
             assert await h.dispatcher.run_once() == 3  # forced: run_b and run_c queued, and sent with run_a
             assert sorted(m["run"] for m in sent(server)) == ["run_a", "run_b", "run_c"]
+
+        run(tmp_path, {"hook": http_sink(server.url)}, body, clock=clock)
+
+
+def test_one_flush_goes_on_past_a_transaction_s_member_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(groups, "MEMBER_BUDGET", 3)
+    clock = FakeClock(1000.0)
+    with RecordingServer() as server:
+
+        async def body(h: Harness) -> None:
+            use_rules(h, tmp_path)
+            for run in ("run_a", "run_b", "run_c"):
+                await result(h, run, f"{run}-1")
+                await result(h, run, f"{run}-2")
+            clock.advance(30)
+            assert await h.dispatcher.groups.flush(force=True) == 3  # three transactions: 2 + 2 + 2 members
 
         run(tmp_path, {"hook": http_sink(server.url)}, body, clock=clock)

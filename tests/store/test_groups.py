@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from receiver.store import Store
+from receiver.store import Store, groups
 from receiver.store.base import AttemptRow, DeliveryQuery, DeliveryState, GroupJoin, NewDelivery, Outcome
 from receiver.store.groups import GroupRow, Member
 from receiver.store.retention import retention_ops
@@ -160,5 +160,21 @@ def test_retention_prunes_a_sent_group_with_its_delivery_and_keeps_an_open_one(b
         assert (open_group.id, await store.group_member_ids(open_group.id, 10)) == ("grp_3", ["evt_3"])
         assert await table_rows(store, "groups") == 1
         assert await table_rows(store, "group_members") == 1
+
+    backend.run(body)
+
+
+def test_a_flush_stops_after_its_member_budget_and_the_rest_stay_due(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(groups, "MEMBER_BUDGET", 3)
+
+    async def body(store: Store) -> None:
+        for i in range(6):
+            await save(store, f"evt_{i}", 1000.0 + i, joining(f"grp_{i}", f'["run_{i // 2}"]'))
+        r = Renderer()
+        first = await store.flush_groups(2000.0, 10, r)
+        assert [(f.group.key, f.count) for f in first] == [('["run_0"]', 2), ('["run_1"]', 2)]
+        assert [(f.group.key, f.count) for f in await store.flush_groups(2000.0, 10, r)] == [('["run_2"]', 2)]
 
     backend.run(body)
