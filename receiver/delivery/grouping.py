@@ -1,11 +1,12 @@
 """The group flusher: due groups of grouped actions become ONE delivery each.
 
 Runs inside the dispatcher's claim loop (wherever deliveries are sent), at most once per
-``FLUSH_EVERY_SECONDS``: each flush is one store transaction that claims up to
-``FLUSH_BATCH`` due groups and, per group, either postpones it (a follow-up is due no
-sooner than ``interval`` after the previous send of its key) or renders its delivery with
-``group`` (``rules.group.GroupView``) and the latest member as ``event``, queues it and marks
-the group sent (``store/groups.py``). The dispatcher then claims that delivery like any other.
+``FLUSH_EVERY_SECONDS`` (per ``IDLE_FLUSH_EVERY_SECONDS`` while no rule groups): each flush
+is one store transaction that claims up to ``FLUSH_BATCH`` due groups and, per group, either
+postpones it (a follow-up is due no sooner than ``interval`` after the previous send of its
+key) or renders its delivery with ``group`` (``rules.group.GroupView``) and the latest member
+as ``event``, queues it and marks the group sent (``store/groups.py``). The dispatcher then
+claims that delivery like any other.
 
 Every outcome is visible: ``group.sent`` (members, delivery), ``group.capped`` when the message
 shows fewer events than the group has (``max_events``), ``group.unroutable`` when the rule or
@@ -35,6 +36,9 @@ from receiver.store.groups import Flushed, GroupRow, Member
 log = logging.getLogger("hookyard.groups")
 
 FLUSH_EVERY_SECONDS = 1.0
+# Without any group: in the rules a flush only drains groups left open by a reload that removed
+# theirs (recorded dead, see Renderer): a rarer look spares the store a write each second.
+IDLE_FLUSH_EVERY_SECONDS = 60.0
 FLUSH_BATCH = 16  # groups per transaction: a big group's render holds the writer for this many at most
 
 
@@ -93,7 +97,8 @@ class GroupFlusher:
         now = self.clock()
         if not force and now < self._next:
             return 0
-        self._next = now + self.every
+        ruleset = self.router.ruleset
+        self._next = now + (self.every if ruleset is not None and ruleset.grouped else IDLE_FLUSH_EVERY_SECONDS)
         queued = 0
         while True:
             renderer = Renderer(self.router)

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from receiver.delivery.grouping import IDLE_FLUSH_EVERY_SECONDS
 from receiver.ids import new_id
 from receiver.rules import load_rules
 from receiver.sinks import SINKS
@@ -140,9 +141,14 @@ def test_a_group_whose_rule_is_gone_after_a_reload_is_recorded_dead_with_the_rea
         async def body(h: Harness) -> None:
             use_rules(h, tmp_path)
             await result(h, "run_a", "a1")
-            use_rules(h, tmp_path, RULES.replace("name: burst", "name: renamed"))
+            ungrouped = "\n".join(line for line in RULES.splitlines() if "group: {" not in line)
+            use_rules(h, tmp_path, ungrouped.replace("name: burst", "name: renamed"))
             clock.advance(30)
-            await h.dispatcher.run_once()
+            flusher = h.dispatcher.groups
+            assert await flusher.flush() == 1  # no rule groups any more: leftovers are still drained
+            clock.advance(flusher.every)
+            assert await flusher.flush() == 0  # and then looked for only every IDLE_FLUSH_EVERY_SECONDS
+            assert flusher._next == 1030.0 + IDLE_FLUSH_EVERY_SECONDS
             assert server.received == []
             [d] = await h.store.list_deliveries(DeliveryQuery())
             assert d.state.value == "dead"
