@@ -17,6 +17,7 @@ groups sent and their members.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -89,16 +90,21 @@ class GroupFlusher:
         self.clock = clock
         self.metrics = metrics
         self.every = every
-        self._next = 0.0
+        self._last = -math.inf  # when the last flush began
+
+    def flush_is_due(self) -> bool:
+        """Whether ``every`` passed since the last flush (``IDLE_FLUSH_EVERY_SECONDS`` while no rule
+        groups; the rules are read each time, so a reload that adds ``group:`` counts at once)."""
+        ruleset = self.router.ruleset
+        every = self.every if ruleset is not None and ruleset.grouped else IDLE_FLUSH_EVERY_SECONDS
+        return self.clock() >= self._last + every
 
     async def flush(self, *, force: bool = False) -> int:
         """Flush the due groups (unless one was done less than ``every`` ago and not ``force``);
         returns how many deliveries were queued."""
-        now = self.clock()
-        if not force and now < self._next:
+        if not force and not self.flush_is_due():
             return 0
-        ruleset = self.router.ruleset
-        self._next = now + (self.every if ruleset is not None and ruleset.grouped else IDLE_FLUSH_EVERY_SECONDS)
+        now = self._last = self.clock()
         queued = 0
         while True:
             renderer = Renderer(self.router)

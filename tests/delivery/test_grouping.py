@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from receiver.delivery.grouping import IDLE_FLUSH_EVERY_SECONDS
 from receiver.ids import new_id
 from receiver.rules import load_rules
 from receiver.sinks import SINKS
@@ -147,8 +146,9 @@ def test_a_group_whose_rule_is_gone_after_a_reload_is_recorded_dead_with_the_rea
             flusher = h.dispatcher.groups
             assert await flusher.flush() == 1  # no rule groups any more: leftovers are still drained
             clock.advance(flusher.every)
-            assert await flusher.flush() == 0  # and then looked for only every IDLE_FLUSH_EVERY_SECONDS
-            assert flusher._next == 1030.0 + IDLE_FLUSH_EVERY_SECONDS
+            assert flusher.flush_is_due() is False  # looked for only every IDLE_FLUSH_EVERY_SECONDS
+            use_rules(h, tmp_path)  # a reload brings group: back: flushes every second again at once
+            assert flusher.flush_is_due() is True
             assert server.received == []
             [d] = await h.store.list_deliveries(DeliveryQuery())
             assert d.state.value == "dead"
