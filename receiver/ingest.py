@@ -109,6 +109,8 @@ class Ingest:
         # The run (when the event names one) is merged and the event enriched, then planned.
         result, planned = await runs.save(self.store, event, self.router.plan, now, git=src.git, baseline=src.baseline)
         self.metrics.received(src.id, result.duplicate)
+        if result.groups_opened:
+            self.metrics.groups_opened(result.groups_opened)
         if not result.duplicate:
             if planned:
                 self.on_stored()

@@ -128,6 +128,18 @@ class Metrics:
         self._reclaimed = Counter(
             "hookyard_retention_reclaimed_bytes", "Bytes SQLite gave back to the disk (incremental vacuum)", registry=r
         )
+        # Grouped actions (rules: group:): opened where events are stored, sent where deliveries are.
+        self._groups_opened = Counter("hookyard_groups_opened", "Groups opened by grouped actions", registry=r)
+        self._groups_sent = Counter("hookyard_groups_sent", "Groups sent as one delivery", ["rule"], registry=r)
+        self._group_members = Counter(
+            "hookyard_group_members", "Events sent as members of a group", ["rule"], registry=r
+        )
+        self._groups_capped = Counter(
+            "hookyard_groups_capped",
+            "Groups with more members than their message shows (max_events)",
+            ["rule"],
+            registry=r,
+        )
         self._received_children: dict[tuple[str, bool], Counter] = {}
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
 
@@ -193,6 +205,16 @@ class Metrics:
         self._prune_passes.inc()
         self._prune_seconds.set(seconds)
         self._reclaimed.inc(reclaimed_bytes)
+
+    def groups_opened(self, n: int) -> None:
+        self._groups_opened.inc(n)
+
+    def group_sent(self, rule: str, members: int) -> None:
+        self._child(self._groups_sent, rule).inc()
+        self._child(self._group_members, rule).inc(members)
+
+    def group_capped(self, rule: str) -> None:
+        self._child(self._groups_capped, rule).inc()
 
     def prune_failed(self) -> None:
         self._prune_errors.inc()

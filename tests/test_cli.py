@@ -121,7 +121,7 @@ def test_rules_diff_shows_routing_changes(workdir: Path, ingested: list[str]) ->
         "rules", "diff", "--config", str(workdir / "config.yaml"), "--rules", str(proposed), "--since", "soon"
     )
     assert code == 2
-    assert "'soon' is not a duration like 30m, 12h or 7d" in err
+    assert "'soon' is not a duration like 30s, 5m, 12h or 7d" in err
 
 
 def test_send_signs_with_the_source_scheme(workdir: Path, daemons: list[Daemon]) -> None:

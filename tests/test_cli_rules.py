@@ -179,3 +179,45 @@ def test_shipped_rules_render_a_message_for_every_sample_payload(workdir: Path) 
                     problems.append((f"{path.parent.name}/{path.name}", rule, a["sink"], what))
     assert problems == []
     assert planned >= 10  # the sample payloads do reach the shipped rules
+
+
+def af_result(run: str, name: str, status: str = "Failed") -> bytes:
+    return json.dumps({"project_id": "project_abc123", "test_run_id": run, "test_name": name, "status": status,
+                       "test_result_id": f"res_{run}_{name}", "error_message": None}).encode()  # fmt: skip
+
+
+def test_rules_test_group_previews_grouped_messages_over_stored_events(workdir: Path) -> None:
+    from tests.cli_env import ingest
+
+    payloads = [af_result("run_a", f"test_{i:02d}") for i in range(23)]
+    payloads += [af_result("run_b", "test_x"), af_result("run_a", "test_ok", "Passed"), af_result("run_b", "test_y")]
+    ingest(workdir / "config.yaml", payloads, source="automatedfuture")
+    code, out, _ = rules_test(workdir, "--group", "--json")
+    assert code == 0
+    found = json.loads(out)
+    assert found["events"] == 26
+    groups = [(g["rule"], g["count"], g["shown"], g["params"]["title"]) for g in found["groups"]]
+    assert groups == [
+        ("af-failure-burst", 23, 20, "23 failing tests in run_a"),
+        ("af-failure-burst", 2, 2, "2 failing tests in run_b"),
+    ]
+    assert found["groups"][0]["params"]["body"].endswith("• test_19\n…and 3 more.\nRun run_a (project_abc123).")
+    # --last: only the newest stored events.
+    code, out, _ = rules_test(workdir, "--group", "--last", "2")
+    assert code == 0
+    assert out.splitlines()[:2] == [
+        f"2 events (of the last 2 stored) make 1 group(s); rules version {found['rules_version']}",
+        'GROUP af-failure-burst[0] → slack-perf  key ["' + found["groups"][1]["key"][0] + '"]: 1 event(s)',
+    ]
+
+
+def test_rules_test_group_over_event_files_and_one_file_without_it(workdir: Path) -> None:
+    files = []
+    for name in ("test_a", "test_b"):
+        (workdir / f"{name}.json").write_bytes(af_result("run_a", name))
+        files.append(str(workdir / f"{name}.json"))
+    code, out, _ = rules_test(workdir, "--group", "--source", "automatedfuture", *files)
+    assert code == 0
+    assert "    title: 2 failing tests in run_a" in out.splitlines()
+    code, _, err = rules_test(workdir, *files)
+    assert code == 2 and "give one EVENT file (several only with --group)" in err

@@ -44,7 +44,7 @@ def test_add_list_expire(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None
         (["--match", "nope", "--for", "2h", "--comment", "c"], 1,
          "'nope' is not a matcher like source=fusillade, data.run.name=Nightly* or type=~run\\..*"),
         (["--match", "source=x", "--for", "2 hours", "--comment", "c"], 2,
-         "Invalid value for --for: '2 hours' is not a duration like 30m, 12h or 7d"),
+         "Invalid value for --for: '2 hours' is not a duration like 30s, 5m, 12h or 7d"),
         (["--match", "source=x", "--for", "2h", "--comment", "c", "--starts", "soon"], 2,
          "Invalid value for --starts: 'soon' is not a time such as 2026-03-01T22:00:00Z"),
         (["--match", "source=x", "--for", "2h"], 2, "Missing option '--comment'"),

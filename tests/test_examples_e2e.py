@@ -164,7 +164,7 @@ def test_check_accepts_the_examples_without_warnings(
             monkeypatch.delenv(name)
     result = CliRunner().invoke(main, ["check", "--config", str(stack["config"])])
     assert (result.exit_code, result.stderr) == (0, "")
-    assert result.stdout.startswith(f"{stack['config']}: ok: 7 sources, 5 sinks, 13 rules ")
+    assert result.stdout.startswith(f"{stack['config']}: ok: 7 sources, 5 sinks, 14 rules ")
 
 
 def test_every_shipped_rule_delivers_with_the_shipped_config(stack: dict[str, Any], daemons: list[Daemon]) -> None:
@@ -177,6 +177,14 @@ def test_every_shipped_rule_delivers_with_the_shipped_config(stack: dict[str, An
         path.write_bytes(fusillade_body(event, test_id, name, at))
         return path
 
+    # Two failing test results of one Automated Future run (rules/70-…): sent first, since their
+    # one Slack message goes out 30 s (the group's wait) after the first of them.
+    failures = []
+    for n, name in enumerate(("test_checkout", "test_coupon")):
+        result = json.loads((PAYLOADS / "automatedfuture" / "result_bare_failed.json").read_text())
+        result.update(test_name=name, test_result_id=f"res_burst_{n}")
+        (tmp / f"{name}.json").write_text(json.dumps(result))
+        failures.append(send(daemon, config, "automatedfuture", tmp / f"{name}.json"))
     # CI names its load-test runs "<test> @ <sha>" (the example config's normalize: block).
     red = send(daemon, config, "fusillade", fus(f"API Load Test @ {SHA_RED}", "run-red"))
     green = send(daemon, config, "fusillade", fus(f"Checkout Flow @ {SHA_GREEN}", "run-green"))
@@ -194,6 +202,8 @@ def test_every_shipped_rule_delivers_with_the_shipped_config(stack: dict[str, An
         "pr": send(
             daemon, config, "github", PAYLOADS / "github" / "pull_request_opened.json", "X-GitHub-Event: pull_request"
         ),
+        "af-burst-first": failures[0],
+        "af-burst-last": failures[1],
         # The test that failed above ("Broken script", 12:01) passes on its next run: a flip (fixed).
         "fixed": send(daemon, config, "fusillade", fus("Broken script", "run-fixed", at="2026-02-06T12:30:00Z")),
     }
@@ -221,7 +231,7 @@ def test_every_shipped_rule_delivers_with_the_shipped_config(stack: dict[str, An
 
     def settled() -> list[tuple[Any, ...]] | None:
         rows = query(db, sql)
-        return rows if len(rows) >= 18 and all(r[2] in FINAL for r in rows) else None
+        return rows if len(rows) >= 19 and all(r[2] in FINAL for r in rows) else None
 
     rows = wait_for(settled, 60, daemon.logs)
     assert [r for r in rows if r[2] != "succeeded"] == []  # every planned delivery succeeded
@@ -236,6 +246,8 @@ def test_every_shipped_rule_delivers_with_the_shipped_config(stack: dict[str, An
         "scratch": [],
         "fusillade-failed": [("failed-runs", "email-qa"), ("failed-runs", "slack-perf")],
         "af-failed": [("failed-runs", "email-qa"), ("failed-runs", "slack-perf")],
+        "af-burst-first": [],  # the group's one delivery hangs off its latest member
+        "af-burst-last": [("af-failure-burst", "slack-perf")],
         "severe-bug": [("ai-qa-severe-bug", "slack-perf")],
         "minor-bug": [("ai-qa-other-bug", "email-qa")],
         "pr": [("pr-start-bug0-run", "bug0-api"), ("pr-start-bug0-run", "github")],
@@ -245,7 +257,7 @@ def test_every_shipped_rule_delivers_with_the_shipped_config(stack: dict[str, An
         "nightly-pass": [],
         "nightly-broken": [("nightly-flips", "slack-perf")],
     }
-    assert len(rows) == 18
+    assert len(rows) == 19
 
     # Every rule of every shipped file matched some event.
     matched = {name for (names,) in query(db, "SELECT matched_rules FROM events") for name in json.loads(names)}
@@ -276,7 +288,9 @@ def test_every_shipped_rule_delivers_with_the_shipped_config(stack: dict[str, An
     )
     chats = [(r.path, r.json["title"], r.json["message"]) for r in stack["slack"].received]
     # Tags: perf messages reach the perf URL only, severe bugs the qa URL only; untagged: both.
-    assert sorted(path for path, _, _ in chats) == ["/perf"] * 5 + ["/qa"] * 5
+    assert sorted(path for path, _, _ in chats) == ["/perf"] * 6 + ["/qa"] * 5
+    burst = "• test_checkout: Assertion failed\n• test_coupon: Assertion failed\nRun run_xyz789 (project_abc123)."
+    assert ("/perf", "2 failing tests in run_xyz789", burst) in chats
     # The flip rule's message (untagged: both URLs), naming the previous outcome.
     flips = [(p, m) for p, t, m in chats if t == "Broken script fixed"]
     assert sorted(p for p, _ in flips) == ["/perf", "/qa"]

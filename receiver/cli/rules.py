@@ -108,15 +108,40 @@ def rules() -> None:
 @click.option("--source", "source_id", default=None, help="EVENT is a raw payload of this source: normalize it first.")
 @click.option("--header", "extra_headers", multiple=True, help="Header 'Name: value' for --source (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.argument("event_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--group",
+    "group_preview",
+    is_flag=True,
+    help="Preview the messages of grouped actions (group:) over the EVENT files, or without any over "
+    "the last --last events in the store.",
+)
+@click.option("--last", default=200, show_default=True, type=click.IntRange(1, 100_000), help="With --group.")
+@click.argument("event_files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def rules_test(
-    config_path: Path, source_id: str | None, extra_headers: tuple[str, ...], as_json: bool, event_file: Path
+    config_path: Path,
+    source_id: str | None,
+    extra_headers: tuple[str, ...],
+    as_json: bool,
+    group_preview: bool,
+    last: int,
+    event_files: tuple[Path, ...],
 ) -> None:
-    """For every rule: matched or not and why; for matches the rendered actions. Sends nothing."""
+    """For every rule: matched or not and why; for matches the rendered actions. Sends nothing.
+
+    With --group: what each grouped action would send for the given events (or the stored ones)."""
 
     config = load_or_exit(config_path)
     ruleset = _ruleset(config)
-    event = _event_from(config, event_file, source_id, parse_headers(extra_headers))
+    headers = parse_headers(extra_headers)
+    if group_preview:
+        from receiver.cli.rules_group import preview
+
+        events = [_event_from(config, f, source_id, headers) for f in event_files] if event_files else None
+        preview(config, ruleset, events, last, as_json)
+        return
+    if len(event_files) != 1:
+        raise click.UsageError("give one EVENT file (several only with --group)")
+    event = _event_from(config, event_files[0], source_id, headers)
     actions = rendered_actions(ruleset, event)
     explanations = ruleset.explain(event)
     if as_json:

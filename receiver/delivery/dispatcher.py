@@ -34,6 +34,7 @@ from typing import Any
 
 from receiver.config import DeliveryModel
 from receiver.delivery.emit import derive
+from receiver.delivery.grouping import GroupFlusher
 from receiver.delivery.limits import BreakerState, CircuitBreaker, TokenBucket
 from receiver.delivery.observe import Observer
 from receiver.delivery.policy import exhausted, next_delay
@@ -85,6 +86,8 @@ class Dispatcher:
             for sid, o in self.options.items()
             if o.rate_per_second
         }
+        # Due groups of grouped actions become deliveries here, before each claim.
+        self.groups = GroupFlusher(store, router, clock=clock, metrics=metrics)
         self._ordering_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._inflight: set[asyncio.Task[None]] = set()
         # Delivery ids being worked on here: one claimed again (its lease ran out) is not started twice.
@@ -130,6 +133,7 @@ class Dispatcher:
         """Claim what is due now and deliver it; returns the number claimed once every attempt
         is recorded (tests drive the dispatcher this way, with a fake clock)."""
         before = set(self._inflight)
+        await self.groups.flush(force=True)
         claimed = await self._claim(max(self.settings.workers, 1))
         started = self._inflight - before
         if started:
@@ -147,6 +151,7 @@ class Dispatcher:
 
     async def _claim(self, free: int) -> int:
         """Claim up to ``free`` due deliveries and start working on each; returns how many were claimed."""
+        await self.groups.flush()
         try:
             claimed = await self.store.claim_due(self.clock(), min(free, 256), self.settings.lease_seconds, self.owner)
         except StoreUnavailable as exc:  # e.g. store_busy: nothing was claimed; the next poll retries

@@ -7,7 +7,7 @@ import re
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-DURATION_HINT = "a duration like 30m, 12h or 7d"
+DURATION_HINT = "a duration like 30s, 5m, 12h or 7d"
 
 
 def parse_duration(text: str) -> float:

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, Valida
 
 from receiver.errors import ConfigError, Problem
 from receiver.rules.conditions import compile_group
+from receiver.rules.group import compile_group as compile_grouping
 from receiver.rules.index import RuleIndex
 from receiver.rules.model import ActionSpec, PlannedAction, Rule
 from receiver.rules.mutetime import QUIET_KEYS, compile_quiet
@@ -51,7 +52,7 @@ __all__ = [
     "render_action",
 ]
 
-RESERVED_ACTION_KEYS = ("sink", "emit", *QUIET_KEYS)
+RESERVED_ACTION_KEYS = ("sink", "emit", "group", *QUIET_KEYS)
 _EMIT = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
 _KEY_MESSAGES = ("unknown key", "required key is missing")
 _M = TypeVar("_M", bound=BaseModel)
@@ -85,6 +86,7 @@ class RuleSet:
     def __init__(self, rules: Sequence[Rule], version: str) -> None:
         self.rules = tuple(rules)
         self.version = version
+        self.grouped = any(a.group is not None for r in self.rules for a in r.actions)  # any group: at all
         self._index = RuleIndex(self.rules)
 
     def match(self, event: Mapping[str, Any]) -> list[Rule]:
@@ -325,6 +327,7 @@ def _load_action(
     if emit is not None and not (isinstance(emit, str) and _EMIT.match(emit)):
         report((*at, "emit"), "must be an event type such as comparison.completed")
     repeat_interval, mute_time = compile_quiet(raw, at, report)
+    group = compile_grouping(raw["group"], (*at, "group"), report) if "group" in raw else None
     params = {k: v for k, v in raw.items() if k not in RESERVED_ACTION_KEYS}
     compiled = compile_params(params)
     for path, message in compiled.errors:
@@ -353,7 +356,7 @@ def _load_action(
     if len(problems) > before:
         return None
     return ActionSpec(
-        sink, emit, params, doc.line_of(at), model, compiled.value, variables, repeat_interval, mute_time
+        sink, emit, params, doc.line_of(at), model, compiled.value, variables, group, repeat_interval, mute_time
     )
 
 

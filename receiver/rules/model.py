@@ -15,6 +15,7 @@ from jinja2 import Undefined
 from pydantic import BaseModel
 
 from receiver.rules.conditions import Cond
+from receiver.rules.group import GroupSpec
 from receiver.rules.mutetime import MuteTime
 
 
@@ -29,6 +30,7 @@ class ActionSpec:
     model: type[BaseModel] = field(repr=False, compare=False)
     compiled: Any = field(repr=False, compare=False)
     vars: Mapping[str, Any] = field(repr=False, compare=False)
+    group: GroupSpec | None = None  # ``group:``: matching events join a group, sent once (rules/group.py)
     # Noise control (mutetime.py): seconds within which the same content is not sent again, and
     # the times in which deliveries are silenced. Decided when sending (the dispatcher).
     repeat_interval: float | None = None

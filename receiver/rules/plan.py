@@ -17,7 +17,7 @@ from receiver.rules.load import PlannedAction, RuleSet
 from receiver.rules.templates import RenderError, render_model
 from receiver.sinks.base import SendContext, action_params
 from receiver.store import Store
-from receiver.store.base import DeliveryState, NewDelivery
+from receiver.store.base import DeliveryState, GroupJoin, NewDelivery
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,12 @@ class Plan:
     rules_version: str | None
     matched_rules: list[str] = field(default_factory=list)
     deliveries: list[NewDelivery] = field(default_factory=list)
+    grouped: int = 0  # of ``deliveries``, grouped actions' joins: nothing is queued for them now
+
+    @property
+    def queued(self) -> int:
+        """Deliveries queued now (what the dispatcher is woken for)."""
+        return len(self.deliveries) - self.grouped
 
 
 class Router:
@@ -45,16 +51,29 @@ class Router:
         for rule in ruleset.match(envelope):
             matched.append(rule.name)
             deliveries.extend(self._delivery(planned, envelope, replay_of) for planned in rule.planned)
-        return Plan(ruleset.version, matched, deliveries)
+        grouped = sum(1 for d in deliveries if d.group is not None) if ruleset.grouped else 0
+        return Plan(ruleset.version, matched, deliveries, grouped)
 
     def _delivery(self, planned: PlannedAction, envelope: Mapping[str, Any], replay_of: str | None) -> NewDelivery:
-        """One planned action rendered into a delivery row (dead at once if its template fails).
+        """One planned action rendered into a delivery row (dead at once if its template fails);
+        a grouped action's is no delivery yet but the event's share of its group (nothing rendered)."""
+        spec = planned.action.group
+        if spec is not None:
+            join = GroupJoin(spec.key(envelope), spec.wait)
+            return NewDelivery(new_id("grp"), planned.rule, planned.action_index, planned.sink, planned.emit, None,
+                               replay_of=replay_of, group=join)  # fmt: skip
+        return self.render(planned, envelope, replay_of=replay_of)
+
+    def render(
+        self, planned: PlannedAction, envelope: Mapping[str, Any], *, replay_of: str | None = None, group: Any = None
+    ) -> NewDelivery:
+        """The delivery row of ``planned`` rendered for ``envelope`` (and ``group``, a grouped message's).
 
         The params are validated once, here: the validated action orders the delivery and is
         stored (as its JSON dump); the dispatcher reads the stored form back into the model."""
         state, params, error, ordering = DeliveryState.QUEUED, None, None, None
         try:
-            action = render_model(planned, envelope)
+            action = render_model(planned, envelope, group)
         except RenderError as exc:
             state, error = DeliveryState.DEAD, f"template error: {exc}"
         else:

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from receiver import jsonutil
 from receiver.errors import HookyardError
+from receiver.rules.group import GroupView
 from receiver.rules.model import PlannedAction
 from receiver.sinks.base import action_params
 from receiver.templating import ENV, ESCAPE, Escape, is_template
@@ -147,25 +148,31 @@ def render_value(
     return value
 
 
-def render_model(planned: PlannedAction, event: Mapping[str, Any]) -> BaseModel:
+def render_model(planned: PlannedAction, event: Mapping[str, Any], group: Any = None) -> BaseModel:
     """The action's parameters rendered for ``event`` (without ``sink``/``emit``), validated
     once with the sink kind's model (a template may have produced a value the sink cannot
     take): the routing stage orders, stores (:func:`action_params`) and sends this instance.
 
     Values interpolated where the sink kind's model says (``template_escapes``) are escaped
-    for that place. Raises RenderError.
+    for that place. A grouped action's message also sees ``group`` (a ``rules.group.GroupView``;
+    without one, the group of ``event`` alone).
+    Raises RenderError.
     """
     action = planned.action
     escapes = getattr(action.model, "template_escapes", None)
     deferred: frozenset[PathKey] = getattr(action.model, "deferred_templates", frozenset())
     context = {"event": event, "vars": action.vars}
+    if group is None and action.group is not None:  # a preview (rules test, examples): a group of one
+        group = GroupView([event], action.group.key(event), action.group.max_events)
+    if group is not None:
+        context["group"] = group
     rendered: dict[str, Any] = render_value(action.compiled, context, (), escapes, deferred)
     return validated(action.model, rendered)
 
 
-def render_action(planned: PlannedAction, event: Mapping[str, Any]) -> dict[str, Any]:
+def render_action(planned: PlannedAction, event: Mapping[str, Any], group: Any = None) -> dict[str, Any]:
     """The rendered parameters as stored and shown (``render_model``, dumped)."""
-    return action_params(render_model(planned, event))
+    return action_params(render_model(planned, event, group))
 
 
 def validated(model: type[BaseModel], params: Any) -> BaseModel:

@@ -54,7 +54,7 @@ class Track:
     fresh: RunRow  # the row this event alone describes
     wants_previous: bool  # a final event carries previous/transition
     planner: Planner
-    planned: int = 0  # deliveries of the last plan (the one stored)
+    planned: int = 0  # deliveries the last plan (the one stored) queued
     git: GitOptions | None = None  # the source's ``git:`` (deployment commits)
     baseline: BaselineOptions = baselines.DEFAULTS  # the source's ``baseline:``
     link: CommitLink | None = None  # a run known by its commit: the one Hookyard started for it (below)
@@ -107,7 +107,7 @@ class Track:
             samples = history.samples if history is not None else []
             envelope["data"].update(baselines.judge(run, samples, self.baseline))
         plan = self.planner(envelope)
-        self.planned = len(plan.deliveries)
+        self.planned = plan.queued
         return _planned(event, envelope, plan), plan.deliveries, run
 
 
@@ -238,7 +238,7 @@ async def save(
 ) -> tuple[SaveResult, int]:
     """Store ``event`` (planned by ``planner``), tracking its run when it names one, with its
     source's ``git`` and ``baseline`` options. Returns the result and how many deliveries were
-    stored with it."""
+    queued with it (grouped actions' events join a group instead)."""
     deployed = deployments.deployment_of(event.envelope, now)
     if deployed is not None:  # recorded in the event's transaction, behind its redelivery check
         event = _copy(event)
@@ -246,6 +246,6 @@ async def save(
     step = track(event.envelope, now, planner, git, baseline)
     if step is None:
         plan = planner(event.envelope)
-        return await store.save_event(_planned(event, event.envelope, plan), plan.deliveries), len(plan.deliveries)
+        return await store.save_event(_planned(event, event.envelope, plan), plan.deliveries), plan.queued
     result = await store.save_event(event, run=step)
     return result, step.planned

@@ -44,6 +44,15 @@ def ignore_timing(seconds: float) -> None:
 
 
 @dataclass(frozen=True)
+class GroupJoin:
+    """A grouped action's share of an event: the event joins the open group of (rule, action,
+    ``key``), which a new group makes due ``wait`` seconds after its first member."""
+
+    key: str
+    wait: float
+
+
+@dataclass(frozen=True)
 class NewDelivery:
     id: str
     rule: str
@@ -55,6 +64,7 @@ class NewDelivery:
     last_error: str | None = None
     ordering_key: str | None = None
     replay_of: str | None = None
+    group: GroupJoin | None = None  # set: no delivery now, the event joins a group (store/groups.py)
 
 
 @dataclass(frozen=True)
@@ -88,6 +98,7 @@ class NewEvent:
 class SaveResult:
     event_id: str
     duplicate: bool
+    groups_opened: int = 0  # groups this event opened (grouped actions), for /metrics
 
 
 @dataclass(frozen=True)

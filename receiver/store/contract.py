@@ -22,6 +22,7 @@ from receiver.store.base import (
     SaveResult,
     SilenceRow,
 )
+from receiver.store.groups import Flushed, GroupRenderer, GroupRow
 from receiver.store.runs import RunQuery, RunStep
 
 
@@ -148,9 +149,23 @@ class NoiseStore(Protocol):
         """Every silence, newest first."""
 
 
+class GroupStore(Protocol):
+    """Groups of grouped actions (``store/groups.py``): joined at ``save_event``, flushed here."""
+
+    async def flush_groups(self, now: float, limit: int, renderer: GroupRenderer) -> list[Flushed]:
+        """Send (one delivery each, rendered by ``renderer``) or postpone up to ``limit`` due groups."""
+
+    async def group_of_delivery(self, delivery_id: str) -> GroupRow | None: ...
+
+    async def group_member_ids(self, group_id: str, limit: int) -> list[str]:
+        """A group's member event ids, oldest first, at most ``limit``."""
+
+    async def open_groups(self, limit: int) -> list[GroupRow]: ...
+
+
 # --- the trigger: a follow-up call that started a run (receiver/delivery/track_run.py) ---------
 
 
-class Store(EventStore, DeliveryStore, WebStore, RunStore, NoiseStore, Protocol):
+class Store(EventStore, DeliveryStore, WebStore, RunStore, NoiseStore, GroupStore, Protocol):
     """Everything a store does: both backends implement all of it (``open_store`` returns either
     as a ``Store``, so mypy checks each), and every consumer takes it as it is."""

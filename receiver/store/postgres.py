@@ -40,6 +40,7 @@ from receiver.store.base import (
     SaveResult,
     ignore_timing,
 )
+from receiver.store.groups import PostgresGroups, grouped, join
 from receiver.store.migrate import migrations
 from receiver.store.noise_store import PostgresNoise
 from receiver.store.pg_pool import Conn, Pool
@@ -75,7 +76,7 @@ _INSERT_EVENT, _INSERT_DELIVERY, _FINISH, _INSERT_ATTEMPT = map(
 )
 
 
-class PostgresStore(PostgresWeb, PostgresRuns, PostgresNoise):
+class PostgresStore(PostgresWeb, PostgresRuns, PostgresNoise, PostgresGroups):
     """The server-backed store, for several daemons or dispatchers sharing one queue."""
 
     backend = "postgres"
@@ -206,14 +207,17 @@ class PostgresStore(PostgresWeb, PostgresRuns, PostgresNoise):
         if ev.deployment is not None:  # a deployment.success event (runs/deployment.py)
             await runs_history.record_postgres(conn, ev.deployment)
         await conn.execute(_INSERT_EVENT, event_args(ev, pg_text))
-        if deliveries:
-            await self._insert_deliveries(conn, ev.id, ev.received_at, deliveries)
-        return SaveResult(ev.id, False)
+        opened = await self._insert_deliveries(conn, ev.id, ev.received_at, deliveries) if deliveries else 0
+        return SaveResult(ev.id, False, opened)
 
     @staticmethod
-    async def _insert_deliveries(conn: Conn, event_id: str, now: float, deliveries: Sequence[NewDelivery]) -> None:
-        async with conn.cursor() as cur:
-            await cur.executemany(_INSERT_DELIVERY, [delivery_args(d, event_id, now, pg_text) for d in deliveries])
+    async def _insert_deliveries(conn: Conn, event_id: str, now: float, deliveries: Sequence[NewDelivery]) -> int:
+        """Queue an event's deliveries; grouped actions join their groups. How many groups it opened."""
+        plain, joins = grouped(deliveries)
+        if plain:
+            async with conn.cursor() as cur:
+                await cur.executemany(_INSERT_DELIVERY, [delivery_args(d, event_id, now, pg_text) for d in plain])
+        return await drive_postgres(conn, join(event_id, now, joins)) if joins else 0
 
     async def get_event(self, event_id: str) -> EventRow | None:
         rows = await self._read(pg(sql.GET_EVENT), (event_id,))

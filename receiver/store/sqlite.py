@@ -31,6 +31,7 @@ from receiver.store.base import (
     SaveResult,
     ignore_timing,
 )
+from receiver.store.groups import SqliteGroups
 from receiver.store.migrate import migrations
 from receiver.store.noise_store import SqliteNoise
 from receiver.store.rows import event_args, event_row
@@ -87,7 +88,7 @@ def open_error(path: str, exc: Exception) -> StoreUnavailable:
     return StoreUnavailable(f"cannot open the SQLite store {shown}: {reason}{detail}")
 
 
-class SqliteStore(SqliteQueue, SqliteWeb, SqliteRuns, SqliteNoise):
+class SqliteStore(SqliteQueue, SqliteWeb, SqliteRuns, SqliteNoise, SqliteGroups):
     """The embedded default store. ``path`` is a file path (``:memory:`` is refused:
     the writer and readers need one shared file)."""
 
@@ -209,9 +210,8 @@ class SqliteStore(SqliteQueue, SqliteWeb, SqliteRuns, SqliteNoise):
         if ev.deployment is not None:  # a deployment.success event (runs/deployment.py)
             runs_history.record_sqlite(conn, ev.deployment)
         conn.execute(sql.INSERT_EVENT, event_args(ev))
-        if deliveries:
-            insert_deliveries(conn, ev.id, ev.received_at, deliveries)
-        return SaveResult(ev.id, False)
+        opened = insert_deliveries(conn, ev.id, ev.received_at, deliveries) if deliveries else 0
+        return SaveResult(ev.id, False, opened)
 
     async def get_event(self, event_id: str) -> EventRow | None:
         def q(conn: sqlite3.Connection) -> EventRow | None:

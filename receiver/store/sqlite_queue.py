@@ -20,6 +20,7 @@ from receiver.store.base import (
     Outcome,
     SaveResult,
 )
+from receiver.store.groups import grouped, join
 from receiver.store.rows import DELIVERY_WIDTH as W
 from receiver.store.rows import delivery_args, delivery_row, to_json
 from receiver.store.runs_trigger import record_trigger_sqlite
@@ -31,9 +32,12 @@ T = TypeVar("T")
 _DUE = f"SELECT id FROM deliveries INDEXED BY deliveries_due WHERE {sql.DUE} ORDER BY next_attempt_at LIMIT ?"
 
 
-def insert_deliveries(conn: sqlite3.Connection, event_id: str, now: float, deliveries: Sequence[NewDelivery]) -> None:
-    """Queue ``deliveries`` of an event (in the caller's transaction)."""
-    conn.executemany(sql.INSERT_DELIVERY, [delivery_args(d, event_id, now) for d in deliveries])
+def insert_deliveries(conn: sqlite3.Connection, event_id: str, now: float, deliveries: Sequence[NewDelivery]) -> int:
+    """Queue ``deliveries`` of an event (in the caller's transaction); grouped actions join their
+    groups instead. Returns how many groups the event opened."""
+    plain, joins = grouped(deliveries)
+    conn.executemany(sql.INSERT_DELIVERY, [delivery_args(d, event_id, now) for d in plain])
+    return drive_sqlite(conn, join(event_id, now, joins)) if joins else 0
 
 
 class SqliteQueue:

@@ -145,7 +145,7 @@ class Api(RunsApi, SilencesApi):
 
     async def delivery(self, request: Request) -> Response:
         d = await self.log.delivery(request.path_params["delivery_id"])
-        return answer(delivery_model(d.row, d.attempts))
+        return answer(delivery_model(d.row, d.attempts, d.group, d.members))
 
     async def retry(self, request: Request) -> Response:
         d, result = await self.log.retry(request.path_params["delivery_id"])

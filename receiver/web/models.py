@@ -33,6 +33,17 @@ class Attempt(Model):
     response_excerpt: str | None
 
 
+class Group(Model):
+    """The group a grouped action (rules: group:) sent as one delivery."""
+
+    id: str
+    key: list[Any] = Field(description="the group's by: values")
+    count: int = Field(description="every member event")
+    first_at: Time
+    sent_at: Time | None
+    events: list[str] = Field(description="member event ids, oldest first (the first GROUP_MEMBERS_SHOWN)")
+
+
 class Delivery(Model):
     """One (event, rule action, sink) job with its attempt log (attempts were redacted when recorded)."""
 
@@ -55,6 +66,7 @@ class Delivery(Model):
     quieted_by: str | None = Field(
         default=None, description="suppressed: the delivery that was sent; silenced: the silence (none for mute_time)"
     )
+    group: Group | None = Field(default=None, description="a grouped action's delivery: the group it sent")
 
 
 class EventSummary(Model):

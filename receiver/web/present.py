@@ -9,6 +9,7 @@ from receiver.events import isoformat
 from receiver.rules import Plan
 from receiver.sinks.base import redact_params
 from receiver.store.base import AttemptRow, DeliveryRow, EventRow
+from receiver.store.groups import GroupRow
 from receiver.web import models
 
 
@@ -25,8 +26,11 @@ def attempt_model(a: AttemptRow) -> models.Attempt:
     )
 
 
-def delivery_model(d: DeliveryRow, attempts: list[AttemptRow]) -> models.Delivery:
-    """A delivery with its attempt log (attempt rows were redacted by the sinks when recorded)."""
+def delivery_model(
+    d: DeliveryRow, attempts: list[AttemptRow], group: GroupRow | None = None, members: list[str] | None = None
+) -> models.Delivery:
+    """A delivery with its attempt log (attempt rows were redacted by the sinks when recorded), and
+    for a grouped action's delivery its group (``members``: event ids, oldest first)."""
     return models.Delivery(
         id=d.id,
         event_id=d.event_id,
@@ -45,11 +49,19 @@ def delivery_model(d: DeliveryRow, attempts: list[AttemptRow]) -> models.Deliver
         params=redact_params(d.params),
         attempt_log=[attempt_model(a) for a in attempts],
         quieted_by=d.quieted_by,
+        group=group_model(group, members or []) if group is not None else None,
     )
 
 
-def delivery_dict(d: DeliveryRow, attempts: list[AttemptRow]) -> dict[str, Any]:
-    return delivery_model(d, attempts).model_dump(mode="json")
+def group_model(g: GroupRow, members: list[str]) -> models.Group:
+    return models.Group(id=g.id, key=jsonutil.loads(g.key), count=g.members, first_at=isoformat(g.first_at),
+                        sent_at=isoformat(g.sent_at) if g.sent_at is not None else None, events=members)  # fmt: skip
+
+
+def delivery_dict(
+    d: DeliveryRow, attempts: list[AttemptRow], group: GroupRow | None = None, members: list[str] | None = None
+) -> dict[str, Any]:
+    return delivery_model(d, attempts, group, members).model_dump(mode="json")
 
 
 def _run_field(e: EventRow, name: str) -> str | None:

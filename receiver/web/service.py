@@ -23,6 +23,7 @@ from receiver.store.base import (
     EventQuery,
     EventRow,
 )
+from receiver.store.groups import GroupRow
 from receiver.web.params import ID, STATES, EventFilter
 
 # A text search filters rows in Python, so each page looks at no more than this many
@@ -32,6 +33,7 @@ _SCAN_BATCH = 250
 # Enough for any real event's deliveries; the page says when there are more.
 EVENT_DELIVERIES = 1000
 EVENT_CHILDREN = 100  # events an event's emit: deliveries derived, shown on its page
+GROUP_MEMBERS_SHOWN = 200  # member events a grouped delivery lists (its count is exact)
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class EventPage:
 class Delivery:
     row: DeliveryRow
     attempts: list[AttemptRow]
+    group: GroupRow | None = None  # a grouped action's delivery: the group it sent
+    members: list[str] = field(default_factory=list)  # its first GROUP_MEMBERS_SHOWN member event ids
 
 
 @dataclass(frozen=True)
@@ -151,7 +155,9 @@ class DeliveryLog:
         if row is None:
             raise NotFound(f"no delivery {delivery_id}", code="delivery_not_found")
         attempts = await self.store.attempts_for([row.id])
-        return Delivery(row, attempts[row.id])
+        group = await self.store.group_of_delivery(row.id)
+        members = await self.store.group_member_ids(group.id, GROUP_MEMBERS_SHOWN) if group is not None else []
+        return Delivery(row, attempts[row.id], group, members)
 
     async def retry(self, delivery_id: str) -> tuple[Delivery, RetryResult]:
         """A dead delivery goes back to the queue with a fresh attempt budget, its action

@@ -123,8 +123,9 @@ class Views:
     async def delivery(self, request: Request) -> Response:
         d = await self.log.delivery(request.path_params["delivery_id"])
         return self.page(
-            request, "delivery.html", nav="deliveries", stats=await self._stats(), d=delivery_dict(d.row, d.attempts)
-        )
+            request, "delivery.html", nav="deliveries", stats=await self._stats(),
+            d=delivery_dict(d.row, d.attempts, d.group, d.members),
+        )  # fmt: skip
 
     async def deliveries(self, request: Request) -> Response:
         query = parse_delivery_query(request.query_params)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from receiver.rules import RuleSet, load_rules, render_action
+from receiver.rules.group import GroupView
 from tests.rules.helpers import EVENTS, ROOT
 from tests.testdata.rules.sink_models import SINKS
 
@@ -36,7 +37,7 @@ def run_section(**values: Any) -> dict[str, Any]:
 
 
 EXAMPLE_EVENTS = ["fusillade-run-completed", "comparison-regressed", "nunu-bug-reported", "github-pr-opened"]
-EXAMPLE_EVENTS += ["automatedfuture-run-failed"]
+EXAMPLE_EVENTS += ["automatedfuture-run-failed", "automatedfuture-result-failed"]
 
 PREVIOUS = {"key": "run_1", "outcome": "failed", "metrics": None, "git": None, "url": None, "finished_at": None}
 EXAMPLES: list[tuple[str, dict[str, Any], list[tuple[str, str, str | None]]]] = [
@@ -65,6 +66,19 @@ EXAMPLES: list[tuple[str, dict[str, Any], list[tuple[str, str, str | None]]]] = 
         {
             **load_event("fusillade-run-completed"),
             "data": {"run": {"name": "Ad hoc"}, "metrics": {"error_rate": 0}},
+        },
+        [],
+    ),
+    (
+        "failed-test-joins-the-run-s-burst",
+        load_event("automatedfuture-result-failed"),
+        [("af-failure-burst", "slack-perf", None)],
+    ),
+    (
+        "passed-test-is-no-failure",
+        {
+            **load_event("automatedfuture-result-failed"),
+            "data": {**load_event("automatedfuture-result-failed")["data"], "test": {"outcome": "passed"}},
         },
         [],
     ),
@@ -289,6 +303,33 @@ def test_example_failed_run_email_renders_exactly() -> None:
         "Received:  2026-02-06T15:00:00.900Z\n"
         "Event id:  evt_01KGT80000000000000000AF01\n"
     )
+
+
+def test_example_failure_burst_renders_one_message_per_run_with_the_first_20_failures() -> None:
+    first = load_event("automatedfuture-result-failed")
+    [burst] = example_rules().plan(first)
+    spec = burst.action.group
+    assert spec is not None and (spec.by, spec.wait, spec.interval, spec.max_events) == (("data.run.key",), 30, 300, 20)
+    failures = [first] + [
+        {**first, "id": f"evt_{i}", "data": {**first["data"], "test": {"id": f"res_{i}", "name": f"test_{i}",
+                                                                         "error_message": None}}}
+        for i in range(2, 24)
+    ]  # fmt: skip
+    message = render_action(burst, failures[-1], GroupView(failures, spec.key(first), spec.max_events))
+    listed = "".join(f"• test_{i}\n" for i in range(2, 21))
+    assert message == {
+        "title": "23 failing tests in Checkout regression suite",
+        "body": "• test_checkout_applies_coupon: AssertionError: expected total 90.00, got 100.00\n"
+        f"{listed}…and 3 more.\nRun run_5521 (shop-web).",
+        "tag": "perf",
+    }
+    # A lone failure (and `hookyard rules test`) renders as a group of one.
+    assert render_action(burst, first) == {
+        "title": "1 failing test in Checkout regression suite",
+        "body": "• test_checkout_applies_coupon: AssertionError: expected total 90.00, got 100.00\n"
+        "Run run_5521 (shop-web).",
+        "tag": "perf",
+    }
 
 
 def test_example_rules_validate_against_the_real_sink_models() -> None:

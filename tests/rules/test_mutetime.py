@@ -97,7 +97,7 @@ def test_noise_options_errors_are_located_and_reported_at_once(tmp_path: Path, m
     with pytest.raises(ConfigError) as info:
         load_rules(["rules"], SINKS)
     assert [str(p) for p in info.value.problems] == [
-        "rules/r.yaml:7: rules[0].actions[0].repeat_interval: '4 hours' is not a duration like 30m, 12h or 7d",
+        "rules/r.yaml:7: rules[0].actions[0].repeat_interval: '4 hours' is not a duration like 30s, 5m, 12h or 7d",
         "rules/r.yaml:9: rules[0].actions[0].mute_time[0].weekdays[0]: "
         "'funday' is not one of monday, tuesday, wednesday, thursday, friday, saturday, sunday",
         "rules/r.yaml:9: rules[0].actions[0].mute_time[0].weekdays[1]: "

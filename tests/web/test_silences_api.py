@@ -44,7 +44,7 @@ def test_add_list_and_expire(bench: Bench) -> None:
          "matchers: List should have at least 1 item after validation, not 0"),
         ({**NIGHTLY, "duration": None}, 400, "bad_silence", "give either duration (30m, 2h, 7d) or ends_at"),
         ({**NIGHTLY, "duration": "2 hours"}, 400, "bad_silence",
-         "duration: '2 hours' is not a duration like 30m, 12h or 7d"),
+         "duration: '2 hours' is not a duration like 30s, 5m, 12h or 7d"),
         ({**NIGHTLY, "color": "red"}, 400, "bad_silence", "color: Extra inputs are not permitted"),
         ({**NIGHTLY, "comment": "  "}, 400, "bad_silence",
          "a silence needs a comment (why, for whoever sees it later)"),

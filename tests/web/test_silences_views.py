@@ -30,7 +30,7 @@ def test_a_bad_silence_is_shown_with_the_form_kept(bench: Bench) -> None:
     csrf = csrf_of(bench.get("/ui/silences").text)
     for fields, error in (
         ({"matchers": "nope"}, "&#39;nope&#39; is not a matcher like"),
-        ({"duration": "soon"}, "duration: &#39;soon&#39; is not a duration like 30m, 12h or 7d"),
+        ({"duration": "soon"}, "duration: &#39;soon&#39; is not a duration like 30s, 5m, 12h or 7d"),
         ({"starts": "tomorrow"}, "starts: &#39;tomorrow&#39; is not a time such as 2026-03-01T22:00:00Z"),
         ({"comment": ""}, "a silence needs a comment"),
     ):
