@@ -16,7 +16,7 @@ import re
 import socket
 
 from receiver.config import Config
-from receiver.errors import HookyardError
+from receiver.errors import ConfigError, HookyardError
 from receiver.rules import RuleSet
 
 # The example config's defaults are marked like this ("whsec_dev_only_fusillade",
@@ -33,10 +33,14 @@ class StartupError(HookyardError):
 def preflight(config: Config) -> RuleSet:
     """Everything ``serve`` loads before listening: rules, live sinks, the store (opened,
     migrated, closed). Returns the rules; raises ConfigError or a HookyardError."""
+    from receiver.polling.options import problems as polling_problems
     from receiver.rules import load_rules_for
     from receiver.runtime import build_sinks
     from receiver.sinks.client import HttpClient
 
+    poll_problems = polling_problems(config)
+    if poll_problems:
+        raise ConfigError(poll_problems)
     ruleset = load_rules_for(config)
     build_sinks(config, HttpClient())  # no I/O: building validates what config could not
     asyncio.run(_open_store(config))

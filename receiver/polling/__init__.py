@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
+from receiver.polling import fusillade
 from receiver.polling.base import PollerSpec
 
 # One entry per platform module (nunu, fusillade, automatedfuture), registered as they land.
-POLLERS: dict[str, PollerSpec] = {}
+POLLERS: dict[str, PollerSpec] = {spec.platform: spec for spec in (fusillade.SPEC,)}
