@@ -46,6 +46,7 @@ from receiver.polling.watching import Watcher
 from receiver.rules import Router
 from receiver.runs import track as runs
 from receiver.sinks.base import SendResult
+from receiver.sources import fields
 from receiver.store import Store
 from receiver.store.polls import Polled, PollHistoryRow, PollRow, PollState
 
@@ -339,8 +340,8 @@ class PollEngine:
         """``max_duration_seconds`` passed: one ``run.timed_out`` event, and no more polls."""
         hours = (now - row.started_at) / 3600
         reason = f"gave up after {hours:.3g} h without a final status"
-        run = {"id": row.run_id, "status": "timed_out"}
-        data: dict[str, Any] = {"run": run, "poll": {"polls": row.polls, "last_error": row.last_error}}
+        data, _ = fields.build_data({"run": {"id": row.run_id, "status": "timed_out"}})
+        data["poll"] = {"polls": row.polls, "last_error": row.last_error}
         normalized = Normalized("run.timed_out", row.platform, "poll", row.run_id, None, data, None)
         body = orjson.dumps({"reason": reason, "polls": row.polls})
         source = self.config().sources.get(row.source_id)

@@ -18,6 +18,7 @@ from receiver.store.polls import Polled
 from tests.helpers import FakeClock, assert_no_secret
 from tests.polling.fake_fusillade import API_KEY, FakeFusillade
 from tests.polling.harness import Polling
+from tests.sources.helpers import validator
 from tests.servers import RecordingServer, Reply
 
 START = 1000.0
@@ -148,6 +149,8 @@ def test_a_run_not_final_after_max_duration_times_out_once(drive: Callable[..., 
         p.clock.advance(3600)
         assert await p.poll() == 0 and fake.gets("t-1") == gets
         assert 'hookyard_poll_give_ups_total{platform="fusillade"} 1.0' in p.metrics.render().decode()
+        for stored in await p.store.list_events(EventQuery()):  # polled events are envelopes like any other
+            validator().validate(stored.envelope)
 
     drive(body)
 
