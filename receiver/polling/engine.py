@@ -212,6 +212,12 @@ class PollEngine:
         now = self.clock()
         if now >= row.started_at + settings.max_duration_seconds:
             return await self._give_up(row, now)
+        if row.run_key is not None:  # a webhook may have finished the run meanwhile: then nothing to ask
+            run = await self.store.get_run(row.run_key)
+            if run is not None and run.final:
+                history = PollHistoryRow(0, now, None, None, 0, f"the run is final ({run.status}): not asked")
+                return Polled(PollState.DONE, now, now, 0.0, row.failures, row.unchanged, row.cursor, None,
+                              row.last_error, row.run_key, history)  # fmt: skip
         source = self.config().sources.get(row.source_id)
         base = source.poll.interval_seconds if source and source.poll and source.poll.interval_seconds else None
         base = base or settings.interval_seconds

@@ -98,7 +98,7 @@ API = (
 
 class Api(RunsApi):
     def __init__(self, log: DeliveryLog) -> None:
-        super().__init__(log.store)
+        super().__init__(log.store, log.clock)
         self.log = log
 
     async def events(self, request: Request) -> Response:

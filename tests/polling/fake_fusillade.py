@@ -6,6 +6,7 @@ starts a test. ``fail`` scripts answers to give before the next real ones (429 w
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from tests.servers import Received, RecordingServer, Reply
@@ -15,10 +16,13 @@ API_KEY = "fus_poll_key_5b1c9e"
 
 class FakeFusillade:
     def __init__(self, api_key: str = API_KEY) -> None:
-        self.api_key = api_key
         self.tests: dict[str, dict[str, Any]] = {}
         self.failures: list[Reply] = []
         self.started: list[str] = []
+        self.delay = 0.0  # seconds before each test's answer (a slow or hung platform)
+        self.keys = {api_key}  # keys it accepts (several daemons, one key each: who asked)
+        # (test id, arrival on the monotonic clock, the key that asked) per GET of a test
+        self.arrivals: list[tuple[str, float, str]] = []
         self._lock = threading.Lock()
         self.server = RecordingServer(self._answer)
 
@@ -38,7 +42,8 @@ class FakeFusillade:
         return sum(1 for r in self.server.received if r.method == "GET" and r.path.endswith(f"/{test_id}"))
 
     def _answer(self, got: Received) -> Reply:
-        if got.headers.get("authorization") != f"Bearer {self.api_key}":
+        auth = got.headers.get("authorization", "")
+        if not auth.startswith("Bearer ") or auth.removeprefix("Bearer ") not in self.keys:
             # Echoes what it was sent, as careless APIs do: the key must not reach Hookyard's pages.
             return Reply(401, {"error": f"invalid token {got.headers.get('authorization')}", "code": "invalid_auth"})
         with self._lock:
@@ -51,9 +56,11 @@ class FakeFusillade:
                 self.tests[test_id] = {"test_id": test_id, "name": "API smoke", "status": "provisioning"}
                 return Reply(201, {"test_id": test_id, "status": "provisioning"})
             test = self.tests.get(parts[-1]) if parts[:3] == ["api", "v1", "tests"] else None
+            if test is not None:
+                self.arrivals.append((parts[-1], time.monotonic(), auth.removeprefix("Bearer ")))
         if test is None:
             return Reply(404, {"error": "Resource does not exist", "code": "not_found"})
-        return Reply(200, dict(test))
+        return Reply(200, dict(test), delay=self.delay)
 
     def __enter__(self) -> FakeFusillade:
         self.server.start()

@@ -18,8 +18,8 @@ from receiver.store.polls import Polled
 from tests.helpers import FakeClock, assert_no_secret
 from tests.polling.fake_fusillade import API_KEY, FakeFusillade
 from tests.polling.harness import Polling
-from tests.sources.helpers import validator
 from tests.servers import RecordingServer, Reply
+from tests.sources.helpers import validator
 
 START = 1000.0
 Body = Callable[[Polling], Awaitable[None]]
@@ -203,7 +203,7 @@ def test_the_sinks_rate_limit_holds_polls_back_without_asking(drive: Callable[..
 def test_no_secret_reaches_the_poll_record_or_the_logs(
     drive: Callable[..., None], fake: FakeFusillade, caplog: pytest.LogCaptureFixture
 ) -> None:
-    fake.api_key = "the-wrong-key"  # the fake refuses ours and echoes it back in its answer
+    fake.keys = {"the-wrong-key"}  # the fake refuses ours and echoes it back in its answer
 
     async def body(p: Polling) -> None:
         await p.watch("t-1")
