@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-QUIET_POLLS = 4
+QUIET_POLLS = 20  # 5 minutes at the default interval: a run still going then is a long one
 QUIET_GROWTH = 1.25
 MAX_RETRY_AFTER = 3600.0
 
