@@ -39,9 +39,12 @@ def preflight(config: Config) -> RuleSet:
     from receiver.sinks.client import HttpClient
 
     poll_problems = polling_problems(config)
+    try:
+        ruleset = load_rules_for(config)
+    except ConfigError as exc:  # every problem at once: the config's, then the rule files'
+        raise ConfigError([*poll_problems, *exc.problems]) from None
     if poll_problems:
         raise ConfigError(poll_problems)
-    ruleset = load_rules_for(config)
     build_sinks(config, HttpClient())  # no I/O: building validates what config could not
     asyncio.run(_open_store(config))
     return ruleset

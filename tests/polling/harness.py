@@ -3,12 +3,15 @@ and a fake Fusillade on loopback (``fake_fusillade.py``)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from receiver.config import Config, load_config
 from receiver.delivery.limits import TokenBucket
 from receiver.metrics import Metrics
+from receiver.polling import POLLERS
+from receiver.polling.base import PollerSpec
 from receiver.polling.engine import PollEngine
 from receiver.rules import Router, load_rules_for
 from receiver.runtime import build_sinks
@@ -30,13 +33,13 @@ rules:
 """
 
 
-def config_text(fake_url: str, hook_url: str, api_key: str, polling: str = "") -> str:
+def config_text(fake_url: str, hook_url: str, api_key: str, polling: str = "", poll: str = "") -> str:
     return (
         "storage: {url: 'sqlite:///data/h.db'}\n"
         "rules: ['rules.yaml']\n"
         f"polling: {{interval_seconds: 15, max_interval_seconds: 120, max_duration_seconds: 3600{polling}}}\n"
         "sources:\n"
-        f"  - {{id: fusillade, kind: fusillade, secrets: ['{WEBHOOK_SECRET}'], poll: {{sink: fusillade-api}}}}\n"
+        f"  - {{id: fusillade, kind: fusillade, secrets: ['{WEBHOOK_SECRET}'], poll: {{sink: fusillade-api{poll}}}}}\n"
         "sinks:\n"
         f"  - {{id: fusillade-api, kind: fusillade, api_key: '{api_key}', base_url: '{fake_url}', "
         "allow_private: true, timeout_seconds: 1}\n"
@@ -46,11 +49,20 @@ def config_text(fake_url: str, hook_url: str, api_key: str, polling: str = "") -
 
 class Polling:
     def __init__(
-        self, tmp: Path, fake: FakeFusillade, hook_url: str, clock: FakeClock, bucket: TokenBucket | None = None
+        self,
+        tmp: Path,
+        fake: FakeFusillade,
+        hook_url: str,
+        clock: FakeClock,
+        bucket: TokenBucket | None = None,
+        *,
+        poll: str = "",
+        pollers: Mapping[str, PollerSpec] = POLLERS,
     ) -> None:
         (tmp / "rules.yaml").write_text(RULES)
         path = tmp / "config.yaml"
-        path.write_text(config_text(fake.url, hook_url, API_KEY))
+        path.write_text(config_text(fake.url, hook_url, API_KEY, poll=poll))
+        self.pollers = pollers
         self.config: Config = load_config(path)
         self.clock = clock
         self.store: Store = open_configured(self.config, clock=clock)
@@ -64,7 +76,7 @@ class Polling:
         """An engine as another process (or the restarted one) would run it: its own lease owner."""
         router = Router(load_rules_for(self.config), self.sinks)
         return PollEngine(self.store, self.sinks, lambda: self.config, router, clock=self.clock, metrics=self.metrics,
-                          wake=self._wake, buckets=lambda sink_id: bucket)  # fmt: skip
+                          wake=self._wake, buckets=lambda sink_id: bucket, pollers=self.pollers)  # fmt: skip
 
     def _wake(self) -> None:
         self.woken += 1

@@ -7,12 +7,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from receiver.delivery.limits import TokenBucket
+from receiver.polling.base import Discovered, Fetch, PollerSpec
+from receiver.polling.fusillade import FusilladePoller
 from receiver.store.base import EventQuery
 from receiver.store.polls import Polled
 from tests.helpers import FakeClock, assert_no_secret
@@ -39,9 +42,9 @@ def hook() -> Iterator[RecordingServer]:
 
 @pytest.fixture
 def drive(tmp_path: Path, fake: FakeFusillade, hook: RecordingServer) -> Callable[..., None]:
-    def run(body: Body, bucket: TokenBucket | None = None) -> None:
+    def run(body: Body, bucket: TokenBucket | None = None, **options: Any) -> None:
         async def main() -> None:
-            async with Polling(tmp_path, fake, hook.url, FakeClock(START), bucket) as p:
+            async with Polling(tmp_path, fake, hook.url, FakeClock(START), bucket, **options) as p:
                 await body(p)
 
         asyncio.run(main())
@@ -216,3 +219,32 @@ def test_no_secret_reaches_the_poll_record_or_the_logs(
         assert row.last_error
 
     drive(body)
+
+
+class Listing(FusilladePoller):
+    """Fusillade with a list endpoint (it documents none): GET /api/v1/tests?status=…."""
+
+    async def discover(self, options: Mapping[str, Any], fetch: Fetch) -> list[Discovered]:
+        answer = await fetch("/api/v1/tests", {"status": str(options["status"])})
+        return [Discovered(str(t["test_id"])) for t in answer.body["tests"]]
+
+
+def test_watch_starts_polling_the_runs_a_listing_finds(drive: Callable[..., None], fake: FakeFusillade) -> None:
+    listed = [{"test_id": "t-7"}, {"test_id": "t-8"}]
+    fake.fail(Reply(200, {"tests": listed}))  # the next answer: the listing
+    pollers = {"fusillade": PollerSpec("fusillade", Listing, can_discover=True)}
+
+    async def body(p: Polling) -> None:
+        fake.set("t-7", "running")
+        fake.set("t-8", "completed")
+        assert await p.engine.watcher.maybe_discover() == 2
+        assert await p.engine.watcher.maybe_discover() == 0  # not again before watch_interval_seconds
+        assert await p.poll() == 2
+        assert sorted(await p.events()) == [("run.completed", "completed", "poll"), ("run.started", "running", "poll")]
+        p.clock.advance(60)
+        fake.fail(Reply(200, {"tests": listed}))
+        assert await p.engine.watcher.maybe_discover() == 0  # found again: watched already
+        listing, *_, again = [r for r in fake.server.received if r.method == "GET"]
+        assert (listing.path, listing.query, again.path) == ("/api/v1/tests", {"status": "running"}, "/api/v1/tests")
+
+    drive(body, poll=", watch: {status: running}", pollers=pollers)
