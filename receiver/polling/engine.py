@@ -53,7 +53,7 @@ from receiver.store.polls import Polled, PollHistoryRow, PollRow, PollState
 log = logging.getLogger("hookyard.polling")
 
 # With nothing due, look again after this long (a trigger in this process wakes it at once).
-IDLE_SECONDS = 1.0
+IDLE_SECONDS = 0.5
 # A request is cut this long after its sink's own timeout should have ended it.
 CUT_MARGIN_SECONDS = 5.0
 # The runs-watched gauge is read from the store at most this often.
