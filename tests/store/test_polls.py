@@ -12,6 +12,7 @@ import pytest
 from receiver.runs.track import save
 from receiver.store import Store
 from receiver.store.polls import HISTORY_KEPT, NewPoll, Polled, PollHistoryRow, PollState
+from receiver.store.retention import Pruned, retention_ops
 from tests.runs.helpers import envelope, new_event, no_rules
 from tests.store.conftest import Backend
 from tests.store.test_run_trigger import STARTED_RUN, record
@@ -169,5 +170,25 @@ def test_a_webhook_and_a_poll_reporting_one_transition_make_one_event(
         for env in order:
             if env["id"] not in stored:
                 assert await store.get_event(env["id"]) is None
+
+    backend.run(body)
+
+
+def test_a_pruned_run_takes_its_poll_schedule_and_history_along(backend: Backend) -> None:
+    async def body(store: Store) -> None:
+        on = PollOn("fusillade-api", frozenset({"run.started"}))
+        for run_id in ("r-1", "r-2"):
+            env = envelope(f"evt_{run_id}", "run.started", run_id=run_id, status="running")
+            await save(store, new_event(env), no_rules, NOW, poll=on)
+        for row in await store.claim_polls(NOW, 10, 60, "w1"):
+            assert await store.finish_poll(row.source_id, row.run_id, "w1", polled(NOW))
+        old = await only_run(store, "r-1")
+        # r-2 was updated since: only r-1 is past the horizon.
+        await save(store, new_event(envelope("evt_r-2b", "run.queued", run_id="r-2", status="q")), no_rules, NOW + 50)
+        pruned = await retention_ops(store).prune_runs(NOW + 10, 500)
+        assert pruned == Pruned(runs=1, run_events=1, polls=1, poll_history=1)
+        assert await store.get_run(old.key) is None and await store.get_poll("fus", "r-1") is None
+        assert await store.poll_history("fus", "r-1", 10) == []
+        assert await store.get_poll("fus", "r-2") is not None and len(await store.poll_history("fus", "r-2", 10)) == 1
 
     backend.run(body)
