@@ -18,12 +18,15 @@ from typing import Any
 from receiver.errors import DeliveryError
 from receiver.polling.base import Discovered, Fetch, Observation, PollerSpec, PollResult
 from receiver.sinks.outbound import segment
+from receiver.sources.base import unknown
 from receiver.sources.fusillade import KIND, test_event
 from receiver.sources.payload import as_dict, pick
 from receiver.sources.vocab import STATUS_TYPES, TIME_PATHS
 
-# The documented status flow, where the shared vocabulary words it otherwise.
-STATUSES = {**STATUS_TYPES, "provisioning": "run.queued", "pending": "run.queued"}
+# The documented status flow, where the shared vocabulary words it otherwise: "failed" is the
+# test.failed webhook's "the test encountered a fatal error" (a failed verdict is a completed test
+# with a breached threshold).
+STATUSES = {**STATUS_TYPES, "provisioning": "run.queued", "pending": "run.queued", "failed": "run.failed"}
 FINAL = frozenset({"run.completed", "run.failed", "run.cancelled", "run.stopped"})
 
 
@@ -40,12 +43,15 @@ class FusilladePoller:
         status = test.get("status")
         if not isinstance(status, str) or not status:
             raise DeliveryError("the answer names no test status", retryable=True)
-        kind = STATUSES.get(status.lower(), "run.unknown")
+        kind = STATUSES.get(status.lower())
         final = kind in FINAL
         if status == cursor.get("status"):
             return PollResult(answer, [], final, dict(cursor))
-        data = {"test_id": run_id, **test}
-        normalized = test_event(kind, "poll", data, pick(test, *TIME_PATHS), answer)
+        if kind is None:  # a status the docs do not name: visible as fusillade.unknown, polling goes on
+            normalized = unknown(KIND, f"unknown test status {status!r}", answer, platform_event="poll")
+        else:
+            data = {"test_id": run_id, **test}
+            normalized = test_event(kind, "poll", data, pick(test, *TIME_PATHS), answer)
         return PollResult(answer, [Observation(f"status:{status}", normalized)], final, {"status": status})
 
     async def discover(self, options: Mapping[str, Any], fetch: Fetch) -> list[Discovered]:

@@ -18,7 +18,7 @@ from receiver.cli.main import main
 from receiver.config import load_config
 from tests.delivery.conftest import SHIPPED_RULES, WEBHOOK_SECRET
 from tests.delivery.test_track_run import GITHUB_SECRET, GITHUB_TOKEN, REPO, SHA, deployment, github, signed
-from tests.helpers import assert_no_secret, wait_for
+from tests.helpers import assert_no_secret, fusillade_body, wait_for
 from tests.polling.fake_fusillade import API_KEY, FakeFusillade
 from tests.servers import RecordingServer
 
@@ -65,6 +65,10 @@ def test_a_triggered_run_is_polled_to_its_end_and_its_commit_gets_the_result(
         fusillade.set("t-1", "completed", p95_latency_ms=41.0, threshold_results=[{"name": "p95", "passed": True}])
         done = wait_for(lambda: (r := run_of(client)) and r["final"] and r, 30)
         wait_for(lambda: len(gh.received) == 2, 30)
+        # Fusillade's own webhook of the transition the poll already reported: one event, not two.
+        late = fusillade_body("test.completed", "t-1", "API smoke", p95_latency_ms=41.0)
+        answer = client.post("/hooks/fusillade", content=late, headers=signed("fusillade", late))
+        assert (answer.status_code, answer.json()["duplicate"]) == (200, True)
         detail = client.get(f"/api/runs/{done['key']}").json()
         envelopes = [client.get(f"/api/events/{e['id']}").json()["event"]["envelope"] for e in detail["events"]]
     assert (done["key"], done["outcome"], done["git"]["sha"]) == (run["key"], "passed", SHA)
