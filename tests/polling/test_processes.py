@@ -87,7 +87,7 @@ def test_two_daemons_share_the_runs_and_never_poll_one_at_once(tmp_path: Path, d
         second = Daemon(config(tmp_path, fake, "b.yaml", "key-b"), log=tmp_path / "b.log").start()
         daemons.append(second)
         start_runs(first, fake)
-        wait_for(lambda: len(fake.arrivals) >= 6 * len(RUNS), 60, lambda: first.logs() + second.logs())
+        wait_for(lambda: len(fake.arrivals) >= 3 * len(RUNS), 60, lambda: first.logs() + second.logs())
         for run_id in RUNS:
             fake.set(run_id, "completed")
         wait_for(lambda: all_done(db), 60, lambda: first.logs() + second.logs())
