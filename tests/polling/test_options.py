@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from receiver.app import create_app
 from receiver.config import load_config
 from receiver.daemon.startup import preflight
 from receiver.errors import ConfigError
+from receiver.store import open_configured
 
 BASE = """\
 rules: []
@@ -78,3 +80,16 @@ def test_the_pollers_checks_stop_the_daemon_before_it_starts(tmp_path: Path, old
     with pytest.raises(ConfigError) as err:
         preflight(config)
     assert [str(p).replace(str(tmp_path) + "/", "") for p in err.value.problems] == [expected]
+
+
+def test_polls_and_deliveries_share_each_sinks_rate_limiter(tmp_path: Path) -> None:
+    """One budget per platform: the engine takes the dispatcher's own bucket, and the fusillade
+    preset defaults to its published 100 requests per 10 s."""
+    config = load_config(write(tmp_path, BASE.replace("api_key: fus_options_key}", "api_key: fus_options_key}\n"
+                                                      "  - {id: hook, kind: http, rate_per_second: 2}")))  # fmt: skip
+    rt = create_app(config, store=open_configured(config)).hookyard
+    fusillade = rt.dispatcher.bucket("fusillade-api")
+    assert fusillade is not None and (fusillade.rate, fusillade.burst) == (10.0, 10)
+    assert rt.poller.buckets("fusillade-api") is fusillade
+    assert rt.poller.buckets("hook") is rt.dispatcher.bucket("hook") is not None
+    assert rt.poller.buckets("slack") is None  # no rate limit configured: none
