@@ -22,7 +22,7 @@ from receiver.errors import ConfigError, Problem
 from receiver.runs.baseline import DEFAULTS as BASELINE_DEFAULTS
 from receiver.runs.baseline import BaselineOptions
 from receiver.runs.deployment import GitOptions
-from receiver.runs.watch import PollingModel, SourcePoll
+from receiver.runs.watch import PollingModel, SourcePoll, poll_sink_problems
 from receiver.secret import Secret
 from receiver.sources.base import Adapter
 from receiver.store.base import DEFAULT_BUSY_TIMEOUT, DEFAULT_CONNECT_TIMEOUT
@@ -232,7 +232,7 @@ def _compile(cfg_path: Path, doc: yamlfile.Located, model: ConfigModel) -> Confi
             sinks[snk.id] = compiled_sink
             _check_timeout(doc, i, compiled_sink, model.delivery, problems)
     problems.extend(_link_runs_sources(doc, model, sinks))
-    problems.extend(_poll_sinks(doc, model, sinks))
+    problems.extend(poll_sink_problems(doc, [src.poll for src in model.sources], {i: s.kind for i, s in sinks.items()}))
     storage_url = _resolve_storage(doc, base, model.storage.url, problems)
     for i, rule_path in enumerate(model.rules if "rules" in doc.data else []):
         if not (base / rule_path).exists():
@@ -386,19 +386,6 @@ def _link_runs_sources(doc: yamlfile.Located, model: ConfigModel, sinks: dict[st
     from receiver.sinks.track import link_runs_sources  # where a run a sink starts is keyed
 
     return link_runs_sources(doc, model.sinks, sinks, model.sources)
-
-
-def _poll_sinks(doc: yamlfile.Located, model: ConfigModel, sinks: dict[str, Sink]) -> list[Problem]:
-    """A source's ``poll.sink`` is a configured sink that can GET (``http`` or a platform preset)."""
-    from receiver.sinks.presets import PRESETS
-
-    problems = []
-    for i, src in enumerate(model.sources):
-        if src.poll is not None and src.poll.sink not in sinks:
-            problems.append(doc.problem(("sources", i, "poll", "sink"), f"no sink {src.poll.sink!r}"))
-        elif src.poll is not None and sinks[src.poll.sink].kind not in ("http", *PRESETS):
-            problems.append(doc.problem(("sources", i, "poll", "sink"), "must be an http sink or a platform preset"))
-    return problems
 
 
 def _compile_sink(doc: yamlfile.Located, i: int, snk: SinkModel, problems: list[Problem]) -> Sink | None:

@@ -8,9 +8,14 @@ visible (``receiver/polling/options.py``), with the same ``file:line: key: probl
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from receiver.errors import Problem
+from receiver.sinks.presets import PRESETS
+from receiver.yamlfile import Located
 
 
 class PollingModel(BaseModel):
@@ -50,3 +55,18 @@ class SourcePoll(BaseModel):
     @property
     def types(self) -> frozenset[str]:
         return frozenset(self.start_on)
+
+
+def poll_sink_problems(
+    doc: Located, polls: Sequence[SourcePoll | None], sink_kinds: Mapping[str, str]
+) -> list[Problem]:
+    """Each source's ``poll.sink`` (``polls``, in source order) is a configured sink that can GET: an
+    ``http`` sink or a platform preset (``sink_kinds``: sink id → kind)."""
+    problems = []
+    for i, poll in enumerate(polls):
+        where = ("sources", i, "poll", "sink")
+        if poll is not None and poll.sink not in sink_kinds:
+            problems.append(doc.problem(where, f"no sink {poll.sink!r}"))
+        elif poll is not None and sink_kinds[poll.sink] not in ("http", *PRESETS):
+            problems.append(doc.problem(where, "must be an http sink or a platform preset"))
+    return problems
