@@ -172,6 +172,7 @@ def create_app(
         if deliver:
             rt.dispatcher.start()
             rt.pruner.start()
+            rt.poller.start()
         reloader.install_sighup()
         watcher = asyncio.create_task(reloader.watch()) if config.server.watch_files else None
         try:
@@ -180,6 +181,7 @@ def create_app(
             if watcher is not None:
                 watcher.cancel()
             await rt.pruner.stop()
+            await rt.poller.stop()
             await rt.dispatcher.stop()
             if own_http:
                 await http.aclose()

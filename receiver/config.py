@@ -22,6 +22,7 @@ from receiver.errors import ConfigError, Problem
 from receiver.runs.baseline import DEFAULTS as BASELINE_DEFAULTS
 from receiver.runs.baseline import BaselineOptions
 from receiver.runs.deployment import GitOptions
+from receiver.runs.watch import PollingModel, SourcePoll, poll_sink_problems
 from receiver.secret import Secret
 from receiver.sources.base import Adapter
 from receiver.store.base import DEFAULT_BUSY_TIMEOUT, DEFAULT_CONNECT_TIMEOUT
@@ -117,6 +118,7 @@ class SourceModel(_Strict):
     dedupe_window_seconds: Annotated[float, Field(ge=0)] | None = None
     git: GitOptions | None = None  # run events' repo/branch, and their commit from deployments
     baseline: BaselineOptions = BASELINE_DEFAULTS  # baselines and regressions of final run events
+    poll: SourcePoll | None = None  # follow this source's runs by polling (receiver/polling)
 
 
 class SinkModel(BaseModel):
@@ -135,6 +137,7 @@ class ConfigModel(_Strict):
     sinks: list[SinkModel] = []
     delivery: DeliveryModel = DeliveryModel()
     web: WebModel = WebModel()
+    polling: PollingModel = PollingModel()
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,7 @@ class Source:
     verify_options: Any = field(repr=False, default=None)
     git: GitOptions | None = None
     baseline: BaselineOptions = BASELINE_DEFAULTS
+    poll: SourcePoll | None = None
 
 
 @dataclass(frozen=True)
@@ -180,6 +184,7 @@ class Config:
     web_token: Secret | None = field(default=None, repr=False)
     metrics_need_token: bool = True
     storage: StorageModel = field(default_factory=StorageModel)  # its timeouts; the url is storage_url
+    polling: PollingModel = field(default_factory=PollingModel)
 
     @property
     def base_dir(self) -> Path:
@@ -227,6 +232,7 @@ def _compile(cfg_path: Path, doc: yamlfile.Located, model: ConfigModel) -> Confi
             sinks[snk.id] = compiled_sink
             _check_timeout(doc, i, compiled_sink, model.delivery, problems)
     problems.extend(_link_runs_sources(doc, model, sinks))
+    problems.extend(poll_sink_problems(doc, [src.poll for src in model.sources], {i: s.kind for i, s in sinks.items()}))
     storage_url = _resolve_storage(doc, base, model.storage.url, problems)
     for i, rule_path in enumerate(model.rules if "rules" in doc.data else []):
         if not (base / rule_path).exists():
@@ -245,6 +251,7 @@ def _compile(cfg_path: Path, doc: yamlfile.Located, model: ConfigModel) -> Confi
         web_token=Secret(model.web.token) if model.web.token else None,
         metrics_need_token=model.web.metrics_need_token,
         storage=model.storage,
+        polling=model.polling,
     )
 
 
@@ -356,6 +363,7 @@ def _compile_source(
         verify_options=vopts,
         git=src.git,
         baseline=src.baseline,
+        poll=src.poll,
     )
 
 

@@ -107,7 +107,9 @@ class Ingest:
             dedupe_window=0.0 if keys and keys[0].startswith("id:") else src.dedupe_window,
         )  # fmt: skip
         # The run (when the event names one) is merged and the event enriched, then planned.
-        result, planned = await runs.save(self.store, event, self.router.plan, now, git=src.git, baseline=src.baseline)
+        result, planned = await runs.save(
+            self.store, event, self.router.plan, now, git=src.git, baseline=src.baseline, poll=src.poll
+        )
         self.metrics.received(src.id, result.duplicate)
         if result.groups_opened:
             self.metrics.groups_opened(result.groups_opened)

@@ -140,6 +140,16 @@ class Metrics:
             ["rule"],
             registry=r,
         )
+        # Polling (receiver/polling/engine.py): only the process that delivers polls.
+        self._polls = Counter(
+            "hookyard_polls", "Polls of watched runs by platform and result", ["platform", "result"], registry=r
+        )
+        self._poll_give_ups = Counter(
+            "hookyard_poll_give_ups", "Runs given up after polling.max_duration_seconds", ["platform"], registry=r
+        )
+        self._runs_watched = Gauge(
+            "hookyard_runs_watched", "Runs being polled (from the store)", registry=r, multiprocess_mode="mostrecent"
+        )
         self._received_children: dict[tuple[str, bool], Counter] = {}
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
 
@@ -218,6 +228,16 @@ class Metrics:
 
     def prune_failed(self) -> None:
         self._prune_errors.inc()
+
+    def polled(self, platform: str, result: str) -> None:
+        """One poll: changed, unchanged, failed, throttled (429), held_back (rate limit), timed_out."""
+        self._child(self._polls, platform, result).inc()
+
+    def poll_gave_up(self, platform: str) -> None:
+        self._child(self._poll_give_ups, platform).inc()
+
+    def runs_watched(self, n: int) -> None:
+        self._runs_watched.set(n)
 
     def render(self, queue: QueueSnapshot | None = None) -> bytes:
         shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR")

@@ -16,6 +16,8 @@ from receiver.config import Config
 from receiver.delivery.dispatcher import Dispatcher
 from receiver.ingest import Ingest
 from receiver.metrics import Metrics
+from receiver.polling import POLLERS
+from receiver.polling.engine import PollEngine
 from receiver.pruner import Pruner
 from receiver.rules import Router, RuleSet
 from receiver.sinks import SINKS
@@ -57,6 +59,7 @@ class Runtime:
             config.delivery,
             clock=clock,
             metrics=self.metrics,
+            poll_platforms=frozenset(POLLERS) if config.polling.enabled else frozenset(),
         )
         if hasattr(store, "observe_write"):
             store.observe_write = self.metrics.store_write
@@ -64,6 +67,9 @@ class Runtime:
         self.pruner = Pruner(store, config.storage.retention, clock=clock, metrics=self.metrics)
         # Tells the dispatcher new work is due: in this process, or in the dispatcher process.
         self.wake = wake or self.dispatcher.notify
+        # polling: runs beside the dispatcher too, pacing its requests with the sinks' own limiters.
+        self.poller = PollEngine(store, self.sinks, self.current_config, self.router, buckets=self.dispatcher.bucket,
+                                 clock=clock, metrics=self.metrics, wake=self.wake)  # fmt: skip
         self.ingest = Ingest(config, store, self.router, self.metrics, clock, on_stored=self.wake)
         self.started_at = clock()
         # Why the last reload was refused (the previous config and rules keep running); None once one succeeds.

@@ -30,6 +30,7 @@ def test_alert_rules_parse_and_name_only_exported_metrics() -> None:
         "HookyardBreakerOpen",
         "HookyardRejectedSignatureSpike",
         "HookyardRetentionFailing",
+        "HookyardPollsFailing",
     ]
     known = exported()
     for rule in rules:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,8 @@ def runs(ctx: click.Context, config_path: Path, limit: int, as_json: bool, **fil
 @click.option("--json", "as_json", is_flag=True, help="The run and its events as one JSON object.")
 @click.pass_obj
 def show(config_path: Path, key: str, as_json: bool) -> None:
-    """One run with its events."""
+    """One run with its events (and its polls, when Hookyard polls it)."""
+    from receiver.polling.present import run_poll
     from receiver.runs.present import is_run_key, run_dict
     from receiver.store.base import DeliveryQuery
     from receiver.web.present import event_summary
@@ -79,7 +81,8 @@ def show(config_path: Path, key: str, as_json: bool) -> None:
         for e in events:  # what each event caused: the deliveries, oldest first
             found = await store.list_deliveries(DeliveryQuery(event_id=e["id"], limit=1000))
             e["deliveries"] = [_delivery_line(d) for d in reversed(found)]
-        return {"run": run_dict(row), "events": events}
+        poll = await run_poll(store, row.source_id, row.run_id, time.time())
+        return {"run": run_dict(row), "events": events, "poll": poll}
 
     found = with_store(config, fetch)
     if found is None:
@@ -96,6 +99,14 @@ def show(config_path: Path, key: str, as_json: bool) -> None:
         click.echo(f"  {e['id']}  {e['received_at']}  {e['type']:<20} rules: {', '.join(e['matched_rules']) or '-'}")
         for d in e["deliveries"]:
             click.echo(f"      → {d['sink']:<16} {d['state']:<11} {d['rule']}[{d['action_index']}]  {d['id']}")
+    poll = found["poll"]
+    if poll is not None:
+        click.echo(f"polling:             {poll['summary']} (sink {poll['sink']}, {poll['polls']} polls)")
+        for h in poll["history"]:
+            answer = h["status"] if h["status"] is not None else "none"
+            why = ": ".join(str(x) for x in (h["error_class"], h["reason"]) if x)
+            more = f"  {why}" if why else ""
+            click.echo(f"  #{h['number']:<4} {h['at']}  answer {answer:<5} events {h['events']}{more}")
 
 
 def _delivery_line(d: Any) -> dict[str, Any]:

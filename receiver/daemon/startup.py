@@ -16,7 +16,7 @@ import re
 import socket
 
 from receiver.config import Config
-from receiver.errors import HookyardError
+from receiver.errors import ConfigError, HookyardError
 from receiver.rules import RuleSet
 
 # The example config's defaults are marked like this ("whsec_dev_only_fusillade",
@@ -33,11 +33,18 @@ class StartupError(HookyardError):
 def preflight(config: Config) -> RuleSet:
     """Everything ``serve`` loads before listening: rules, live sinks, the store (opened,
     migrated, closed). Returns the rules; raises ConfigError or a HookyardError."""
+    from receiver.polling.options import problems as polling_problems
     from receiver.rules import load_rules_for
     from receiver.runtime import build_sinks
     from receiver.sinks.client import HttpClient
 
-    ruleset = load_rules_for(config)
+    poll_problems = polling_problems(config)
+    try:
+        ruleset = load_rules_for(config)
+    except ConfigError as exc:  # every problem at once: the config's, then the rule files'
+        raise ConfigError([*poll_problems, *exc.problems]) from None
+    if poll_problems:
+        raise ConfigError(poll_problems)
     build_sinks(config, HttpClient())  # no I/O: building validates what config could not
     asyncio.run(_open_store(config))
     return ruleset

@@ -65,8 +65,11 @@ class Dispatcher:
         monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         metrics: Metrics | None = None,
+        poll_platforms: frozenset[str] = frozenset(),
     ) -> None:
         self.store = store
+        # Platforms with a poller: a run a delivery starts there is polled through its sink.
+        self.poll_platforms = poll_platforms
         self.sinks = dict(sinks)
         self.options = dict(options)
         self.router = router
@@ -106,6 +109,10 @@ class Dispatcher:
         for sid, breaker in self._breakers.items():
             self.observe.breaker(sid, breaker)  # notices an open breaker whose cooldown ended
         return {sid: b.state.value for sid, b in self._breakers.items()}
+
+    def bucket(self, sink_id: str) -> TokenBucket | None:
+        """The sink's rate limiter: the poll engine takes its tokens too (one budget per platform)."""
+        return self._buckets.get(sink_id)
 
     # -- lifecycle -----------------------------------------------------------------
     def notify(self) -> None:
@@ -331,7 +338,7 @@ class Dispatcher:
                 result.response_excerpt,
             )
             derived = derive(c, result, finished, self.router, self.settings.max_chain_depth) if d.emit else None
-            run = started_run(sink, c, action, result, finished)
+            run = started_run(sink, c, action, result, finished, self.poll_platforms)
             repeat = _record(reservation, d.id, True, finished)
             if await self._finish(c, attempt, DeliveryState.SUCCEEDED, None, derived=derived, run=run, repeat=repeat):
                 self.observe.succeeded(d, finished)

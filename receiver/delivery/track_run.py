@@ -23,10 +23,13 @@ from receiver.store.runs import TriggeredRun
 log = logging.getLogger("hookyard.delivery")
 
 
-def started_run(sink: Any, c: Claimed, action: Any, result: SendResult, now: float) -> TriggeredRun | None:
+def started_run(
+    sink: Any, c: Claimed, action: Any, result: SendResult, now: float, polled: frozenset[str] = frozenset()
+) -> TriggeredRun | None:
     """The run delivery ``c`` (sent as ``action``, the sink's validated params) started, from its
     sink's answer ``result``; None when it started none or the answer names no run (logged: the
-    success stands, the run is not tracked)."""
+    success stands, the run is not tracked). A run on a platform in ``polled`` (it has a poller)
+    is polled through the same sink from now on (issue #14)."""
     read = getattr(sink, "started_run", None)
     if read is None:
         return None
@@ -47,6 +50,7 @@ def started_run(sink: Any, c: Claimed, action: Any, result: SendResult, now: flo
         repo=_text(git.get("repo")), sha=_text(git.get("sha")), branch=_text(git.get("branch")),
         pr=int64(git.get("pr")), correlation_id=c.envelope.get("correlation_id") or c.envelope.get("id"),
         trigger_event_id=d.event_id, trigger_delivery_id=d.id, now=now,
+        poll_sink=d.sink_id if started.platform in polled and hasattr(sink, "get") else None,
     )  # fmt: skip
 
 

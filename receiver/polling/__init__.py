@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from receiver.polling import automatedfuture, nunu
+from receiver.polling import automatedfuture, fusillade, nunu
 from receiver.polling.base import PollerSpec
 
-# One entry per platform module (nunu, fusillade, automatedfuture), registered as they land.
-POLLERS: dict[str, PollerSpec] = {spec.platform: spec for spec in (nunu.SPEC, automatedfuture.SPEC)}
+# One entry per platform module.
+POLLERS: dict[str, PollerSpec] = {spec.platform: spec for spec in (fusillade.SPEC, nunu.SPEC, automatedfuture.SPEC)}

@@ -15,6 +15,13 @@ Ordering, so that out-of-order and repeated events converge on the same row:
 * between two final or two non-final events, the later platform time (``time``) wins,
   the later arrival on a tie;
 * the losing side still fills what the winner does not know (null fields).
+
+Polls and webhooks (issue #14) report the same transitions: a lifecycle event (``run.*``) that
+only repeats the run's status, when the event or the row's status came from a poll
+(``platform_event: "poll"``, the row's ``status_by``), makes no second event: the store answers
+it as a duplicate of the run's last event (``Track.repeats``). So does a late webhook for an
+earlier transition of a run a poll saw finish, and a stale poll of a finished run. Between
+webhooks nothing changes: two webhooks of one status are two events, as before.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from receiver.ids import new_id
 from receiver.rules import Plan
@@ -39,6 +46,16 @@ from receiver.store.runs_history import BaselineWant, History, Wants
 
 Planner = Callable[[Mapping[str, Any]], Plan]
 T = TypeVar("T")
+
+
+class PollOn(Protocol):
+    """A source's ``poll:`` as run tracking reads it (``receiver/polling/options.py``)."""
+
+    @property
+    def sink(self) -> str: ...
+
+    @property
+    def types(self) -> frozenset[str]: ...
 
 # Fields an event may set; the rest of a row is bookkeeping.
 _MERGED = ("name", "project", "status", "outcome", "url", "started_at", "finished_at", "duration_ms",
@@ -58,6 +75,14 @@ class Track:
     git: GitOptions | None = None  # the source's ``git:`` (deployment commits)
     baseline: BaselineOptions = baselines.DEFAULTS  # the source's ``baseline:``
     link: CommitLink | None = None  # a run known by its commit: the one Hookyard started for it (below)
+    lifecycle: bool = False  # a ``run.*`` event: one of the transitions a poll also reports
+    watch: str | None = None  # the sink to poll the run through from now on (the source's ``poll:``)
+
+    def repeats(self, current: RunRow) -> bool:
+        fresh = self.fresh
+        if not self.lifecycle or fresh.status is None or "poll" not in (fresh.status_by, current.status_by):
+            return False
+        return fresh.status == current.status or (current.final and not fresh.final)
 
     def merge(self, current: RunRow | None) -> RunRow:
         fresh = self.fresh
@@ -74,6 +99,7 @@ class Track:
             values[f] = value if value is not None else getattr(lose, f)
         values.update(final=win.final, event_time=win.event_time, last_event_id=fresh.last_event_id,
                       updated_at=fresh.updated_at)  # fmt: skip
+        values["status_by"] = win.status_by if win.status is not None else lose.status_by
         _derive(values)
         return merged
 
@@ -141,8 +167,10 @@ def track(
     planner: Planner,
     git_options: GitOptions | None = None,
     baseline_options: BaselineOptions | None = None,
+    poll: PollOn | None = None,
 ) -> Track | None:
-    """The run update an event makes; None when it names no platform run."""
+    """The run update an event makes; None when it names no platform run. ``poll``: the source's
+    ``poll:`` (which event types start polling the run, through which sink)."""
     data = envelope.get("data")
     section = data.get("run") if isinstance(data, dict) else None
     run_id = section.get("id") if isinstance(section, dict) else None
@@ -161,6 +189,7 @@ def track(
         event_time=epoch(envelope.get("time")) or now, ended_at=None, verdict=None, test_key=None,
         previous_key=None, transition=None, first_event_id=envelope["id"], last_event_id=envelope["id"],
         trigger_event_id=None, trigger_delivery_id=None, created_at=now, updated_at=now,
+        status_by="poll" if envelope.get("platform_event") == "poll" else None,
     )  # fmt: skip
     if git_options is not None:  # the source's repo and branch, where the event names none
         fresh.repo = fresh.repo or git_options.repo
@@ -170,8 +199,11 @@ def track(
     if fresh.platform == bug0_github.PLATFORM and envelope.get("platform_event") in bug0_github.EVENTS:
         # Bug0 reports through GitHub and names no run of its own (sources/bug0_github.py).
         link = CommitLink(fresh.platform, fresh.repo, fresh.sha) if fresh.repo and fresh.sha else None
+    kind = envelope["type"]
+    watch = poll.sink if poll is not None and not final and kind in poll.types else None
     return Track(envelope["source"], str(run_id), fresh, final, planner, git=git_options,
-                 baseline=baseline_options or baselines.DEFAULTS, link=link)  # fmt: skip
+                 baseline=baseline_options or baselines.DEFAULTS, link=link, lifecycle=kind.startswith("run."),
+                 watch=watch)  # fmt: skip
 
 
 def _int64(value: Any) -> int | None:
@@ -235,15 +267,16 @@ async def save(
     *,
     git: GitOptions | None = None,
     baseline: BaselineOptions | None = None,
+    poll: PollOn | None = None,
 ) -> tuple[SaveResult, int]:
     """Store ``event`` (planned by ``planner``), tracking its run when it names one, with its
-    source's ``git`` and ``baseline`` options. Returns the result and how many deliveries were
-    queued with it (grouped actions' events join a group instead)."""
+    source's ``git``, ``baseline`` and ``poll`` options. Returns the result and how many deliveries
+    were queued with it (grouped actions' events join a group instead)."""
     deployed = deployments.deployment_of(event.envelope, now)
     if deployed is not None:  # recorded in the event's transaction, behind its redelivery check
         event = _copy(event)
         event.__dict__["deployment"] = deployed
-    step = track(event.envelope, now, planner, git, baseline)
+    step = track(event.envelope, now, planner, git, baseline, poll)
     if step is None:
         plan = planner(event.envelope)
         return await store.save_event(_planned(event, event.envelope, plan), plan.deliveries), plan.queued

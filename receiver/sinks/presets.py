@@ -40,6 +40,12 @@ class PresetConfig(DeliveryOptions):
         return value
 
 
+class FusilladeConfig(PresetConfig):
+    # fusillade-api.txt, Rate Limits: "100 req/10s per IP": deliveries and polls share it.
+    rate_per_second: float | None = Field(default=10.0, gt=0)
+    burst: int = Field(default=10, ge=1)
+
+
 class RequiredBaseConfig(PresetConfig):
     base_url: str  # nunu documents no public base URL
 
@@ -234,6 +240,7 @@ PRESETS: dict[str, Preset] = {
             "Bearer {key}",
             FusilladeAction,
             _fusillade,
+            FusilladeConfig,
             run_key=RUN_KEYS["fusillade"],
         ),
         Preset("bug0", "https://app.bug0.com", "x-api-key", "{key}", Bug0Action, _bug0, run_key=RUN_KEYS["bug0"]),

@@ -58,40 +58,45 @@ class FusilladeAdapter(CodeAdapter):
         data = as_dict(payload.get("data"))
         if data is None:
             return unknown(KIND, "'data' is missing or not an object", payload, platform_event=event)
-        kind = EVENTS[event]
-        thresholds = parse_thresholds(data.get("threshold_results"))
-        status = data.get("status")
-        time_value, time_problem = _time(pick(payload, "timestamp", "time"))
-        run = {
-            "id": pick(data, "test_id", "id"),
-            "name": data.get("name"),
-            "status": status,
-            "outcome": _outcome(kind, status, thresholds),
-            "url": None,
-            # duration_seconds is the configured length: only a finished run has lasted it.
-            "duration_ms": _ms(data.get("duration_seconds")) if kind in TERMINAL else None,
-            # The event's timestamp is when the run started or ended, for those events.
-            "started_at": time_value if kind == "run.started" else None,
-            "finished_at": time_value if kind in TERMINAL else None,
-        }
-        # A "metrics" object, when sent, adds to and overrides the metrics at the top of data.
-        nested = data.get("metrics")
-        metric_source = {**data, **nested} if isinstance(nested, dict) and nested else data
-        metrics = {k: v for k, v in metric_source.items() if k in METRIC_KEYS or k.endswith("_latency_ms")}
-        out, problems = fields.build_data({"run": run, "metrics": metrics}, thresholds)
-        subject = out.get("run", {}).get("id")
-        if subject is None:
-            problems.append("data.test_id is missing")
-        return Normalized(
-            type=kind,
-            platform=KIND,
-            platform_event=event,
-            subject=subject,
-            time=time_value,
-            data=out,
-            raw=payload,
-            normalize_error="; ".join(problems + time_problem) or None,
-        )
+        return test_event(EVENTS[event], event, data, pick(payload, "timestamp", "time"), payload)
+
+
+def test_event(kind: str, platform_event: str, data: dict[str, Any], when: Any, raw: Any) -> Normalized:
+    """A test's ``data`` (a webhook's, or the answer of ``GET /api/v1/tests/:id``, read by the
+    poller ``receiver/polling/fusillade.py``) as a ``kind`` event: one mapping for both."""
+    thresholds = parse_thresholds(pick(data, "threshold_results", "thresholds"))
+    status = data.get("status")
+    time_value, time_problem = _time(when)
+    run = {
+        "id": pick(data, "test_id", "id"),
+        "name": data.get("name"),
+        "status": status,
+        "outcome": _outcome(kind, status, thresholds),
+        "url": None,
+        # duration_seconds is the configured length: only a finished run has lasted it.
+        "duration_ms": _ms(data.get("duration_seconds")) if kind in TERMINAL else None,
+        # The event's timestamp is when the run started or ended, for those events.
+        "started_at": time_value if kind == "run.started" else None,
+        "finished_at": time_value if kind in TERMINAL else None,
+    }
+    # A "metrics" object, when sent, adds to and overrides the metrics at the top of data.
+    nested = data.get("metrics")
+    metric_source = {**data, **nested} if isinstance(nested, dict) and nested else data
+    metrics = {k: v for k, v in metric_source.items() if k in METRIC_KEYS or k.endswith("_latency_ms")}
+    out, problems = fields.build_data({"run": run, "metrics": metrics}, thresholds)
+    subject = out.get("run", {}).get("id")
+    if subject is None:
+        problems.append("data.test_id is missing")
+    return Normalized(
+        type=kind,
+        platform=KIND,
+        platform_event=platform_event,
+        subject=subject,
+        time=time_value,
+        data=out,
+        raw=raw,
+        normalize_error="; ".join(problems + time_problem) or None,
+    )
 
 
 def _outcome(kind: str, status: Any, thresholds: list[dict[str, Any]] | None) -> str | None:

@@ -311,6 +311,8 @@ class RunRow:
     # while it is still this one) and the correlation id of the chain that started the run.
     trigger_sha: str | None = None
     correlation_id: str | None = None
+    # 0008_polls.sql: "poll" when a poll set the status (a webhook repeating it is a duplicate).
+    status_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -330,6 +332,9 @@ class TriggeredRun:
     trigger_event_id: str
     trigger_delivery_id: str
     now: float
+    # The sink to poll the run through (its platform has a poller, receiver/polling): the schedule
+    # row is inserted in the same transaction as the run row.
+    poll_sink: str | None = None
 
     def new_row(self, key: str) -> RunRow:
         """The row of a run no event has described yet: ``queued``, with the trigger's git context.

@@ -23,6 +23,7 @@ from receiver.store.base import (
     SilenceRow,
 )
 from receiver.store.groups import Flushed, GroupRenderer, GroupRow
+from receiver.store.polls import NewPoll, Polled, PollHistoryRow, PollRow
 from receiver.store.runs import RunQuery, RunStep
 
 
@@ -163,9 +164,31 @@ class GroupStore(Protocol):
     async def open_groups(self, limit: int) -> list[GroupRow]: ...
 
 
+class PollStore(Protocol):
+    """The poll schedule (``receiver/polling/engine.py``; statements in ``store/polls.py``)."""
+
+    async def add_polls(self, polls: Sequence[NewPoll]) -> int:
+        """Start watching runs (those watched already are left as they are); how many were added."""
+
+    async def claim_polls(self, now: float, limit: int, lease_seconds: float, owner: str) -> list[PollRow]:
+        """Lease up to ``limit`` due schedules (and those whose holder's lease ran out), due order."""
+
+    async def renew_poll(self, source_id: str, run_id: str, owner: str, until: float) -> bool: ...
+
+    async def finish_poll(self, source_id: str, run_id: str, owner: str, polled: Polled) -> bool:
+        """Record a poll and give the row back; False when the lease was lost."""
+
+    async def get_poll(self, source_id: str, run_id: str) -> PollRow | None: ...
+
+    async def poll_history(self, source_id: str, run_id: str, limit: int) -> list[PollHistoryRow]:
+        """Newest first."""
+
+    async def count_watching(self) -> int: ...
+
+
 # --- the trigger: a follow-up call that started a run (receiver/delivery/track_run.py) ---------
 
 
-class Store(EventStore, DeliveryStore, WebStore, RunStore, NoiseStore, GroupStore, Protocol):
+class Store(EventStore, DeliveryStore, WebStore, RunStore, NoiseStore, GroupStore, PollStore, Protocol):
     """Everything a store does: both backends implement all of it (``open_store`` returns either
     as a ``Store``, so mypy checks each), and every consumer takes it as it is."""

@@ -21,10 +21,22 @@ _ROUNDS = 4
 Steps = steps.Steps[str | None]
 
 
+def _keys(ev: NewEvent) -> tuple[str | None, list[str]]:
+    body_key = f"body:{ev.body_sha256}" if ev.dedupe_window > 0 else None
+    return body_key, sorted({*ev.dedupe_keys, *([body_key] if body_key else [])})
+
+
+def release(ev: NewEvent) -> steps.Steps[None]:
+    """Give back the keys ``ev`` claimed: it turned out to repeat its run's state and is not stored
+    (``runs/track.py``, ``Track.repeats``); a later event may claim them."""
+    _, keys = _keys(ev)
+    if keys:
+        yield Statement(sql.release_keys(len(keys)), (ev.source_id, *keys, ev.id), rows=False)
+
+
 def original(ev: NewEvent) -> Steps:
     """The id of the event ``ev`` redelivers (None: ``ev`` is new and holds its keys now)."""
-    body_key = f"body:{ev.body_sha256}" if ev.dedupe_window > 0 else None
-    keys = sorted({*ev.dedupe_keys, *([body_key] if body_key else [])})
+    body_key, keys = _keys(ev)
     if not keys:
         return None
     args = [x for key in keys for x in (ev.source_id, key, ev.id)]

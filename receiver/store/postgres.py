@@ -44,6 +44,7 @@ from receiver.store.groups import PostgresGroups, grouped, join
 from receiver.store.migrate import migrations
 from receiver.store.noise_store import PostgresNoise
 from receiver.store.pg_pool import Conn, Pool
+from receiver.store.polls_backends import PostgresPolls
 from receiver.store.postgres_web import PostgresWeb
 from receiver.store.rows import DELIVERY_WIDTH as W
 from receiver.store.rows import delivery_args, delivery_row, event_args, event_row, to_json
@@ -76,7 +77,7 @@ _INSERT_EVENT, _INSERT_DELIVERY, _FINISH, _INSERT_ATTEMPT = map(
 )
 
 
-class PostgresStore(PostgresWeb, PostgresRuns, PostgresNoise, PostgresGroups):
+class PostgresStore(PostgresWeb, PostgresRuns, PostgresNoise, PostgresGroups, PostgresPolls):
     """The server-backed store, for several daemons or dispatchers sharing one queue."""
 
     backend = "postgres"
@@ -203,7 +204,11 @@ class PostgresStore(PostgresWeb, PostgresRuns, PostgresNoise, PostgresGroups):
         if original is not None:
             return SaveResult(original, True)
         if run is not None:  # behind the redelivery check: a redelivery changes no run
-            ev, deliveries = await apply_run(conn, ev, run)
+            applied = await apply_run(conn, ev, run)
+            if isinstance(applied, str):  # a transition the run went through already: not stored
+                await drive_postgres(conn, dedupe.release(ev))
+                return SaveResult(applied, True)
+            ev, deliveries = applied
         if ev.deployment is not None:  # a deployment.success event (runs/deployment.py)
             await runs_history.record_postgres(conn, ev.deployment)
         await conn.execute(_INSERT_EVENT, event_args(ev, pg_text))

@@ -26,7 +26,9 @@ from receiver.store.base import DeliveryState
 from receiver.store.sql import DROP_EXPIRED_SESSIONS, pg
 
 # The tables a pass prunes, in the order a batch deletes from them (children first: foreign keys).
-TABLES = ("attempts", "deliveries", "event_keys", "run_events", "events", "runs", "web_sessions")
+TABLES = (
+    "attempts", "deliveries", "event_keys", "run_events", "events", "poll_history", "polls", "runs", "web_sessions",
+)  # fmt: skip
 FINAL_STATES = tuple(s.value for s in base.FINAL_STATES)
 _FINAL = ", ".join(f"'{s}'" for s in FINAL_STATES)
 _NOT_FINAL = ", ".join(f"'{s.value}'" for s in DeliveryState if s.value not in FINAL_STATES)
@@ -55,6 +57,11 @@ _DELETE_LINK = "DELETE FROM run_events WHERE run_key = ? AND event_id = ?"
 _OLD_RUNS = "SELECT key FROM runs WHERE key < ? AND updated_at < ? ORDER BY key LIMIT ?{lock}"
 _DELETE_RUN_LINKS = "DELETE FROM run_events WHERE run_key {ids}"
 _DELETE_RUNS = "DELETE FROM runs WHERE key {ids}"
+# A pruned run's poll schedule and history (0008_polls.sql) go with it.
+_DELETE_POLL_HISTORY = (
+    "DELETE FROM poll_history WHERE (source_id, run_id) IN (SELECT source_id, run_id FROM polls WHERE run_key {ids})"
+)
+_DELETE_POLLS = "DELETE FROM polls WHERE run_key {ids}"
 
 
 def time_floor_id(prefix: str, t: float) -> str:
@@ -128,6 +135,8 @@ def _sqlite_prune_runs(conn: sqlite3.Connection, before: float, limit: int) -> P
     out = Pruned()
     if keys:
         out["run_events"] = conn.execute(_DELETE_RUN_LINKS.format(ids=_marks(len(keys))), keys).rowcount
+        out["poll_history"] = conn.execute(_DELETE_POLL_HISTORY.format(ids=_marks(len(keys))), keys).rowcount
+        out["polls"] = conn.execute(_DELETE_POLLS.format(ids=_marks(len(keys))), keys).rowcount
         out["runs"] = conn.execute(_DELETE_RUNS.format(ids=_marks(len(keys))), keys).rowcount
     return out
 
@@ -183,6 +192,7 @@ _PG_OLD_RUNS = pg(_OLD_RUNS.format(lock=" FOR UPDATE SKIP LOCKED"))
 _PG = {name: pg(sql.format(ids=_ANY)) for name, sql in (
     ("attempts", _DELETE_ATTEMPTS), ("deliveries", _DELETE_DELIVERIES), ("events", _DELETE_EVENTS + " RETURNING id"),
     ("event_keys", _DELETE_KEYS), ("run_links", _DELETE_RUN_LINKS), ("runs", _DELETE_RUNS),
+    ("poll_history", _DELETE_POLL_HISTORY), ("polls", _DELETE_POLLS),
 )}  # fmt: skip
 
 
@@ -229,6 +239,8 @@ class PostgresRetention:
             out = Pruned()
             if keys:
                 out["run_events"] = (await conn.execute(_PG["run_links"], (keys,))).rowcount
+                out["poll_history"] = (await conn.execute(_PG["poll_history"], (keys,))).rowcount
+                out["polls"] = (await conn.execute(_PG["polls"], (keys,))).rowcount
                 out["runs"] = (await conn.execute(_PG["runs"], (keys,))).rowcount
             return out
 

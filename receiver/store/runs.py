@@ -149,6 +149,11 @@ class RunStep(Protocol):
     wants_previous: bool
     # Look for the run Hookyard started for this commit first; (source_id, run_id) when there is none.
     link: CommitLink | None
+    watch: str | None  # the sink to poll the run through from now on (a source's ``poll:``), if any
+
+    def repeats(self, current: RunRow) -> bool:
+        """Whether the event only repeats a transition the run already went through (a poll and a
+        webhook reporting the same one): it is then a duplicate of the run's last event."""
 
     def merge(self, current: RunRow | None) -> RunRow:
         """The run after this event (a new row when ``current`` is None)."""

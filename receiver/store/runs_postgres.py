@@ -17,6 +17,8 @@ import psycopg
 
 from receiver.store import runs_history
 from receiver.store.base import EventRow, NewDelivery, NewEvent
+from receiver.store.polls import NewPoll
+from receiver.store.polls_backends import add_poll_postgres
 from receiver.store.rows import EVENT_COLUMNS, event_row
 from receiver.store.runs import (
     GET_RUN,
@@ -52,8 +54,9 @@ def _parsed(value: Any) -> Any:
     return value
 
 
-async def apply_run(conn: Conn, ev: NewEvent, step: RunStep) -> tuple[NewEvent, Sequence[NewDelivery]]:
-    """Merge ``ev`` into its run and plan it; called after the redelivery check, before the event insert."""
+async def apply_run(conn: Conn, ev: NewEvent, step: RunStep) -> tuple[NewEvent, Sequence[NewDelivery]] | str:
+    """Merge ``ev`` into its run and plan it; called after the redelivery check, before the event insert.
+    Answers the run's last event id instead when ``ev`` only repeats it (``RunStep.repeats``)."""
     for _ in range(3):  # a lost first-insert race costs one more round; a third cannot happen
         found = None
         if step.link is not None:
@@ -63,6 +66,8 @@ async def apply_run(conn: Conn, ev: NewEvent, step: RunStep) -> tuple[NewEvent, 
             cur = await conn.execute(_SELECT_FOR_UPDATE, pg_clean((step.source_id, step.run_id)))
             found = await cur.fetchone()
         current = run_row(found, _parsed) if found else None
+        if current is not None and step.repeats(current):
+            return current.last_event_id
         merged = step.merge(current)
         previous = None
         query = previous_sql(merged) if step.wants_previous else None
@@ -80,6 +85,9 @@ async def apply_run(conn: Conn, ev: NewEvent, step: RunStep) -> tuple[NewEvent, 
         else:
             await conn.execute(_UPDATE, update_args(args))
         await conn.execute(_LINK, (run.key, ev.id))
+        if step.watch is not None:
+            await add_poll_postgres(conn, NewPoll(step.source_id, step.run_id, run.platform, step.watch,
+                                                  run.updated_at, run.key))  # fmt: skip
         return event, deliveries
     raise RuntimeError(f"run {step.run_id!r} of source {step.source_id!r}: could not be created or locked")
 

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, TypeVar
 from receiver import jsonutil
 from receiver.store import runs_history
 from receiver.store.base import EventRow, NewDelivery, NewEvent
+from receiver.store.polls import NewPoll
+from receiver.store.polls_backends import add_poll_sqlite
 from receiver.store.rows import EVENT_COLUMNS, event_row
 from receiver.store.runs import (
     GET_RUN,
@@ -37,12 +39,17 @@ from receiver.store.runs import (
 T = TypeVar("T")
 
 
-def apply_run(conn: sqlite3.Connection, ev: NewEvent, step: RunStep) -> tuple[NewEvent, Sequence[NewDelivery]]:
-    """Merge ``ev`` into its run and plan it; called after the redelivery check, before the event insert."""
+def apply_run(
+    conn: sqlite3.Connection, ev: NewEvent, step: RunStep
+) -> tuple[NewEvent, Sequence[NewDelivery]] | str:
+    """Merge ``ev`` into its run and plan it; called after the redelivery check, before the event insert.
+    Answers the run's last event id instead when ``ev`` only repeats it (``RunStep.repeats``)."""
     found = conn.execute(SELECT_TRIGGERED, step.link).fetchone() if step.link is not None else None
     if found is None:
         found = conn.execute(SELECT_RUN, (step.source_id, step.run_id)).fetchone()
     current = run_row(found, jsonutil.loads) if found else None
+    if current is not None and step.repeats(current):
+        return current.last_event_id
     merged = step.merge(current)
     previous = None
     query = previous_sql(merged) if step.wants_previous else None
@@ -57,6 +64,8 @@ def apply_run(conn: sqlite3.Connection, ev: NewEvent, step: RunStep) -> tuple[Ne
     else:
         conn.execute(UPDATE_RUN, update_args(args))
     conn.execute(LINK_EVENT, (run.key, ev.id))
+    if step.watch is not None:
+        add_poll_sqlite(conn, NewPoll(step.source_id, step.run_id, run.platform, step.watch, run.updated_at, run.key))
     return event, deliveries
 
 

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from receiver import jsonutil
 from receiver.ids import new_id
+from receiver.store.polls import NewPoll
+from receiver.store.polls_backends import add_poll_postgres, add_poll_sqlite
 from receiver.store.runs import (
     ADD_TRIGGER,
     FIND_RUN_KEY,
@@ -34,15 +36,26 @@ if TYPE_CHECKING:  # the SQLite store needs no PostgreSQL driver
 _PG_FIND, _PG_INSERT, _PG_ADD = pg(FIND_RUN_KEY) + " FOR UPDATE", pg(INSERT_RUN_IF_ABSENT), pg(ADD_TRIGGER)
 
 
+def _poll(run: TriggeredRun, key: str) -> NewPoll | None:
+    """The schedule that follows a run whose platform has a poller (first poll at once)."""
+    if run.poll_sink is None:
+        return None
+    return NewPoll(run.source_id, run.run_id, run.platform, run.poll_sink, run.now, run_key=key)
+
+
 def record_trigger_sqlite(conn: sqlite3.Connection, run: TriggeredRun) -> str:
     """Create or complete the run on SQLite (inside the writer's transaction); returns its key."""
     found = conn.execute(FIND_RUN_KEY, (run.source_id, run.run_id)).fetchone()
     if found is None:
         key = new_id("run", run.now)
         conn.execute(INSERT_RUN, run_args(run.new_row(key), jsonutil.dumps))
-        return key
-    conn.execute(ADD_TRIGGER, add_trigger_args(run, found[0]))
-    return str(found[0])
+    else:
+        key = str(found[0])
+        conn.execute(ADD_TRIGGER, add_trigger_args(run, key))
+    poll = _poll(run, key)
+    if poll is not None:
+        add_poll_sqlite(conn, poll)
+    return key
 
 
 async def record_trigger_postgres(conn: Conn, run: TriggeredRun) -> str:
@@ -54,9 +67,13 @@ async def record_trigger_postgres(conn: Conn, run: TriggeredRun) -> str:
         if found is None:
             key = new_id("run", run.now)
             cur = await conn.execute(_PG_INSERT, pg_clean(run_args(run.new_row(key), json.dumps)))
-            if cur.rowcount == 1:
-                return key
-            continue
-        await conn.execute(_PG_ADD, pg_clean(add_trigger_args(run, found[0])))
-        return str(found[0])
+            if cur.rowcount != 1:
+                continue
+        else:
+            key = str(found[0])
+            await conn.execute(_PG_ADD, pg_clean(add_trigger_args(run, key)))
+        poll = _poll(run, key)
+        if poll is not None:
+            await add_poll_postgres(conn, poll)
+        return key
     raise RuntimeError(f"run {run.run_id!r} of source {run.source_id!r}: could not be created or locked")

@@ -34,6 +34,7 @@ from receiver.store.base import (
 from receiver.store.groups import SqliteGroups
 from receiver.store.migrate import migrations
 from receiver.store.noise_store import SqliteNoise
+from receiver.store.polls_backends import SqlitePolls
 from receiver.store.rows import event_args, event_row
 from receiver.store.runs import RunStep
 from receiver.store.runs_sqlite import SqliteRuns, apply_run
@@ -88,7 +89,7 @@ def open_error(path: str, exc: Exception) -> StoreUnavailable:
     return StoreUnavailable(f"cannot open the SQLite store {shown}: {reason}{detail}")
 
 
-class SqliteStore(SqliteQueue, SqliteWeb, SqliteRuns, SqliteNoise, SqliteGroups):
+class SqliteStore(SqliteQueue, SqliteWeb, SqliteRuns, SqliteNoise, SqliteGroups, SqlitePolls):
     """The embedded default store. ``path`` is a file path (``:memory:`` is refused:
     the writer and readers need one shared file)."""
 
@@ -206,7 +207,11 @@ class SqliteStore(SqliteQueue, SqliteWeb, SqliteRuns, SqliteNoise, SqliteGroups)
         if original is not None:
             return SaveResult(original, True)
         if run is not None:  # behind the redelivery check: a redelivery changes no run
-            ev, deliveries = apply_run(conn, ev, run)
+            applied = apply_run(conn, ev, run)
+            if isinstance(applied, str):  # a transition the run went through already: not stored
+                drive_sqlite(conn, dedupe.release(ev))
+                return SaveResult(applied, True)
+            ev, deliveries = applied
         if ev.deployment is not None:  # a deployment.success event (runs/deployment.py)
             runs_history.record_sqlite(conn, ev.deployment)
         conn.execute(sql.INSERT_EVENT, event_args(ev))

@@ -100,7 +100,7 @@ API = (
 
 class Api(RunsApi, SilencesApi):
     def __init__(self, log: DeliveryLog) -> None:
-        RunsApi.__init__(self, log.store)
+        RunsApi.__init__(self, log.store, log.clock)
         SilencesApi.__init__(self, log.store, log.clock)
         self.log = log
 

@@ -205,9 +205,37 @@ class RunList(Model):
     next_before: str | None = Field(description="pass as before= for the next (older) page; null: no more")
 
 
+class PollAttempt(Model):
+    number: int
+    at: Time
+    status: int | None = Field(description="the HTTP status of the answer; null when none came")
+    error_class: str | None = Field(description="http_<status>, transient, timeout, timed_out …; null: answered")
+    events: int = Field(description="events the poll made")
+    reason: str | None
+
+
+class RunPoll(Model):
+    """How Hookyard polls the run (README, "Polling")."""
+
+    state: Literal["watching", "done", "gave_up"]
+    summary: str = Field(description='e.g. "watching, next poll in 12 s, last answer 200"')
+    platform: str
+    sink: str
+    started_at: Time
+    next_poll_at: Time | None
+    interval_seconds: float
+    polls: int
+    failures: int = Field(description="failed polls in a row")
+    last_status: int | None
+    last_error: str | None = Field(description="why the last poll failed (credentials redacted)")
+    last_polled_at: Time | None
+    history: list[PollAttempt] = Field(description="the latest polls, newest first")
+
+
 class RunDetail(Model):
     run: Run
     events: list[EventSummary] = Field(description="the run's events, oldest first")
+    poll: RunPoll | None = Field(default=None, description="the run's polling; null when it is not polled")
 
 
 class Silence(Model):

@@ -5,10 +5,14 @@ The endpoints are rows of ``api.API`` (so they are in the OpenAPI document); the
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from receiver.errors import NotFound
+from receiver.polling.present import run_poll
 from receiver.runs.present import is_run_key, run_dict, run_query
 from receiver.store import Store
 from receiver.store.runs import RunRow
@@ -24,8 +28,9 @@ def run_model(r: RunRow) -> models.Run:
 
 
 class RunsApi:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
         self.runs_store = store
+        self.clock = clock
 
     async def find_run(self, key: str) -> RunRow:
         """The run ``key`` names (404 ``unknown_run`` otherwise): for the API and the page."""
@@ -44,5 +49,7 @@ class RunsApi:
     async def run(self, request: Request) -> Response:
         row = await self.find_run(request.path_params["run_key"])
         events = await self.runs_store.run_events(row.key, RUN_EVENTS)
-        answer = models.RunDetail(run=run_model(row), events=[summary_model(e) for e in events])
+        polled = await run_poll(self.runs_store, row.source_id, row.run_id, self.clock())
+        poll = models.RunPoll.model_validate(polled) if polled is not None else None
+        answer = models.RunDetail(run=run_model(row), events=[summary_model(e) for e in events], poll=poll)
         return JSONResponse(answer.model_dump(mode="json"))

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from receiver.errors import HTTPError
+from receiver.polling.present import run_poll
 from receiver.runs.model import TRANSITIONS
 from receiver.runs.present import FILTERS, run_query
 from receiver.sources.fields import OUTCOMES
@@ -32,7 +33,7 @@ class RunViews:
     def __init__(self, views: Views, log: DeliveryLog) -> None:
         self.views = views
         self.log = log
-        self.api = RunsApi(log.store)
+        self.api = RunsApi(log.store, log.clock)
 
     async def runs(self, request: Request) -> Response:
         params = request.query_params
@@ -84,9 +85,11 @@ class RunViews:
             statuses = [d for d in await self._deliveries(trigger_event.id) if self._is_status(d, row.sha)] + statuses
         previous = await self.api.runs_store.get_run(row.previous_key) if row.previous_key else None
         series = await self.api.runs_store.run_trend(row, TREND_RUNS)
+        poll = await run_poll(store, row.source_id, row.run_id, self.log.clock())
         response = self.views.page(
             request,
             "run.html",
+            poll=poll,
             nav="runs",
             stats=await self.log.stats(),
             run=run_view(row),
