@@ -16,7 +16,7 @@ from receiver.config import Config
 from receiver.delivery.dispatcher import Dispatcher
 from receiver.ingest import Ingest
 from receiver.metrics import Metrics
-from receiver.polling import POLLERS
+from receiver.polling import started_run_pollers
 from receiver.polling.engine import PollEngine
 from receiver.pruner import Pruner
 from receiver.rules import Router, RuleSet
@@ -59,7 +59,7 @@ class Runtime:
             config.delivery,
             clock=clock,
             metrics=self.metrics,
-            poll_platforms=frozenset(POLLERS) if config.polling.enabled else frozenset(),
+            poll_platforms=started_run_pollers() if config.polling.enabled else frozenset(),
         )
         if hasattr(store, "observe_write"):
             store.observe_write = self.metrics.store_write

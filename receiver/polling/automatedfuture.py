@@ -51,4 +51,4 @@ class AutomatedFuturePoller:
         raise NotImplementedError("Automated Future lists no runs or results (only GET /project/)")
 
 
-SPEC = PollerSpec(platform=PLATFORM, create=AutomatedFuturePoller, can_discover=False)
+SPEC = PollerSpec(platform=PLATFORM, create=AutomatedFuturePoller, can_discover=False, follows_started_runs=False)

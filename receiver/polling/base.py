@@ -76,6 +76,9 @@ class PollerSpec:
     create: Callable[[], Poller]
     # Whether ``discover`` works (the platform documents a list endpoint).
     can_discover: bool = False
+    # Whether ``poll`` reads the runs a start-run call names: a run a trigger starts on the
+    # platform is then polled (Automated Future's API reads results, not the runs it starts).
+    follows_started_runs: bool = True
 
 
 def sink_fetch(sink: HttpSink) -> Fetch:

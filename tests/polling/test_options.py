@@ -70,7 +70,7 @@ def test_problems_are_located(tmp_path: Path, old: str, new: str, expected: list
     [
         ("- {id: gh, kind: github, secrets: [gh_options_1]}",
          "- {id: gh, kind: github, secrets: [gh_options_1], poll: {sink: fusillade-api}}",
-         "config.yaml:8: sources[1].poll: kind 'github' has no poller (pollable: fusillade)"),
+         "config.yaml:8: sources[1].poll: kind 'github' has no poller (pollable: automatedfuture, fusillade, nunu)"),
         ("interval_seconds: 5}", "interval_seconds: 5, watch: {status: running}}",
          "config.yaml:7: sources[0].poll.watch: fusillade documents no list of runs to watch"),
     ],
@@ -93,3 +93,5 @@ def test_polls_and_deliveries_share_each_sinks_rate_limiter(tmp_path: Path) -> N
     assert rt.poller.buckets("fusillade-api") is fusillade
     assert rt.poller.buckets("hook") is rt.dispatcher.bucket("hook") is not None
     assert rt.poller.buckets("slack") is None  # no rate limit configured: none
+    # The runs a trigger starts are polled where the poller reads runs (not Automated Future's).
+    assert rt.dispatcher.poll_platforms == {"fusillade", "nunu"}
