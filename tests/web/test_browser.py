@@ -81,6 +81,9 @@ def test_read_the_log_and_retry_a_dead_delivery(tmp_path: Path, browser: Browser
         daemon = Daemon(config, env=ENV).start()
         daemons.append(daemon)
         completed = post(daemon, "test.completed", "nightly-checkout")
+        # The comparison the completed run asks for comes back as a derived event: waited for, so
+        # that the failed run, posted next, is the newest row whatever the machine's speed.
+        wait_for(lambda: len(httpx.get(f"{daemon.url}/api/events", timeout=5).json()["events"]) == 2 or None)
         failed = post(daemon, "test.failed", "broken-script")
 
         def dead() -> list[dict[str, str]] | None:
