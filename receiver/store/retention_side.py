@@ -23,13 +23,15 @@ from receiver.store.steps import Statement, Steps, count
 SIDE_TABLES = ("deployments", "notify_log", "silences")
 
 # A deployment with a newer one of the same repository and environment (both NULL counts as the
-# same: an environment-less lookup reads those too).
+# same: an environment-less lookup reads those too). No ORDER BY: sorting would test every old row
+# for a newer one at each batch (~30 ms for 10,000 on SQLite); the table is read in event id order,
+# which is time order (``new_id``), so the first rows found are the oldest anyway.
 _OLD_DEPLOYMENTS = (
     "SELECT d.event_id FROM deployments d WHERE d.deployed_at < ? AND EXISTS ("
     "SELECT 1 FROM deployments n WHERE n.repo = d.repo "
     "AND (n.environment = d.environment OR (n.environment IS NULL AND d.environment IS NULL)) "
     "AND (n.deployed_at > d.deployed_at OR (n.deployed_at = d.deployed_at AND n.event_id > d.event_id))) "
-    "ORDER BY d.deployed_at LIMIT ?{lock}"
+    "LIMIT ?{lock}"
 )
 # A row never sent and not reserved (a reservation released after a failed send) carries nothing:
 # COALESCE makes it old. ``store/noise.py`` locks the row it reads (its upsert), so a reservation
