@@ -43,21 +43,25 @@ _NOT_FINAL = ", ".join(f"'{s.value}'" for s in DeliveryState if s.value not in F
 # member of a group not yet sent (0009_groups.sql): the group's one delivery is rendered from its
 # members when it is flushed. (A sent group's delivery belongs to its newest member, kept by the
 # clause on deliveries while that delivery is not final; the group goes with its delivery.)
+_IN_OPEN_GROUP = (
+    "EXISTS (SELECT 1 FROM group_members m JOIN groups g ON g.id = m.group_id "
+    f"WHERE m.event_id = {{event}} AND g.state = '{OPEN}')"
+)
 _OLD_EVENTS = (
     "SELECT id, {run_key} FROM events e WHERE received_at < ? "
     f"AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state IN ({_NOT_FINAL})) "
-    "AND NOT EXISTS (SELECT 1 FROM group_members m JOIN groups g ON g.id = m.group_id "
-    f"WHERE m.event_id = e.id AND g.state = '{OPEN}') "
+    f"AND NOT {_IN_OPEN_GROUP.format(event='e.id')} "
     "ORDER BY received_at LIMIT ?{lock}"
 )
 # ``{ids}``: ``IN (?, …)`` on SQLite, ``= ANY(?)`` (one array) on PostgreSQL.
 _FINAL_DELIVERIES = f"SELECT id FROM deliveries WHERE event_id {{ids}} AND state IN ({_FINAL}){{lock}}"
 _DELETE_ATTEMPTS = "DELETE FROM attempts WHERE delivery_id {ids}"
 _DELETE_DELIVERIES = "DELETE FROM deliveries WHERE id {ids}"
-# An event that got a new delivery meanwhile (a replay; PostgreSQL only: SQLite's batch holds the
-# write lock throughout) keeps it and stays.
+# An event that got a new delivery or joined a group meanwhile (a replay; PostgreSQL only: SQLite's
+# batch holds the write lock throughout) keeps it and stays.
 _DELETE_EVENTS = (
-    "DELETE FROM events WHERE id {ids} AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)"
+    "DELETE FROM events WHERE id {ids} AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id) "
+    f"AND NOT {_IN_OPEN_GROUP.format(event='events.id')}"
 )
 _DELETE_KEYS = "DELETE FROM event_keys WHERE event_id {ids}"
 _DELETE_LINK = "DELETE FROM run_events WHERE run_key = ? AND event_id = ?"
