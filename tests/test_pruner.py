@@ -146,6 +146,7 @@ def test_a_pass_prunes_the_side_tables_and_counts_them(tmp_path: Path, repeat_da
 @pytest.mark.parametrize(
     ("options", "seconds"),
     [("", 0.0), ("        repeat_interval: 4h\n", 4 * 3600.0), ("        repeat_interval: 60d\n", 60 * DAY)],
+    ids=["one-action-1h", "longest-4h", "longest-60d"],
 )
 def test_the_notification_log_is_kept_the_longest_repeat_interval(tmp_path: Path, options: str, seconds: float) -> None:
     path = tmp_path / "rules.yaml"
