@@ -18,6 +18,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from receiver.app import create_app
 from receiver.cli.main import main
 from receiver.config import RetentionModel, load_config
 from receiver.errors import StoreBusy
@@ -159,6 +160,17 @@ def test_the_notification_log_is_kept_the_longest_repeat_interval(tmp_path: Path
     rules = load_rules([path], {"hook": SINKS["http"].action})
     assert longest_repeat_interval(rules) == max(seconds, 3600.0)
     assert longest_repeat_interval(None) == 0.0
+    # The daemon's pruner asks the rules in force at each pass (a reload changes them).
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"storage: {{url: 'sqlite:///{tmp_path / 'h.db'}'}}\n"
+        "sinks: [{id: hook, kind: http, base_url: 'http://127.0.0.1:9', allow_private: true}]\n"
+        f"rules: ['{path}']\n"
+    )
+    runtime = create_app(load_config(config)).hookyard  # type: ignore[attr-defined]
+    assert runtime.pruner.keep_repeats() == max(seconds, 3600.0)
+    runtime.router.swap(load_rules([], {}))
+    assert runtime.pruner.keep_repeats() == 0.0
 
 
 def test_batches_are_bounded_and_the_pruner_yields_between_them(tmp_path: Path) -> None:
