@@ -2,8 +2,10 @@
 
 Every ``interval_seconds`` one *pass* deletes, batch by batch, events older than
 ``events_days`` (with their bodies, deliveries and attempts; never one an unfinished
-delivery needs), runs older than ``runs_days``, and expired web sessions; then SQLite gives
-the freed pages back to the disk. Each batch is its own short transaction (on SQLite one
+delivery or an open group needs), runs older than ``runs_days``, deployments, silences and
+repeat-suppression rows over for ``events_days`` (``store/retention_side.py`` says what stays;
+the notification log at least as long as the longest ``repeat_interval``), and expired web
+sessions; then SQLite gives the freed pages back to the disk. Each batch is its own short transaction (on SQLite one
 operation of the group-commit writer), and the pruner yields between batches, so webhooks
 keep being stored while it works. It runs where deliveries are sent (the single process, or
 the dispatcher process with ``server.processes`` > 1); a second daemon pruning the same
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -25,6 +28,7 @@ from typing import Any
 from receiver.config import RetentionModel
 from receiver.logfmt import log_event
 from receiver.metrics import Metrics
+from receiver.rules import RuleSet
 from receiver.store.retention import TABLES, Pruned, RetentionStore, retention_ops
 
 log = logging.getLogger("hookyard.retention")
@@ -50,12 +54,14 @@ class Pruner:
         clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
         pause: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        keep_repeats: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self.ops: RetentionStore = retention_ops(store)
         self.policy = policy
         self.clock = clock
         self.metrics = metrics
         self.pause = pause
+        self.keep_repeats = keep_repeats  # seconds: the longest repeat_interval of the rules in force
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._reclaims: bool | None = None  # known after the first pass
@@ -105,16 +111,23 @@ class Pruner:
         now = self.clock()
         limit = self.policy.batch_size
         total = Pruned()
-        for prune, horizon in (
-            (self.ops.prune_events, now - self.policy.events_days * DAY),
-            (self.ops.prune_runs, now - self.policy.runs_days * DAY),
-        ):
+        events = now - self.policy.events_days * DAY
+        # A repeat_interval longer than events_days: its notification log rows outlive the events.
+        repeats = min(events, now - self.keep_repeats())
+        steps: list[tuple[str, Callable[[float, int], Awaitable[Pruned]], float]] = [
+            ("events", self.ops.prune_events, events),
+            ("runs", self.ops.prune_runs, now - self.policy.runs_days * DAY),
+            ("deployments", functools.partial(self.ops.prune_side, "deployments"), events),
+            ("notify_log", functools.partial(self.ops.prune_side, "notify_log"), repeats),
+            ("silences", functools.partial(self.ops.prune_side, "silences"), events),
+        ]
+        for table, prune, horizon in steps:
             while not self._stop.is_set():
                 took = time.perf_counter()
                 batch = await prune(horizon, limit)
                 total.update(batch)
                 # A short batch was the last: what is left is young enough (or still needed).
-                if batch["events"] + batch["runs"] < limit:
+                if batch[table] < limit:
                     break
                 await self._yield(time.perf_counter() - took)
         total.update(await self.ops.drop_sessions(now))
@@ -152,3 +165,11 @@ class Pruner:
 
     async def _yield(self, batch_seconds: float) -> None:
         await self.pause(min(max(batch_seconds, MIN_PAUSE_SECONDS), MAX_PAUSE_SECONDS))
+
+
+def longest_repeat_interval(ruleset: RuleSet | None) -> float:
+    """The longest ``repeat_interval`` of ``ruleset``'s actions in seconds (0 without any)."""
+    if ruleset is None:
+        return 0.0
+    found = (p.action.repeat_interval for r in ruleset.rules for p in r.planned)
+    return max((i for i in found if i is not None), default=0.0)

@@ -18,7 +18,7 @@ from receiver.ingest import Ingest
 from receiver.metrics import Metrics
 from receiver.polling import started_run_pollers
 from receiver.polling.engine import PollEngine
-from receiver.pruner import Pruner
+from receiver.pruner import Pruner, longest_repeat_interval
 from receiver.rules import Router, RuleSet
 from receiver.sinks import SINKS
 from receiver.sinks.client import HttpClient
@@ -64,7 +64,8 @@ class Runtime:
         if hasattr(store, "observe_write"):
             store.observe_write = self.metrics.store_write
         # storage.retention: runs beside the dispatcher, wherever deliveries are sent.
-        self.pruner = Pruner(store, config.storage.retention, clock=clock, metrics=self.metrics)
+        self.pruner = Pruner(store, config.storage.retention, clock=clock, metrics=self.metrics,
+                             keep_repeats=lambda: longest_repeat_interval(self.router.ruleset))  # fmt: skip
         # Tells the dispatcher new work is due: in this process, or in the dispatcher process.
         self.wake = wake or self.dispatcher.notify
         # polling: runs beside the dispatcher too, pacing its requests with the sinks' own limiters.

@@ -5,6 +5,7 @@ vacuum` for an older file, and one real daemon pruning on its own."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import signal
@@ -17,12 +18,24 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from receiver.app import create_app
 from receiver.cli.main import main
 from receiver.config import RetentionModel, load_config
 from receiver.errors import StoreBusy
 from receiver.metrics import Metrics
-from receiver.pruner import Pruner
-from receiver.store.base import DeliveryState, NewEvent
+from receiver.pruner import Pruner, longest_repeat_interval
+from receiver.rules import load_rules
+from receiver.sinks import SINKS
+from receiver.store.base import (
+    AttemptRow,
+    DeliveryState,
+    Deployment,
+    NewEvent,
+    Outcome,
+    RepeatKey,
+    RepeatRecord,
+    SilenceRow,
+)
 from receiver.store.retention import Pruned
 from receiver.store.sqlite import SqliteStore
 from tests.helpers import ROOT, Daemon, FakeClock, wait_for
@@ -92,6 +105,72 @@ def test_a_pass_prunes_the_old_counts_it_and_logs_one_line(tmp_path: Path, caplo
     assert sample(metrics, "hookyard_retention_passes_total") == 2
     assert sample(metrics, "hookyard_retention_last_pass_seconds") > 0
     assert sample(metrics, "hookyard_retention_errors_total") == 0
+
+
+async def side_rows(store: SqliteStore, at: float) -> None:
+    """Two deployments of one repository, an ended silence and a sent repeat key, all from ``at``."""
+    for n in (1, 2):
+        deployment = Deployment(f"dep{n}", "acme/shop", None, f"sha{n}", "main", None, at + n)
+        await store.save_event(dataclasses.replace(event(f"dep{n}", t=at + n), deployment=deployment))
+    await store.add_silence(SilenceRow("sil1", ["source=ci"], at, at + 60, "down", "cli", at))
+    key = RepeatKey("nightly", 0, "")
+    assert (await store.repeat_reserve(key, "aaa", "d-rep", at, 3600.0, at + 30)).verdict == "send"
+    await store.save_event(event("e-rep", t=at), [delivery("d-rep")])
+    [claimed] = await store.claim_due(at, 10, 30.0, "w1")
+    attempt = AttemptRow("d-rep", 0, at, at, 1.0, "succeeded", 200, None, None, None)
+    record = RepeatRecord(key, "aaa", "d-rep", True, at)
+    assert await store.finish(claimed.delivery.id, "w1", Outcome(attempt, DeliveryState.SUCCEEDED, repeat=record))
+
+
+@pytest.mark.parametrize(
+    ("repeat_days", "notify_log"),
+    [(0.0, 1), (39.0, 1), (41.0, 0)],  # a repeat_interval longer than the row's age keeps it
+)
+def test_a_pass_prunes_the_side_tables_and_counts_them(tmp_path: Path, repeat_days: float, notify_log: int) -> None:
+    metrics = Metrics()
+
+    async def body(store: SqliteStore) -> None:
+        await side_rows(store, NOW - 40 * DAY)
+        pruner = Pruner(store, RetentionModel(), clock=FakeClock(NOW), metrics=metrics,
+                        keep_repeats=lambda: repeat_days * DAY)  # fmt: skip
+        pruned = await pruner.run_pass()
+        expected = Pruned(events=3, deliveries=1, attempts=1, deployments=1, silences=1, notify_log=notify_log)
+        assert pruned == +expected
+
+    with_store(tmp_path / "h.db", body)
+    for table in ("deployments", "silences", "notify_log"):
+        assert sample(metrics, "hookyard_retention_pruned_rows_total", table=table) == (
+            notify_log if table == "notify_log" else 1
+        )
+
+
+@pytest.mark.parametrize(
+    ("options", "seconds"),
+    [("", 0.0), ("        repeat_interval: 4h\n", 4 * 3600.0), ("        repeat_interval: 60d\n", 60 * DAY)],
+    ids=["one-action-1h", "longest-4h", "longest-60d"],
+)
+def test_the_notification_log_is_kept_the_longest_repeat_interval(tmp_path: Path, options: str, seconds: float) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(
+        "rules:\n  - name: nightly\n    actions:\n"
+        "      - sink: hook\n        request: {method: POST, path: /a, json: {text: x}}\n"
+        "        repeat_interval: 1h\n"
+        "      - sink: hook\n        request: {method: POST, path: /b, json: {text: x}}\n" + options
+    )
+    rules = load_rules([path], {"hook": SINKS["http"].action})
+    assert longest_repeat_interval(rules) == max(seconds, 3600.0)
+    assert longest_repeat_interval(None) == 0.0
+    # The daemon's pruner asks the rules in force at each pass (a reload changes them).
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"storage: {{url: 'sqlite:///{tmp_path / 'h.db'}'}}\n"
+        "sinks: [{id: hook, kind: http, base_url: 'http://127.0.0.1:9', allow_private: true}]\n"
+        f"rules: ['{path}']\n"
+    )
+    runtime = create_app(load_config(config)).hookyard  # type: ignore[attr-defined]
+    assert runtime.pruner.keep_repeats() == max(seconds, 3600.0)
+    runtime.router.swap(load_rules([], {}))
+    assert runtime.pruner.keep_repeats() == 0.0
 
 
 def test_batches_are_bounded_and_the_pruner_yields_between_them(tmp_path: Path) -> None:

@@ -23,7 +23,12 @@ from receiver.store.base import RepeatDecision, RepeatKey, RepeatRecord, Silence
 from receiver.store.steps import Statement, Steps, count, rows
 
 _KEY = "rule = ? AND action_index = ? AND group_key = ?"
-_ADD_KEY = "INSERT INTO notify_log (rule, action_index, group_key) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+# The upsert locks an existing row at once (DO NOTHING would not): the pruner (store/retention_side.py)
+# skips a locked row, and a row it deleted meanwhile is inserted anew, so the read below finds it.
+_ADD_KEY = (
+    "INSERT INTO notify_log (rule, action_index, group_key) VALUES (?, ?, ?) "
+    "ON CONFLICT (rule, action_index, group_key) DO UPDATE SET rule = excluded.rule"
+)
 _READ = (
     "SELECT delivery_id, content_sha256, sent_at, pending_id, pending_sha256, pending_until "
     f"FROM notify_log WHERE {_KEY}"

@@ -23,11 +23,15 @@ from typing import Any, Protocol
 
 from receiver.store import base
 from receiver.store.base import DeliveryState
+from receiver.store.groups import OPEN
+from receiver.store.retention_side import SIDE_TABLES, prune_side
 from receiver.store.sql import DROP_EXPIRED_SESSIONS, pg
+from receiver.store.steps import drive_postgres, drive_sqlite
 
 # The tables a pass prunes, in the order a batch deletes from them (children first: foreign keys).
 TABLES = (
     "attempts", "deliveries", "event_keys", "run_events", "events", "poll_history", "polls", "runs", "web_sessions",
+    *SIDE_TABLES,
 )  # fmt: skip
 FINAL_STATES = tuple(s.value for s in base.FINAL_STATES)
 _FINAL = ", ".join(f"'{s}'" for s in FINAL_STATES)
@@ -35,20 +39,29 @@ _NOT_FINAL = ", ".join(f"'{s.value}'" for s in DeliveryState if s.value not in F
 
 # ``{run_key}``: the backend's expression for the envelope's data.run.key (the run an event is
 # linked to, see receiver/runs/track.py), so its run link goes with it without an index on
-# run_events.event_id. ``{lock}``: PostgreSQL's row locks.
+# run_events.event_id. ``{lock}``: PostgreSQL's row locks. Nor is an event deleted while it is a
+# member of a group not yet sent (0009_groups.sql): the group's one delivery is rendered from its
+# members when it is flushed. (A sent group's delivery belongs to its newest member, kept by the
+# clause on deliveries while that delivery is not final; the group goes with its delivery.)
+_IN_OPEN_GROUP = (
+    "EXISTS (SELECT 1 FROM group_members m JOIN groups g ON g.id = m.group_id "
+    f"WHERE m.event_id = {{event}} AND g.state = '{OPEN}')"
+)
 _OLD_EVENTS = (
     "SELECT id, {run_key} FROM events e WHERE received_at < ? "
     f"AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state IN ({_NOT_FINAL})) "
+    f"AND NOT {_IN_OPEN_GROUP.format(event='e.id')} "
     "ORDER BY received_at LIMIT ?{lock}"
 )
 # ``{ids}``: ``IN (?, …)`` on SQLite, ``= ANY(?)`` (one array) on PostgreSQL.
 _FINAL_DELIVERIES = f"SELECT id FROM deliveries WHERE event_id {{ids}} AND state IN ({_FINAL}){{lock}}"
 _DELETE_ATTEMPTS = "DELETE FROM attempts WHERE delivery_id {ids}"
 _DELETE_DELIVERIES = "DELETE FROM deliveries WHERE id {ids}"
-# An event that got a new delivery meanwhile (a replay; PostgreSQL only: SQLite's batch holds the
-# write lock throughout) keeps it and stays.
+# An event that got a new delivery or joined a group meanwhile (a replay; PostgreSQL only: SQLite's
+# batch holds the write lock throughout) keeps it and stays.
 _DELETE_EVENTS = (
-    "DELETE FROM events WHERE id {ids} AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id)"
+    "DELETE FROM events WHERE id {ids} AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id) "
+    f"AND NOT {_IN_OPEN_GROUP.format(event='events.id')}"
 )
 _DELETE_KEYS = "DELETE FROM event_keys WHERE event_id {ids}"
 _DELETE_LINK = "DELETE FROM run_events WHERE run_key = ? AND event_id = ?"
@@ -86,6 +99,9 @@ class RetentionStore(Protocol):
         """One batch: up to ``limit`` runs made and last updated before ``before``."""
 
     async def drop_sessions(self, now: float) -> Pruned: ...
+
+    async def prune_side(self, table: str, before: float, limit: int) -> Pruned:
+        """One batch of a side table (``retention_side.SIDE_TABLES``): up to ``limit`` rows over before ``before``."""
 
     async def reclaim(self, max_pages: int) -> int:
         """Give up to ``max_pages`` free pages back to the file system; the bytes given back (0 when
@@ -167,6 +183,10 @@ class SqliteRetention:
         result: Pruned = await self.store.write(lambda c: _sqlite_prune_runs(c, before, limit), durable=False)
         return result
 
+    async def prune_side(self, table: str, before: float, limit: int) -> Pruned:
+        n: int = await self.store.write(lambda c: drive_sqlite(c, prune_side(table, before, limit)), durable=False)
+        return Pruned({table: n})
+
     async def drop_sessions(self, now: float) -> Pruned:
         n = await self.store.write(lambda c: c.execute(DROP_EXPIRED_SESSIONS, (now,)).rowcount, durable=False)
         return Pruned(web_sessions=n)
@@ -246,6 +266,11 @@ class PostgresRetention:
 
         result: Pruned = await self.store.write(op)
         return result
+
+    async def prune_side(self, table: str, before: float, limit: int) -> Pruned:
+        steps = prune_side(table, before, limit, lock=" FOR UPDATE SKIP LOCKED")
+        n: int = await self.store.write(lambda conn: drive_postgres(conn, steps))
+        return Pruned({table: n})
 
     async def drop_sessions(self, now: float) -> Pruned:
         async def op(conn: Any) -> int:

@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
-from receiver.store import Store, groups
+from receiver.store import Store, groups, retention
 from receiver.store.base import AttemptRow, DeliveryQuery, DeliveryState, GroupJoin, NewDelivery, Outcome
 from receiver.store.groups import GroupRow, Member
-from receiver.store.retention import retention_ops
+from receiver.store.retention import Pruned, retention_ops
 from tests.store.conftest import Backend
 from tests.store.test_contract import event
 from tests.store.test_retention import table_rows
@@ -160,6 +161,42 @@ def test_retention_prunes_a_sent_group_with_its_delivery_and_keeps_an_open_one(b
         assert (open_group.id, await store.group_member_ids(open_group.id, 10)) == ("grp_3", ["evt_3"])
         assert await table_rows(store, "groups") == 1
         assert await table_rows(store, "group_members") == 1
+
+    backend.run(body)
+
+
+async def delete_events(store: Any, ids: list[str]) -> int:
+    """Retention's own DELETE of events, on its own (the last step of a batch)."""
+    if store.backend == "sqlite":
+        sql = retention._DELETE_EVENTS.format(ids=f"IN ({', '.join('?' * len(ids))})")
+        return int(await store.write(lambda c: c.execute(sql, ids).rowcount))
+
+    async def op(conn: Any) -> int:
+        return int((await conn.execute(retention._PG["events"], (ids,))).rowcount)
+
+    return int(await store.write(op))
+
+
+def test_retention_keeps_an_old_member_of_a_group_not_yet_sent_until_its_delivery_ends(backend: Backend) -> None:
+    async def body(store: Store) -> None:
+        day, ops = 86_400.0, retention_ops(store)
+        # An old event in a group still open (its flusher was down, or a long wait), and an old
+        # event that joined nothing: only the latter goes.
+        await save(store, "evt_member", 1000.0, joining("grp_1"))
+        await save(store, "evt_loner", 1000.0)
+        assert await ops.prune_events(30 * day, 500) == Pruned(events=1)
+        assert await store.group_member_ids("grp_1", 10) == ["evt_member"]
+        # A PostgreSQL pruner that picked the event before it joined (a replay) checks again as it deletes.
+        assert await delete_events(store, ["evt_member"]) == 0
+        # Flushed: its one delivery has every member; once that ends, they go together.
+        [sent] = await store.flush_groups(40 * day, 10, Renderer())
+        assert sent.delivery is not None and sent.delivery.params == {"ids": ["evt_member"]}
+        assert await ops.prune_events(30 * day, 500) == Pruned()  # the delivery is queued
+        [claimed] = await store.claim_due(40 * day, 10, 60.0, "w1")
+        attempt = AttemptRow(claimed.delivery.id, 1, 40 * day, 40 * day, 5.0, "succeeded", 200, None, None, None)
+        assert await store.finish(claimed.delivery.id, "w1", Outcome(attempt, DeliveryState.SUCCEEDED))
+        assert await ops.prune_events(30 * day, 500) == Pruned(events=1, deliveries=1, attempts=1)
+        assert await table_rows(store, "groups") == 0 and await table_rows(store, "group_members") == 0
 
     backend.run(body)
 
