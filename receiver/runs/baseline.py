@@ -10,12 +10,13 @@ The thresholds are per source (``baseline:`` in the config, :class:`BaselineOpti
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from receiver import jsonutil
 from receiver.runs.model import finite_number
 
 if TYPE_CHECKING:  # the config imports this module: it stays free of the store
@@ -24,6 +25,7 @@ if TYPE_CHECKING:  # the config imports this module: it stays free of the store
 
 # The headline metrics, in the order data.baseline.metrics lists them.
 METRICS = ("p95_latency_ms", "error_rate", "duration_ms", "pass_rate")
+STORED_CACHE_SIZE = 1024  # distinct stored runs remembered (ten per test judged lately: ~100 tests)
 DEFAULT_BRANCH = "main"  # when neither the source nor a deployment event names the default branch
 
 
@@ -76,40 +78,28 @@ def median(samples: Sequence[Sample]) -> dict[str, Any] | None:
     did); ``n`` is how many runs the baseline has. None without any run (no baseline)."""
     if len(samples) < 1:
         return None
-    # Every final event does this for N runs: one tight pass, no call per run for the common shapes.
-    p95s: list[Any] = []
-    error_rates: list[Any] = []
-    durations: list[Any] = []
-    rates: list[float] = []
-    for metrics, counts, duration_ms in samples:
-        if metrics:
-            p95, error_rate = metrics.get("p95_latency_ms"), metrics.get("error_rate")
-            if type(p95) is float or type(p95) is int:
-                p95s.append(p95)
-            if type(error_rate) is float or type(error_rate) is int:
-                error_rates.append(error_rate)
-        if duration_ms is not None:
-            durations.append(duration_ms)
-        if counts:
-            rate = pass_rate(counts)
-            if rate is not None:
-                rates.append(rate)
-    columns = (_finite(p95s), _finite(error_rates), _finite(durations), rates)
-    return {"metrics": {name: _middle(known) for name, known in zip(METRICS, columns, strict=True)},
+    # Every final event does this for N runs, most of which the test's previous final event read too.
+    columns = zip(*[_stored(*sample) for sample in samples], strict=True)
+    return {"metrics": {name: _middle([v for v in known if v is not None])
+                        for name, known in zip(METRICS, columns, strict=True)},
             "n": len(samples)}  # fmt: skip
 
 
-def _finite(values: list[Any]) -> list[float]:
-    """The numbers as floats, without NaN, infinities and integers beyond a double's range."""
-    try:
-        floats = [float(v) for v in values]
-    except OverflowError:
-        return [n for v in values if (n := finite_number(v)) is not None]
-    return [v for v in floats if math.isfinite(v)]
+@lru_cache(maxsize=STORED_CACHE_SIZE)
+def _stored(metrics: str | None, counts: str | None, duration_ms: float | None) -> tuple[float | None, ...]:
+    """A stored run's headline metrics (in the order of ``METRICS``) from its JSON columns' text and
+    its duration. Memoized: a pure function of the stored values, and a test's next final event
+    reads most of the same runs again (decoding them was most of a baseline's cost)."""
+    return _values(_decoded(metrics), _decoded(counts), duration_ms)
+
+
+def _decoded(text: str | None) -> Any:
+    return jsonutil.loads(text) if text is not None else None
 
 
 def _middle(values: list[float]) -> float | None:
-    """The median (``statistics.median`` costs several times more on these short lists)."""
+    """The median, sorting ``values`` in place (``statistics.median`` costs several times more on
+    these short lists)."""
     if not values:
         return None
     values.sort()

@@ -11,11 +11,9 @@ Statements are written once with ``?`` placeholders (``pg`` turns them into psyc
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from receiver import jsonutil
 from receiver.store.base import Deployment
 from receiver.store.sql import pg, pg_clean
 from receiver.store.steps import Statement, Steps, drive_postgres, drive_sqlite, rows
@@ -39,16 +37,20 @@ DEFAULT_BRANCH = (
 # The last N passing runs of a test that ended before this one, newest first. The literal
 # ``verdict = 'passed'`` lets SQLite use the partial indexes (a ``?`` would not prove it): on a
 # branch runs_baseline (0004), on any branch runs_previous (0003, the passing runs filtered).
+# The JSON columns as text on both backends (psycopg would decode json): run tracking reads each
+# distinct text once (runs/baseline.py), and a test's baseline runs recur from one event to the next.
 _BASELINE = (
-    "SELECT metrics, counts, duration_ms FROM runs WHERE test_key = ? {branch}AND verdict = 'passed' "
+    "SELECT CAST(metrics AS TEXT), CAST(counts AS TEXT), duration_ms FROM runs "
+    "WHERE test_key = ? {branch}AND verdict = 'passed' "
     "AND (ended_at, key) < (?, ?) ORDER BY ended_at DESC, key DESC LIMIT ?"
 )
 BASELINE_ANY_BRANCH = _BASELINE.format(branch="")
 BASELINE_ON_BRANCH = _BASELINE.format(branch="AND branch = ? ")
 
 
-@dataclass(frozen=True)
-class DeploymentWant:
+# Wants, History and their parts are made for every run event: named tuples cost a fraction of a
+# frozen dataclass's ``__init__`` (which sets each field through ``object.__setattr__``).
+class DeploymentWant(NamedTuple):
     """The newest deployment of ``repo`` (in ``environment`` when given) at or before ``at``."""
 
     repo: str
@@ -56,8 +58,7 @@ class DeploymentWant:
     at: float
 
 
-@dataclass(frozen=True)
-class BaselineWant:
+class BaselineWant(NamedTuple):
     """The last ``runs`` passing runs of a test that ended before (``ended_at``, ``key``).
 
     On ``branch``; when it is None, on ``repo``'s default branch if a deployment event named it,
@@ -73,26 +74,20 @@ class BaselineWant:
     any_branch: bool = False
 
 
-@dataclass(frozen=True)
-class Wants:
+class Wants(NamedTuple):
     deployment: DeploymentWant | None = None
     baseline: BaselineWant | None = None
 
 
-class Sample(NamedTuple):
-    """What a baseline run contributes: its latest metrics and counts, and its duration (a tuple:
-    ten of them are made for every final event)."""
-
-    metrics: dict[str, Any] | None
-    counts: dict[str, Any] | None
-    duration_ms: float | None
+# What a baseline run contributes: its latest metrics and counts as stored (JSON text), and its
+# duration; the rows as fetched (ten for every final event: no object made per row).
+Sample = tuple[str | None, str | None, float | None]
 
 
-@dataclass(frozen=True)
-class History:
+class History(NamedTuple):
     deployment: Deployment | None = None
     baseline_branch: str | None = None  # None: any branch
-    samples: list[Sample] = field(default_factory=list)
+    samples: Sequence[Sample] = ()
 
 
 def _baseline_query(want: BaselineWant, branch: str | None) -> tuple[str, tuple[Any, ...]]:
@@ -108,13 +103,8 @@ def _deployment_query(want: DeploymentWant) -> tuple[str, tuple[Any, ...]]:
     return LATEST_DEPLOYMENT_IN_ENV, (want.repo, want.environment, want.at)
 
 
-def _samples(rows: list[Any], decode: Any) -> list[Sample]:
-    return [Sample(decode(m) if m is not None else None, decode(c) if c is not None else None, d) for m, c, d in rows]
-
-
-def history(wants: Wants | None, decode: Callable[[Any], Any]) -> Steps[History | None]:
-    """What ``wants`` asks for (``decode`` turns a stored JSON column into a value), read in the
-    caller's transaction by either backend (``steps.py``)."""
+def history(wants: Wants | None) -> Steps[History | None]:
+    """What ``wants`` asks for, read in the caller's transaction by either backend (``steps.py``)."""
     if wants is None:
         return None
     deployment = None
@@ -129,15 +119,15 @@ def history(wants: Wants | None, decode: Callable[[Any], Any]) -> Steps[History 
         default = rows((yield Statement(DEFAULT_BRANCH, (want.repo,), rows=True))) if want.repo else []
         branch = default[0][0] if default else want.fallback
     found = rows((yield Statement(*_baseline_query(want, None if want.any_branch else branch), rows=True)))
-    return History(deployment, branch, _samples(found, decode))
+    return History(deployment, branch, found)
 
 
 def read_sqlite(conn: sqlite3.Connection, wants: Wants | None) -> History | None:
-    return drive_sqlite(conn, history(wants, jsonutil.loads))
+    return drive_sqlite(conn, history(wants))
 
 
 async def read_postgres(conn: Conn, wants: Wants | None) -> History | None:
-    return await drive_postgres(conn, history(wants, _decoded))  # json columns arrive decoded
+    return await drive_postgres(conn, history(wants))
 
 
 def record_sqlite(conn: sqlite3.Connection, deployment: Deployment) -> None:
@@ -146,11 +136,6 @@ def record_sqlite(conn: sqlite3.Connection, deployment: Deployment) -> None:
 
 async def record_postgres(conn: Conn, deployment: Deployment) -> None:
     await conn.execute(pg(INSERT_DEPLOYMENT), pg_clean(_deployment_args(deployment)))
-
-
-def _decoded(value: Any) -> Any:
-    """psycopg already decodes json columns."""
-    return value
 
 
 def _deployment_args(d: Deployment) -> tuple[Any, ...]:

@@ -6,18 +6,26 @@ from typing import Any
 
 import pytest
 
+from receiver import jsonutil
+from receiver.runs import baseline
 from receiver.runs.baseline import BaselineOptions, headline, judge, median, pass_rate, regression
 from receiver.store.runs_history import Sample
 from tests.runs.helpers import DONE, envelope, step
 
 
+def stored(metrics: dict[str, Any] | None, counts: dict[str, Any] | None, duration_ms: float | None = None) -> Sample:
+    """A baseline run as the store reads it: its JSON columns' text (run_args encodes them so)."""
+    encoded = [None if v is None else jsonutil.dumps(v) for v in (metrics, counts)]
+    return encoded[0], encoded[1], duration_ms
+
+
 def load(p95: float | None, error_rate: float | None = None, duration_ms: float | None = None) -> Sample:
     metrics = {k: v for k, v in (("p95_latency_ms", p95), ("error_rate", error_rate)) if v is not None}
-    return Sample(metrics or None, None, duration_ms)
+    return stored(metrics or None, None, duration_ms)
 
 
 def suite(passed: int, total: int | None, duration_ms: float | None = None) -> Sample:
-    return Sample(None, {"total": total, "passed": passed, "failed": None, "skipped": None}, duration_ms)
+    return stored(None, {"total": total, "passed": passed, "failed": None, "skipped": None}, duration_ms)
 
 
 NONE = {"p95_latency_ms": None, "error_rate": None, "duration_ms": None, "pass_rate": None}
@@ -38,9 +46,9 @@ NONE = {"p95_latency_ms": None, "error_rate": None, "duration_ms": None, "pass_r
                      {"metrics": {**NONE, "p95_latency_ms": 200, "error_rate": 0.02}, "n": 3}, id="missing-metrics"),
         pytest.param([suite(9, 10, 1000), suite(10, 10, 3000), suite(8, 10, 2000)],
                      {"metrics": {**NONE, "duration_ms": 2000, "pass_rate": 0.9}, "n": 3}, id="functional-suite"),
-        pytest.param([Sample({"p95_latency_ms": "fast", "error_rate": True}, None, None)], {"metrics": NONE, "n": 1},
+        pytest.param([stored({"p95_latency_ms": "fast", "error_rate": True}, None)], {"metrics": NONE, "n": 1},
                      id="non-numbers-ignored"),
-        pytest.param([Sample({"p95_latency_ms": 10**400, "error_rate": float("nan")}, {"passed": 10**400}, None)],
+        pytest.param([stored({"p95_latency_ms": 10**400, "error_rate": float("nan")}, {"passed": 10**400})],
                      {"metrics": NONE, "n": 1}, id="beyond-a-double-ignored"),
     ],
 )  # fmt: skip
@@ -142,3 +150,18 @@ def test_only_final_events_of_a_test_read_a_baseline(
     found.baseline = options
     wants = found.wants(found.merge(None))
     assert (wants is not None and wants.baseline is not None) == wants_baseline
+
+
+def test_a_stored_run_is_decoded_once_across_baselines() -> None:
+    """The next final event of a test reads mostly the same baseline runs: their stored JSON is
+    parsed once (the memo is keyed by the stored values, so a changed run is read afresh)."""
+    runs = [load(100 + i, 0.01, 60_000) for i in range(10)]
+    baseline._stored.cache_clear()
+    first = median(runs)
+    assert baseline._stored.cache_info().misses == 10
+    later = median([load(99, 0.01, 60_000), *runs[:9]])  # one new run, the oldest gone
+    assert baseline._stored.cache_info().misses == 11
+    assert first is not None and later is not None
+    assert (first["metrics"]["p95_latency_ms"], later["metrics"]["p95_latency_ms"]) == (104.5, 103.5)
+    changed = median([load(500, 0.01, 60_000), *runs[1:]])  # the same run with other metrics
+    assert changed is not None and changed["metrics"]["p95_latency_ms"] == 105.5
