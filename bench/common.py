@@ -48,24 +48,27 @@ def hookyard_serve(config: str, port: int) -> list[str]:
     ]
 
 
-def signed_fusillade(i: int, secret: bytes, run: str) -> tuple[bytes, str]:
-    """A unique ``test.completed`` body and its ``X-Fusillade-Signature``, signed now."""
-    body = json.dumps(
-        {
-            "event": "test.completed",
-            "timestamp": "2026-02-06T12:00:00Z",
-            "data": {"test_id": f"{run}-{i}", "name": "API Load Test", "status": "completed",
-                     "workers": 100, "duration_seconds": 60, "p95_latency_ms": 42, "error_rate": 0.001},
-        }
-    ).encode()  # fmt: skip
+def signed_fusillade(i: int, secret: bytes, run: str, lifecycle: bool = False) -> tuple[bytes, str]:
+    """A unique ``test.completed`` body and its ``X-Fusillade-Signature``, signed now. With
+    ``lifecycle``, request pairs are one run's ``test.started`` then its ``test.completed``
+    (a run's usual two events) instead of a new finished run per request (the worst case)."""
+    data = {"test_id": f"{run}-{i}", "name": "API Load Test", "status": "completed",
+            "workers": 100, "duration_seconds": 60, "p95_latency_ms": 42, "error_rate": 0.001}  # fmt: skip
+    event = "test.completed"
+    if lifecycle:
+        data["test_id"] = f"{run}-{i // 2}"
+        if i % 2 == 0:
+            event = "test.started"
+            data = {"test_id": data["test_id"], "name": "API Load Test", "status": "running", "workers": 100}
+    body = json.dumps({"event": event, "timestamp": "2026-02-06T12:00:00Z", "data": data}).encode()
     ts = str(int(time.time()))
     mac = hmac.new(secret, ts.encode() + b"." + body, hashlib.sha256).hexdigest()
     return body, f"t={ts},v1={mac}"
 
 
-def fusillade_request(i: int, secret: bytes, host: str, path: str, run: str) -> bytes:
+def fusillade_request(i: int, secret: bytes, host: str, path: str, run: str, lifecycle: bool = False) -> bytes:
     """A raw HTTP/1.1 request carrying ``signed_fusillade``, as Fusillade sends it."""
-    body, signature = signed_fusillade(i, secret, run)
+    body, signature = signed_fusillade(i, secret, run, lifecycle)
     head = (
         f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
         f"X-Fusillade-Signature: {signature}\r\nContent-Length: {len(body)}\r\n\r\n"

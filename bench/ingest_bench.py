@@ -6,7 +6,7 @@ from a separate process for a fixed time, then checks that every acknowledged ev
 is in the database. Prints requests/s, p50/p99 and the server's CPU time per request for
 both, and the ratio.
 
-Rerun: .venv/bin/python bench/ingest_bench.py [--duration 10] [--connections 64] [--with-rules]
+Rerun: .venv/bin/python bench/ingest_bench.py [--duration 10] [--connections 64] [--with-rules] [--lifecycle]
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ def load(port: int, server_pid: int, args: argparse.Namespace, collect: bool) ->
     ]
     if collect:
         cmd.append("--collect-ids")
+    if args.lifecycle:
+        cmd.append("--lifecycle")
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out)  # type: ignore[no-any-return]
 
@@ -51,6 +53,10 @@ def main() -> None:
     p.add_argument("--duration", type=float, default=10.0)
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--with-rules", action="store_true", help="route through the example rules/ (no sending)")
+    p.add_argument(
+        "--lifecycle", action="store_true",
+        help="each run sends test.started then test.completed (default: every request a new finished run)",
+    )
     args = p.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="hookyard-bench-"))
@@ -94,6 +100,7 @@ def main() -> None:
     print(
         f"command: .venv/bin/python bench/ingest_bench.py --duration {args.duration} "
         f"--connections {args.connections}{' --with-rules' if args.with_rules else ''}"
+        f"{' --lifecycle' if args.lifecycle else ''}"
     )
     for name, r in results.items():
         print(

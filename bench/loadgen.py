@@ -28,12 +28,14 @@ async def worker(
 ) -> int:
     reader, writer = await asyncio.open_connection(args.host, args.port)
     errors = 0
-    i = wid
+    n = 0
     secret = args.secret.encode()
     path = args.path
     while time.perf_counter() < deadline:
-        req = fusillade_request(i, secret, args.host, path, args.run)
-        i += args.connections
+        # With --lifecycle this connection's runs, each started then completed.
+        i = 2 * (wid + (n // 2) * args.connections) + n % 2 if args.lifecycle else wid + n * args.connections
+        n += 1
+        req = fusillade_request(i, secret, args.host, path, args.run, args.lifecycle)
         t0 = time.perf_counter()
         writer.write(req)
         try:
@@ -114,6 +116,7 @@ if __name__ == "__main__":
     p.add_argument("--warmup", type=float, default=2.0)
     p.add_argument("--run", default=str(int(time.time() * 1000)))
     p.add_argument("--collect-ids", action="store_true")
+    p.add_argument("--lifecycle", action="store_true", help="each run's test.started, then its test.completed")
     p.add_argument("--server-pid", type=int, help="report this process's CPU time per request")
     args = p.parse_args()
     try:
