@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from pydantic import BaseModel
+
 from receiver.events import Normalized
 from receiver.sinks.base import SendResult
 from receiver.sinks.http import HttpSink
@@ -76,6 +78,8 @@ class PollerSpec:
     create: Callable[[], Poller]
     # Whether ``discover`` works (the platform documents a list endpoint).
     can_discover: bool = False
+    # The model of a source's ``watch:`` options for ``discover`` (strict: unknown keys are errors).
+    watch_options: type[BaseModel] | None = None
     # Whether ``poll`` reads the runs a start-run call names: a run a trigger starts on the
     # platform is then polled (Automated Future's API reads results, not the runs it starts).
     follows_started_runs: bool = True

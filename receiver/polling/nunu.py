@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, field_validator
+
 from receiver.events import Normalized
 from receiver.polling.base import Discovered, Fetch, Observation, PollerSpec, PollResult
 from receiver.sinks.outbound import segment
@@ -118,4 +120,19 @@ def _status(n: Normalized) -> str | None:
     return str(status).strip().lower() if status is not None else None
 
 
-SPEC = PollerSpec(platform=PLATFORM, create=NunuPoller, can_discover=True)
+class WatchOptions(BaseModel):
+    """``watch:`` on a nunu source: the statuses ``GET /runs?status=`` asks for (one or a list)."""
+
+    model_config = ConfigDict(extra="forbid")
+    status: Any = None
+
+    @field_validator("status")
+    @classmethod
+    def _words(cls, value: Any) -> Any:
+        words = [value] if isinstance(value, str) else value
+        if value is not None and not (isinstance(words, list) and words and all(isinstance(w, str) for w in words)):
+            raise ValueError("must be a status word or a list of them")
+        return value
+
+
+SPEC = PollerSpec(platform=PLATFORM, create=NunuPoller, can_discover=True, watch_options=WatchOptions)

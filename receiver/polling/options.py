@@ -4,14 +4,17 @@ list runs. Located like every config problem (``file:line: key.path: problem``).
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 from receiver.config import Config
 from receiver.errors import Problem
 from receiver.polling import POLLERS
-from receiver.yamlfile import load
+from receiver.yamlfile import load, problems_from_pydantic
 
 
 def problems(config: Config) -> list[Problem]:
     found: list[tuple[str, tuple[str, ...], str]] = []  # (source id, key under poll, problem)
+    invalid: list[tuple[str, ValidationError]] = []  # (source id, its watch: options' errors)
     for source in config.sources.values():
         if source.poll is None:
             continue
@@ -21,8 +24,16 @@ def problems(config: Config) -> list[Problem]:
             found.append((source.id, (), f"kind {source.kind!r} has no poller (pollable: {known})"))
         elif source.poll.watch is not None and not spec.can_discover:
             found.append((source.id, ("watch",), f"{source.kind} documents no list of runs to watch"))
-    if not found:
+        elif source.poll.watch is not None and spec.watch_options is not None:
+            try:
+                spec.watch_options.model_validate(source.poll.watch)
+            except ValidationError as exc:
+                invalid.append((source.id, exc))
+    if not found and not invalid:
         return []
     doc = load(config.path)  # only for the lines; values were checked by load_config
     positions = {s.get("id"): i for i, s in enumerate(doc.data.get("sources") or []) if isinstance(s, dict)}
-    return [doc.problem(("sources", positions.get(sid, 0), "poll", *key), why) for sid, key, why in found]
+    located = [doc.problem(("sources", positions.get(sid, 0), "poll", *key), why) for sid, key, why in found]
+    for sid, exc in invalid:
+        located += problems_from_pydantic(doc, exc, ("sources", positions.get(sid, 0), "poll", "watch"))
+    return located

@@ -28,6 +28,10 @@ sinks:
 """
 
 
+NUNU = ("- {{id: nu, kind: nunu, secrets: [nu_options_1], verify: {{scheme: hmac, header: X-Sig}},"
+        " poll: {{sink: fusillade-api, watch: {watch}}}}}")
+
+
 def write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "config.yaml"
     path.write_text(text)
@@ -73,6 +77,11 @@ def test_problems_are_located(tmp_path: Path, old: str, new: str, expected: list
          "config.yaml:8: sources[1].poll: kind 'github' has no poller (pollable: automatedfuture, fusillade, nunu)"),
         ("interval_seconds: 5}", "interval_seconds: 5, watch: {status: running}}",
          "config.yaml:7: sources[0].poll.watch: fusillade documents no list of runs to watch"),
+        # watch: options are the poller's own, as strict as the rest of the config.
+        ("- {id: gh, kind: github, secrets: [gh_options_1]}", NUNU.format(watch="{statuses: running}"),
+         "config.yaml:8: sources[1].poll.watch.statuses: unknown key"),
+        ("- {id: gh, kind: github, secrets: [gh_options_1]}", NUNU.format(watch="{status: 3}"),
+         "config.yaml:8: sources[1].poll.watch.status: must be a status word or a list of them"),
     ],
 )  # fmt: skip
 def test_the_pollers_checks_stop_the_daemon_before_it_starts(tmp_path: Path, old: str, new: str, expected: str) -> None:
