@@ -128,6 +128,16 @@ def final_run(api: httpx.Client, platform: str, sha: str) -> dict[str, Any] | No
     return run if run and run["final"] else None
 
 
+def bug0_runs_of(api: httpx.Client) -> dict[str, dict[str, Any]] | None:
+    """The Bug0 runs of both deployments by commit, once both are recorded."""
+    found = runs(api)
+    return (
+        {sha: found[("bug0", sha)] for sha in (PASSING, FAILING)}
+        if all(("bug0", sha) in found for sha in (PASSING, FAILING))
+        else None
+    )
+
+
 def envelopes(api: httpx.Client, key: str) -> list[dict[str, Any]]:
     detail = api.get(f"/api/runs/{key}").json()
     return [api.get(f"/api/events/{e['id']}").json()["event"]["envelope"] for e in detail["events"]]
@@ -155,7 +165,7 @@ def test_a_deployment_runs_ai_qa_and_its_commit_and_slack_get_the_verdict(
         wait_for(lambda: len(github.received) >= 4 and len(slack.received) >= 2, 30, daemon.logs)
         nunu_runs = {sha: runs(api)[("nunu", sha)] for sha in (PASSING, FAILING)}
         nunu_events = {sha: envelopes(api, run["key"]) for sha, run in nunu_runs.items()}
-        bug0_started = {sha: runs(api)[("bug0", sha)] for sha in (PASSING, FAILING)}
+        bug0_started = wait_for(lambda: bug0_runs_of(api), 30, daemon.logs)
         deliveries_before_bug0 = len(api.get("/api/deliveries?limit=100").json()["deliveries"])
 
         # Bug0's integration reports on each commit: pending, then its verdict.
@@ -175,7 +185,7 @@ def test_a_deployment_runs_ai_qa_and_its_commit_and_slack_get_the_verdict(
                 )
             ]  # fmt: skip
             bug0_events[sha] = [api.get(f"/api/events/{i}").json()["event"]["envelope"] for i in ids]
-        bug0_runs = {sha: runs(api)[("bug0", sha)] for sha in (PASSING, FAILING)}
+        bug0_runs = wait_for(lambda: bug0_runs_of(api), 30)
         deliveries_after_bug0 = len(api.get("/api/deliveries?limit=100").json()["deliveries"])
         page = api.get(f"/ui/runs/{nunu_runs[FAILING]['key']}").text
     shown = CliRunner().invoke(main, ["--config", str(config), "runs", "show", bug0_runs[FAILING]["key"]])
@@ -191,7 +201,7 @@ def test_a_deployment_runs_ai_qa_and_its_commit_and_slack_get_the_verdict(
     }
     # Polled from queued to completed: each change once (queued is what the trigger recorded, so
     # the first poll adds nothing), each bug once although every later poll lists it again. (Sorted:
-    # a run lists its events by id, which follows each event's own time, and a bug's is when nunu found it.)
+    # a run lists its events by id, and the ids of one poll's events, made in one millisecond, sort at random.)
     seen = {
         sha: sorted((e["type"], e["platform_event"], (e["data"].get("bug") or {}).get("id")) for e in events)
         for sha, events in nunu_events.items()
