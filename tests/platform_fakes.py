@@ -143,6 +143,27 @@ def nunu(key: str) -> PlatformFake:
     )
 
 
+class StartingNunu(PlatformFake):
+    """The nunu fake that also answers ``POST /runs`` (a ``start_run``): ``script(body)`` names the
+    run's steps (the first one's ``runId`` is the id answered; None: 400), which then move on by
+    themselves after every ``every`` polls of the run."""
+
+    def __init__(self, key: str, script: Callable[[dict[str, Any]], list[Step] | None], every: int = 1) -> None:
+        plain = nunu(key)
+        super().__init__(auth=(plain.auth_header, plain.auth_value), routes=[])
+        self.routes, self.script, self.every = plain.routes, script, every
+
+    def _respond(self, got: Received) -> Reply:
+        if (got.method, got.path) != ("POST", "/runs") or got.headers.get(self.auth_header) != self.auth_value:
+            return super()._respond(got)
+        steps = self.script(got.json if isinstance(got.json, dict) else {})
+        if not steps:
+            return Reply(400, {"error": "Bad Request - Invalid parameters"})
+        run_id = str(steps[0].run["runId"])
+        self.add(run_id, *steps, every=self.every)
+        return Reply(201, {"runId": run_id, "status": str(steps[0].run.get("status", "queued"))})
+
+
 def nunu_run(run_id: str, status: str, **extra: Any) -> dict[str, Any]:
     """A run object as ``GET /runs/{runId}`` answers it."""
     return {"runId": run_id, "name": "Smoke test plan", "projectId": "proj_1", "status": status, **extra}

@@ -25,7 +25,7 @@ def ingested(workdir: Path) -> Iterator[list[str]]:
 def test_check_ok_and_located_problems(workdir: Path) -> None:
     code, out, _ = cli("check", "--config", str(workdir / "config.yaml"))
     assert code == 0
-    assert out.startswith(f"{workdir / 'config.yaml'}: ok: 7 sources, 5 sinks, ")
+    assert out.startswith(f"{workdir / 'config.yaml'}: ok: 7 sources, 6 sinks, ")
     (workdir / "rules" / "99-bad.yaml").write_text(
         "rules:\n  - name: x\n    match: {type: a}\n    actions:\n      - sink: nowhere\n"
     )
@@ -34,7 +34,7 @@ def test_check_ok_and_located_problems(workdir: Path) -> None:
     assert out == ""
     assert err.splitlines() == [
         f"{workdir}/rules/99-bad.yaml:5: rules[0].actions[0].sink: unknown sink 'nowhere' "
-        "(known: bug0-api, email-qa, fusillade-api, github, slack-perf)"
+        "(known: bug0-api, email-qa, fusillade-api, github, nunu-api, slack-perf)"
     ]
 
 

@@ -2,7 +2,7 @@
 
 A real ``hookyard serve`` runs the example config as shipped; only the environment
 variables the config already reads point its sinks at real local servers (Apprise
-``json://`` targets for the Slack URLs, an SMTP server, GitHub, Fusillade and Bug0 fakes).
+``json://`` targets for the Slack URLs, an SMTP server, GitHub, Fusillade, Bug0 and nunu fakes).
 Webhooks are signed and posted with ``hookyard send``, as a user tries a setup. Every
 delivery the shipped rules plan must succeed, and every shipped rule must be exercised.
 """
@@ -24,13 +24,15 @@ from receiver.config import load_config
 from receiver.rules import load_rules_for
 from tests.delivery.test_e2e import compare_answer
 from tests.helpers import ROOT, Daemon, assert_no_secret, fusillade_body, wait_for
+from tests.platform_fakes import StartingNunu, Step, nunu_run
 from tests.servers import Received, RecordingServer, Reply, SmtpSink
 
 PAYLOADS = ROOT / "tests" / "testdata" / "payloads"
 FUSILLADE_API_KEY = "fus_examples_key_5c1e"
 GITHUB_TOKEN = "ghp_examples_token_0b7d"
 BUG0_API_KEY = "bug0_examples_key_8e2f"
-SECRETS = (FUSILLADE_API_KEY, GITHUB_TOKEN, BUG0_API_KEY)
+NUNU_API_KEY = "nunu_examples_key_4a7b"
+SECRETS = (FUSILLADE_API_KEY, GITHUB_TOKEN, BUG0_API_KEY, NUNU_API_KEY)
 # The baselines of rules/10-load-test-regression-gate.yaml.
 BASELINES = {
     "API Load Test": "550e8400-e29b-41d4-a716-446655440000",
@@ -42,6 +44,14 @@ PR_SHA = "abc123def4567890abc123def4567890abc12345"  # github/pull_request_opene
 SHA_DEPLOYED = "0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e"  # rules/60-deploy-load-test.yaml
 DEPLOY_RUN = "run-deploy"  # what Fusillade answers for the template run that deployment starts
 FINAL = {"succeeded", "dead", "superseded"}
+
+
+def deploy_qa(start_run: dict[str, Any]) -> list[Step] | None:
+    """The nunu run a deployment starts (rules/80-deploy-ai-qa.yaml): already passed when first polled."""
+    sha = str(start_run.get("commitSha") or "")
+    if not sha:
+        return None
+    return [Step(nunu_run(f"nunu-{sha[:7]}", "completed", result="passed", summary={"total": 8, "failed": 0}))]
 
 
 def fusillade(answers: dict[str, tuple[str, bool]]) -> RecordingServer:
@@ -103,6 +113,7 @@ def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
         fusillade(answers) as fus_api,
         RecordingServer(github) as gh,
         RecordingServer(bug0) as bug0_api,
+        StartingNunu(NUNU_API_KEY, deploy_qa) as nunu,
         RecordingServer(chat) as slack,
         SmtpSink() as smtp,
     ):
@@ -116,6 +127,8 @@ def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
             "FUSILLADE_API_KEY": FUSILLADE_API_KEY,
             "BUG0_API_URL": bug0_api.url,
             "BUG0_API_KEY": BUG0_API_KEY,
+            "NUNU_API_URL": nunu.url,
+            "NUNU_API_KEY": NUNU_API_KEY,
             "SINKS_ALLOW_PRIVATE": "true",
             "LOAD_TEST_REPO": "octo-org/shop",
             "NO_PROXY": "*",
@@ -130,6 +143,7 @@ def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
             "fusillade": fus_api,
             "github": gh,
             "bug0": bug0_api,
+            "nunu": nunu,
             "slack": slack,
             "smtp": smtp,
         }
@@ -160,11 +174,11 @@ def test_check_accepts_the_examples_without_warnings(
     stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch, shipped: bool
 ) -> None:
     if shipped:  # only the dev defaults of the file itself
-        for name in ("GITHUB_API_URL", "FUSILLADE_API_URL", "BUG0_API_URL", "SINKS_ALLOW_PRIVATE"):
+        for name in ("GITHUB_API_URL", "FUSILLADE_API_URL", "BUG0_API_URL", "NUNU_API_URL", "SINKS_ALLOW_PRIVATE"):
             monkeypatch.delenv(name)
     result = CliRunner().invoke(main, ["check", "--config", str(stack["config"])])
     assert (result.exit_code, result.stderr) == (0, "")
-    assert result.stdout.startswith(f"{stack['config']}: ok: 7 sources, 5 sinks, 14 rules ")
+    assert result.stdout.startswith(f"{stack['config']}: ok: 7 sources, 6 sinks, 16 rules ")
 
 
 def test_every_shipped_rule_delivers_with_the_shipped_config(stack: dict[str, Any], daemons: list[Daemon]) -> None:
@@ -217,6 +231,7 @@ def test_every_shipped_rule_delivers_with_the_shipped_config(stack: dict[str, An
     db = tmp / "data" / "hookyard.db"
     # A production deployment starts a load test from a template (rules/60-…); once the run is
     # recorded, its completion webhook (no commit in its name) sets the deployed commit's status.
+    # It also starts a nunu run (polled to its end) and a Bug0 run (rules/80-…).
     deployment = json.loads((PAYLOADS / "github" / "deployment_status_success.json").read_text())
     deployment["deployment"].update(environment="production", sha=SHA_DEPLOYED)
     deployment["deployment_status"]["environment"] = "production"
@@ -231,9 +246,12 @@ def test_every_shipped_rule_delivers_with_the_shipped_config(stack: dict[str, An
 
     def settled() -> list[tuple[Any, ...]] | None:
         rows = query(db, sql)
-        return rows if len(rows) >= 19 and all(r[2] in FINAL for r in rows) else None
+        return rows if len(rows) >= 24 and all(r[2] in FINAL for r in rows) else None
 
     rows = wait_for(settled, 60, daemon.logs)
+    # The nunu run's completion, observed by polling (no webhook was sent for it).
+    polled = "SELECT id FROM events WHERE source_id = 'nunu' AND type = 'run.completed'"
+    ((sent["deploy-qa-polled"],),) = query(db, polled)
     assert [r for r in rows if r[2] != "succeeded"] == []  # every planned delivery succeeded
     by_event = {label: sorted((r[0], r[1]) for r in rows if r[5] == root) for label, root in sent.items()}
     assert by_event == {
@@ -252,12 +270,19 @@ def test_every_shipped_rule_delivers_with_the_shipped_config(stack: dict[str, An
         "minor-bug": [("ai-qa-other-bug", "email-qa")],
         "pr": [("pr-start-bug0-run", "bug0-api"), ("pr-start-bug0-run", "github")],
         "fixed": [("run-status-flips", "slack-perf")],
-        "deploy": [("deploy-start-load-test", "fusillade-api"), ("deploy-start-load-test", "github")],
+        "deploy": [
+            ("deploy-start-ai-qa", "bug0-api"),
+            ("deploy-start-ai-qa", "github"),
+            ("deploy-start-ai-qa", "nunu-api"),
+            ("deploy-start-load-test", "fusillade-api"),
+            ("deploy-start-load-test", "github"),
+        ],
         "deploy-tested": [("deploy-load-test-finished", "github")],
+        "deploy-qa-polled": [("deploy-ai-qa-finished", "github"), ("deploy-ai-qa-finished", "slack-perf")],
         "nightly-pass": [],
         "nightly-broken": [("nightly-flips", "slack-perf")],
     }
-    assert len(rows) == 19
+    assert len(rows) == 24
 
     # Every rule of every shipped file matched some event.
     matched = {name for (names,) in query(db, "SELECT matched_rules FROM events") for name in json.loads(names)}
@@ -274,10 +299,16 @@ def test_every_shipped_rule_delivers_with_the_shipped_config(stack: dict[str, An
             (f"/repos/octo-org/Hello-World/statuses/{PR_SHA}", "pending", "qa/bug0"),
             (f"/repos/octo-org/shop/statuses/{SHA_DEPLOYED}", "pending", "perf/deploy-load-test"),
             (f"/repos/octo-org/shop/statuses/{SHA_DEPLOYED}", "success", "perf/deploy-load-test"),
+            (f"/repos/octo-org/shop/statuses/{SHA_DEPLOYED}", "pending", "qa/deploy-nunu"),
+            (f"/repos/octo-org/shop/statuses/{SHA_DEPLOYED}", "success", "qa/deploy-nunu"),
         ]
     )
-    (run_tests,) = stack["bug0"].received
+    run_tests, deployed_tests = sorted(stack["bug0"].received, key=lambda r: r.json["gitCommitSha"] != PR_SHA)
     assert run_tests.json["gitCommitSha"] == PR_SHA and run_tests.json["prNumber"] == "42"
+    assert (deployed_tests.json["gitCommitSha"], deployed_tests.json["owner"]) == (SHA_DEPLOYED, "octo-org")
+    # The nunu run the deployment started: started once, then polled until it was final (here: at once).
+    nunu_calls = [(r.method, r.path) for r in stack["nunu"].received]
+    assert nunu_calls == [("POST", "/runs"), ("GET", "/runs/nunu-0d1e2f3"), ("GET", "/runs/nunu-0d1e2f3/bugs")]
     # The run the deployment started is also polled (GET of that test only, README "Polling").
     polls = [r for r in stack["fusillade"].received if (r.method, r.path) == ("GET", f"/api/v1/tests/{DEPLOY_RUN}")]
     compares = sorted(r.path for r in stack["fusillade"].received if r not in polls)
@@ -290,7 +321,7 @@ def test_every_shipped_rule_delivers_with_the_shipped_config(stack: dict[str, An
     )
     chats = [(r.path, r.json["title"], r.json["message"]) for r in stack["slack"].received]
     # Tags: perf messages reach the perf URL only, severe bugs the qa URL only; untagged: both.
-    assert sorted(path for path, _, _ in chats) == ["/perf"] * 6 + ["/qa"] * 5
+    assert sorted(path for path, _, _ in chats) == ["/perf"] * 6 + ["/qa"] * 6
     burst = "• test_checkout: Assertion failed\n• test_coupon: Assertion failed\nRun run_xyz789 (project_abc123)."
     assert ("/perf", "2 failing tests in run_xyz789", burst) in chats
     # The flip rule's message (untagged: both URLs), naming the previous outcome.
@@ -300,6 +331,8 @@ def test_every_shipped_rule_delivers_with_the_shipped_config(stack: dict[str, An
     assert ("/perf", f"Regression: API Load Test on {SHA_RED[:7]}") in {(p, t) for p, t, _ in chats}
     assert ("/qa", "HIGH bug found by nunu: Player falls through floor") in {(p, t) for p, t, _ in chats}
     assert all(message.strip() for _, _, message in chats)
+    qa = f"AI QA passed: Smoke test plan on {SHA_DEPLOYED[:7]}"
+    assert ("/qa", qa, "0 of 8 tests failed. Bugs: https://app.nunu.ai/runs/nunu-0d1e2f3") in chats
     assert ("/perf", "Nightly regression broken", "Nightly regression is failing again") in chats
     assert ("/perf", "fusillade run errored: Broken script", "Run t-3 ended with status failed.") in chats
     subjects = sorted(str(m["Subject"]) for m in stack["smtp"].messages)

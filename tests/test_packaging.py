@@ -59,7 +59,7 @@ def test_wheel_ships_package_data_and_runs_from_a_clean_install(tmp_path: Path) 
     run = [sys.executable, "-c", "from receiver.cli.main import main; main()"]
     out = subprocess.run([*run, "check", "--config", "config.yaml"], cwd=etc, env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert "ok: 7 sources, 5 sinks" in out.stdout
+    assert "ok: 7 sources, 6 sinks" in out.stdout
     where = subprocess.run(
         [sys.executable, "-c", "import receiver; print(receiver.__file__)"],
         cwd=etc,

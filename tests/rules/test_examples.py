@@ -36,6 +36,20 @@ def run_section(**values: Any) -> dict[str, Any]:
     return {k: None for k in (*keys, "duration_ms")} | values
 
 
+def nunu_completed(outcome: str) -> dict[str, Any]:
+    """A polled nunu run.completed of a run a deployment started (its commit inferred from the trigger)."""
+    bug = load_event("nunu-bug-reported")
+    run = run_section(id="run_8812", name="Smoke test plan", status="completed", outcome=outcome)
+    counts = {"total": 12, "passed": 12 if outcome == "passed" else 10, "failed": 0 if outcome == "passed" else 2}
+    git = {"sha": "abc123def456", "repo": "acme/game", "branch": "main", "inferred_from": "trigger"}
+    return {
+        **bug,
+        "type": "run.completed",
+        "platform_event": "poll",
+        "data": {"run": run, "counts": counts, "git": git},
+    }
+
+
 EXAMPLE_EVENTS = ["fusillade-run-completed", "comparison-regressed", "nunu-bug-reported", "github-pr-opened"]
 EXAMPLE_EVENTS += ["automatedfuture-run-failed", "automatedfuture-result-failed"]
 
@@ -173,7 +187,13 @@ EXAMPLES: list[tuple[str, dict[str, Any], list[tuple[str, str, str | None]]]] = 
                 "git": {"sha": "abc123", "repo": "acme/shop-web", "branch": "main"},
             },
         },
-        [("deploy-start-load-test", "fusillade-api", None), ("deploy-start-load-test", "github", None)],
+        [
+            ("deploy-start-load-test", "fusillade-api", None),
+            ("deploy-start-load-test", "github", None),
+            ("deploy-start-ai-qa", "nunu-api", None),
+            ("deploy-start-ai-qa", "bug0-api", None),
+            ("deploy-start-ai-qa", "github", None),
+        ],
     ),
     (
         "preview-deployment-starts-nothing",
@@ -198,6 +218,26 @@ EXAMPLES: list[tuple[str, dict[str, Any], list[tuple[str, str, str | None]]]] = 
             },
         },
         [("deploy-load-test-finished", "github", None)],
+    ),
+    (
+        "started-ai-qa-run-passed",
+        nunu_completed("passed"),
+        [("deploy-ai-qa-finished", "github", None), ("deploy-ai-qa-finished", "slack-perf", None)],
+    ),
+    (
+        "started-ai-qa-run-failed",  # also a failed run for 20-failed-runs.yaml
+        nunu_completed("failed"),
+        [
+            ("failed-runs", "slack-perf", None),
+            ("failed-runs", "email-qa", None),
+            ("deploy-ai-qa-finished", "github", None),
+            ("deploy-ai-qa-finished", "slack-perf", None),
+        ],
+    ),
+    (
+        "ai-qa-run-started-elsewhere",  # no trigger of this daemon: no deployment's commit to set
+        {**nunu_completed("passed"), "data": {**nunu_completed("passed")["data"], "git": None}},
+        [],
     ),
     (
         "dependabot-pull-request",
@@ -337,7 +377,7 @@ def test_example_rules_validate_against_the_real_sink_models() -> None:
     from receiver.sinks import SINKS as KINDS
 
     kinds = {"slack-perf": "apprise", "email-qa": "apprise", "github": "github_status"}
-    kinds |= {"fusillade-api": "fusillade", "bug0-api": "http"}
+    kinds |= {"fusillade-api": "fusillade", "bug0-api": "bug0", "nunu-api": "nunu"}
     rules = load_rules([ROOT / "rules"], {sink: KINDS[kind].action for sink, kind in kinds.items()})
     for _, ev, expected in EXAMPLES:
         plan = rules.plan(ev)
@@ -362,3 +402,48 @@ def test_the_nightly_example_repeats_the_same_message_at_most_every_12_hours() -
     [planned] = example_rules().plan(event)
     expected = {"title": "Nightly e2e broken", "body": "Nightly e2e is failing again on main"}
     assert render_action(planned, event) == expected
+
+
+def test_the_deploy_ai_qa_example_renders_the_commit_status_and_one_slack_message() -> None:
+    failed = nunu_completed("failed")
+    *_, status, slack = (render_action(p, failed) for p in example_rules().plan(failed))
+    assert status == {
+        "state": "failure",
+        "context": "qa/deploy-nunu",
+        "description": "Smoke test plan: failed",
+        "target_url": "https://app.nunu.ai/runs/run_8812",
+    }
+    assert slack == {
+        "title": "AI QA failed: Smoke test plan on abc123d",
+        "body": "2 of 12 tests failed. Bugs: https://app.nunu.ai/runs/run_8812",
+        "tag": "qa",
+    }
+    # nunu named the run's page: the status and the message link it; no counts: the status word.
+    passed = nunu_completed("passed")
+    passed["data"] |= {"run": {**passed["data"]["run"], "url": "https://app.nunu.ai/r/8812"}, "counts": {}}
+    *_, status, slack = (render_action(p, passed) for p in example_rules().plan(passed))
+    assert (status["state"], status["target_url"]) == ("success", "https://app.nunu.ai/r/8812")
+    assert slack["body"] == "The run ended with status completed. Bugs: https://app.nunu.ai/r/8812"
+
+
+def test_the_deploy_ai_qa_example_starts_both_runs_with_the_deployed_commit() -> None:
+    deployed = next(ev for name, ev, _ in EXAMPLES if name == "deployment-starts-a-load-test")
+    planned = [p for p in example_rules().plan(deployed) if p.rule == "deploy-start-ai-qa"]
+    nunu, bug0, status = (render_action(p, deployed) for p in planned)
+    # No environment_url in the deployment: the app's URL (vars.app_url) is tested.
+    assert nunu == {
+        "start_run": {
+            "projectId": "proj_game_smoke",
+            "testPlanId": "plan_smoke",
+            "url": "https://shop.example.com",
+            "commitSha": "abc123",
+        }
+    }
+    assert bug0 == {
+        "run_tests": {
+            "projectId": "507f1f77bcf86cd799439011",
+            "url": "https://shop.example.com",
+            "gitCommitSha": "abc123",
+        }
+    }
+    assert (status["state"], status["context"]) == ("pending", "qa/deploy-nunu")

@@ -67,7 +67,7 @@ LOAD_ERRORS: list[tuple[str, dict[str, str], list[str]]] = [
         {"r.yaml": "rules:\n  - name: a\n    actions:\n      - sink: slack\n        title: t\n"},
         [
             "rules/r.yaml:4: rules[0].actions[0].sink: unknown sink 'slack' "
-            "(known: bug0-api, email-qa, fusillade-api, github, slack-perf)"
+            "(known: bug0-api, email-qa, fusillade-api, github, nunu-api, slack-perf)"
         ],
     ),
     (
@@ -267,7 +267,7 @@ LOAD_ERRORS: list[tuple[str, dict[str, str], list[str]]] = [
             "(known: eq, ne, in, not_in, regex, glob, gt, gte, lt, lte, exists, contains)",
             "rules/b.yaml:2: invalid YAML: expected ',' or ']', but got '<stream end>'",
             "rules/c.yaml:3: rules[0].actions[0].sink: unknown sink 'nowhere' "
-            "(known: bug0-api, email-qa, fusillade-api, github, slack-perf)",
+            "(known: bug0-api, email-qa, fusillade-api, github, nunu-api, slack-perf)",
         ],
     ),
 ]

@@ -58,17 +58,19 @@ def test_a_run_without_a_commit_gates_the_deployed_commit(
 
     def settled() -> list[tuple[Any, ...]] | None:
         rows = query(db, sql)
-        return rows if len(rows) >= 7 and all(r[2] in FINAL for r in rows) else None
+        return rows if len(rows) >= 17 and all(r[2] in FINAL for r in rows) else None
 
     rows = wait_for(settled, 60, daemon.logs)
-    # Each production deployment also starts a load test of its own (rules/60-deploy-load-test.yaml).
-    started = sorted(r for r in rows if r[0] == "deploy-start-load-test")
-    assert (
-        started
-        == [("deploy-start-load-test", "fusillade-api", "succeeded")] * 2
-        + [("deploy-start-load-test", "github", "succeeded")] * 2
+    # Each production deployment also starts a load test of its own (rules/60-deploy-load-test.yaml)
+    # and an AI QA run (rules/80-deploy-ai-qa.yaml: nunu, polled until it passed, and Bug0).
+    started = sorted(r for r in rows if r[0].startswith("deploy-"))
+    assert started == sorted(
+        [("deploy-start-load-test", "fusillade-api", "succeeded"), ("deploy-start-load-test", "github", "succeeded")]
+        * 2
+        + [("deploy-start-ai-qa", sink, "succeeded") for sink in ("nunu-api", "bug0-api", "github")] * 2
+        + [("deploy-ai-qa-finished", "github", "succeeded"), ("deploy-ai-qa-finished", "slack-perf", "succeeded")] * 2
     )
-    assert sorted(r for r in rows if r[0] != "deploy-start-load-test") == [
+    assert sorted(r for r in rows if not r[0].startswith("deploy-")) == [
         ("load-test-compare-baseline", "fusillade-api", "succeeded"),
         ("load-test-regressed", "github", "succeeded"),
         ("load-test-regressed", "slack-perf", "succeeded"),

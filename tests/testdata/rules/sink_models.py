@@ -51,10 +51,26 @@ class FusilladeParams(BaseModel):
     run_template: dict[str, Any] | None = None
 
 
+class Bug0Params(BaseModel):
+    """The bug0 preset's actions the examples use: a raw request or run_tests."""
+
+    model_config = ConfigDict(extra="forbid")
+    request: HttpRequest | None = None
+    run_tests: dict[str, Any] | None = None
+
+
+class NunuParams(BaseModel):
+    """The nunu preset's actions the examples use: start_run (its body as written)."""
+
+    model_config = ConfigDict(extra="forbid")
+    start_run: dict[str, Any]
+
+
 SINKS: dict[str, type[BaseModel]] = {
     "slack-perf": AppriseParams,
     "email-qa": AppriseParams,
     "github": GithubStatusParams,
     "fusillade-api": FusilladeParams,
-    "bug0-api": HttpParams,
+    "bug0-api": Bug0Params,
+    "nunu-api": NunuParams,
 }
