@@ -225,14 +225,14 @@ EXAMPLES: list[tuple[str, dict[str, Any], list[tuple[str, str, str | None]]]] = 
         [("deploy-ai-qa-finished", "github", None), ("deploy-ai-qa-finished", "slack-perf", None)],
     ),
     (
-        "started-ai-qa-run-failed",  # also a failed run for 20-failed-runs.yaml
+        "started-ai-qa-run-failed",  # announced once, by its own verdict rule, not by 20-failed-runs.yaml
         nunu_completed("failed"),
-        [
-            ("failed-runs", "slack-perf", None),
-            ("failed-runs", "email-qa", None),
-            ("deploy-ai-qa-finished", "github", None),
-            ("deploy-ai-qa-finished", "slack-perf", None),
-        ],
+        [("deploy-ai-qa-finished", "github", None), ("deploy-ai-qa-finished", "slack-perf", None)],
+    ),
+    (
+        "ai-qa-run-failed-elsewhere",  # a failed run no rule started: 20-failed-runs.yaml announces it
+        {**nunu_completed("failed"), "data": {**nunu_completed("failed")["data"], "git": None}},
+        [("failed-runs", "slack-perf", None), ("failed-runs", "email-qa", None)],
     ),
     (
         "ai-qa-run-started-elsewhere",  # no trigger of this daemon: no deployment's commit to set
