@@ -34,6 +34,6 @@ def problems(config: Config) -> list[Problem]:
     doc = load(config.path)  # only for the lines; values were checked by load_config
     positions = {s.get("id"): i for i, s in enumerate(doc.data.get("sources") or []) if isinstance(s, dict)}
     located = [doc.problem(("sources", positions.get(sid, 0), "poll", *key), why) for sid, key, why in found]
-    for sid, exc in invalid:
-        located += problems_from_pydantic(doc, exc, ("sources", positions.get(sid, 0), "poll", "watch"))
+    for sid, errors in invalid:
+        located += problems_from_pydantic(doc, errors, ("sources", positions.get(sid, 0), "poll", "watch"))
     return located
