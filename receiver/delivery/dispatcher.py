@@ -33,11 +33,12 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from receiver.config import DeliveryModel
+from receiver.delivery.claims import ClaimLoop
 from receiver.delivery.emit import derive
 from receiver.delivery.grouping import GroupFlusher
 from receiver.delivery.limits import BreakerState, CircuitBreaker, TokenBucket
 from receiver.delivery.observe import Observer
-from receiver.delivery.policy import exhausted, next_delay
+from receiver.delivery.policy import error_class, exhausted, next_delay
 from receiver.delivery.quiet import REPEAT_WAIT_SECONDS, Held, Quiet, Reservation
 from receiver.delivery.track_run import started_run
 from receiver.errors import DeliveryError, StoreUnavailable
@@ -52,7 +53,9 @@ from receiver.store.runs import TriggeredRun
 log = logging.getLogger("hookyard.delivery")
 
 
-class Dispatcher:
+class Dispatcher(ClaimLoop[Claimed]):
+    task_name = "hookyard-dispatcher"
+
     def __init__(
         self,
         store: Store,
@@ -92,17 +95,7 @@ class Dispatcher:
         # Due groups of grouped actions become deliveries here, before each claim.
         self.groups = GroupFlusher(store, router, clock=clock, metrics=metrics)
         self._ordering_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self._inflight: set[asyncio.Task[None]] = set()
-        # Delivery ids being worked on here: one claimed again (its lease ran out) is not started twice.
-        self._working: set[str] = set()
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
-
-    @property
-    def running(self) -> bool:
-        """Whether this process delivers (with ``server.processes`` > 1 only the dispatcher process does)."""
-        return self._task is not None
+        super().__init__()
 
     def breaker_states(self) -> dict[str, str]:
         """Each sink's circuit breaker: ``closed``, ``half_open`` or ``open`` (for the API and /metrics)."""
@@ -114,84 +107,47 @@ class Dispatcher:
         """The sink's rate limiter: the poll engine takes its tokens too (one budget per platform)."""
         return self._buckets.get(sink_id)
 
-    # -- lifecycle -----------------------------------------------------------------
-    def notify(self) -> None:
-        """New work may be due (an event was stored): look now instead of at the next poll."""
-        self._wake.set()
-
+    # -- the claim loop (claims.py): with ``server.processes`` > 1 only the dispatcher process runs it --
     def start(self) -> None:
-        if self.settings.workers > 0 and self._task is None:
+        if self.settings.workers > 0:
             self.breaker_states()
-            self._task = asyncio.create_task(self._run(), name="hookyard-dispatcher")
-
-    async def stop(self, grace: float = 10.0) -> None:
-        self._stopping = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        if self._inflight:
-            # Let attempts under way finish and be recorded; the rest keep their lease
-            # and are picked up again after a restart.
-            await asyncio.wait(list(self._inflight), timeout=grace)
+            self.start_loop()
 
     async def run_once(self) -> int:
         """Claim what is due now and deliver it; returns the number claimed once every attempt
         is recorded (tests drive the dispatcher this way, with a fake clock)."""
-        before = set(self._inflight)
         await self.groups.flush(force=True)
-        claimed = await self._claim(max(self.settings.workers, 1))
-        started = self._inflight - before
-        if started:
-            await asyncio.wait(started)
-        return claimed
+        return await self.claim_and_wait(max(self.settings.workers, 1))
 
-    async def _run(self) -> None:
-        while not self._stopping:
-            free = self.settings.workers - len(self._inflight)
-            claimed = await self._claim(free) if free > 0 else 0
-            if not claimed or claimed >= free:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.settings.poll_interval_seconds)
+    def capacity(self) -> int:
+        return self.settings.workers
 
-    async def _claim(self, free: int) -> int:
-        """Claim up to ``free`` due deliveries and start working on each; returns how many were claimed."""
-        await self.groups.flush()
+    def idle_seconds(self) -> float:
+        return self.settings.poll_interval_seconds
+
+    async def claim_rows(self, limit: int) -> list[Claimed]:
+        await self.groups.flush()  # due groups become deliveries first
         try:
-            claimed = await self.store.claim_due(self.clock(), min(free, 256), self.settings.lease_seconds, self.owner)
+            return await self.store.claim_due(self.clock(), limit, self.settings.lease_seconds, self.owner)
         except StoreUnavailable as exc:  # e.g. store_busy: nothing was claimed; the next poll retries
             log.warning("claiming deliveries failed: %s; retrying", exc)
-            return 0
         except Exception:
             log.exception("claiming deliveries failed; retrying")
-            return 0
-        for c in claimed:
-            if c.delivery.id in self._working:  # claimed again while still being sent here
-                continue
-            self._working.add(c.delivery.id)
-            task = asyncio.create_task(self._deliver(c))
-            self._inflight.add(task)
-            task.add_done_callback(self._done)
-        return len(claimed)
+        return []
 
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._inflight.discard(task)
-        self._wake.set()
-        error = None if task.cancelled() else task.exception()
+    def row_key(self, row: Claimed) -> str:
+        return row.delivery.id
+
+    def task_failed(self, error: BaseException) -> None:
         if isinstance(error, StoreUnavailable):  # the lease runs out and the delivery is claimed again
             log.warning("recording a delivery's attempt or lease failed: %s; it is retried after its lease", error)
-        elif error is not None:
+        else:
             log.error("delivery task failed", exc_info=error)
 
     # -- one delivery ------------------------------------------------------------------
-    async def _deliver(self, c: Claimed) -> None:
-        try:
-            async with self._leased(c.delivery.id):
-                await self._work(c)
-        finally:
-            self._working.discard(c.delivery.id)
+    async def handle(self, row: Claimed) -> None:
+        async with self._leased(row.delivery.id):
+            await self._work(row)
 
     @contextlib.asynccontextmanager
     async def _leased(self, delivery_id: str) -> AsyncIterator[None]:
@@ -360,7 +316,7 @@ class Dispatcher:
             seconds * 1000,
             "failed",
             error.status,
-            _error_class(error),
+            error_class(error),
             error.reason,
             error.response_excerpt,
         )
@@ -407,9 +363,3 @@ def _record(reservation: Reservation | None, delivery_id: str, sent: bool, at: f
     if reservation is None:
         return None
     return RepeatRecord(reservation.key, reservation.content_sha256, delivery_id, sent, at)
-
-
-def _error_class(error: DeliveryError) -> str:
-    if error.status is not None:
-        return f"http_{error.status}"
-    return "transient" if error.retryable else "permanent"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import random
 
+from receiver.errors import DeliveryError
+
 
 def backoff(
     attempt: int,
@@ -53,3 +55,11 @@ def next_delay(
 def exhausted(attempt: int, max_attempts: int, first_attempt_at: float, now: float, max_age: float) -> bool:
     """Whether a delivery that just failed its ``attempt``-th try should go dead instead of retrying."""
     return attempt >= max_attempts or now - first_attempt_at >= max_age
+
+
+def error_class(error: DeliveryError) -> str:
+    """How a failed attempt is classed in the attempt log: ``http_<status>``, else ``transient``
+    (retryable) or ``permanent``."""
+    if error.status is not None:
+        return f"http_{error.status}"
+    return "transient" if error.retryable else "permanent"

@@ -32,8 +32,9 @@ from typing import Any
 import orjson
 
 from receiver.config import Config, Source
-from receiver.delivery.dispatcher import _error_class as error_class
+from receiver.delivery.claims import ClaimLoop
 from receiver.delivery.limits import TokenBucket
+from receiver.delivery.policy import error_class
 from receiver.errors import DeliveryError
 from receiver.events import Normalized, new_event
 from receiver.ids import new_id
@@ -68,7 +69,9 @@ class HeldBack(Exception):
         self.wait = wait
 
 
-class PollEngine:
+class PollEngine(ClaimLoop[PollRow]):
+    task_name = "hookyard-poller"
+
     def __init__(
         self,
         store: Store,
@@ -93,56 +96,28 @@ class PollEngine:
         self.owner = new_id("pol")
         self.pollers: dict[str, Poller] = {name: spec.create() for name, spec in pollers.items()}
         self.watcher = Watcher(store, self.pollers, config, self._fetch_for, clock)
-        self._inflight: set[asyncio.Task[None]] = set()
-        self._working: set[tuple[str, str]] = set()
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
+        super().__init__()
         self._gauge_at = float("-inf")
 
-    @property
-    def running(self) -> bool:
-        return self._task is not None
-
-    def notify(self) -> None:
-        """A run was scheduled (e.g. by a trigger in this process): look now."""
-        self._wake.set()
-
+    # -- the claim loop (delivery/claims.py) ------------------------------------------
     def start(self) -> None:
-        if self.config().polling.enabled and self._task is None:
-            self._task = asyncio.create_task(self._run(), name="hookyard-poller")
-
-    async def stop(self, grace: float = 10.0) -> None:
-        self._stopping = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        if self._inflight:  # polls under way are recorded; the rest keep their lease and resume later
-            await asyncio.wait(list(self._inflight), timeout=grace)
+        if self.config().polling.enabled:
+            self.start_loop()
 
     async def run_once(self) -> int:
         """Claim what is due now and poll it; returns how many were claimed once every poll is
         recorded (tests drive the engine this way, with a fake clock)."""
-        before = set(self._inflight)
-        claimed = await self._claim(self.config().polling.concurrency)
-        started = self._inflight - before
-        if started:
-            await asyncio.wait(started)
-        return claimed
+        return await self.claim_and_wait(self.config().polling.concurrency)
 
-    async def _run(self) -> None:
-        while not self._stopping:
-            settings = self.config().polling
-            free = settings.concurrency - len(self._inflight)
-            claimed = await self._claim(free) if free > 0 else 0
-            await self.watcher.maybe_discover()
-            await self._gauge()
-            if not claimed or claimed >= free:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=IDLE_SECONDS)
+    def capacity(self) -> int:
+        return self.config().polling.concurrency
+
+    def idle_seconds(self) -> float:
+        return IDLE_SECONDS
+
+    async def between_claims(self) -> None:
+        await self.watcher.maybe_discover()
+        await self._gauge()
 
     async def _gauge(self) -> None:
         if self.metrics is None or time.monotonic() - self._gauge_at < GAUGE_SECONDS:
@@ -151,39 +126,26 @@ class PollEngine:
         with contextlib.suppress(Exception):  # a busy store: the next look tries again
             self.metrics.runs_watched(await self.store.count_watching())
 
-    async def _claim(self, free: int) -> int:
+    async def claim_rows(self, limit: int) -> list[PollRow]:
         settings = self.config().polling
         try:
-            rows = await self.store.claim_polls(self.clock(), min(free, 256), settings.lease_seconds, self.owner)
+            return await self.store.claim_polls(self.clock(), limit, settings.lease_seconds, self.owner)
         except Exception as exc:  # store busy or gone: nothing was claimed, the next round retries
             log.warning("claiming polls failed: %s: %s; retrying", type(exc).__name__, exc)
-            return 0
-        for row in rows:
-            key = (row.source_id, row.run_id)
-            if key in self._working:  # claimed again while still being polled here
-                continue
-            self._working.add(key)
-            task = asyncio.create_task(self._poll(row))
-            self._inflight.add(task)
-            task.add_done_callback(self._done)
-        return len(rows)
+            return []
 
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._inflight.discard(task)
-        self._wake.set()
-        error = None if task.cancelled() else task.exception()
-        if error is not None:  # the lease runs out and the run is polled again
-            log.error("poll task failed: %s: %s; retried after its lease", type(error).__name__, error)
+    def row_key(self, row: PollRow) -> tuple[str, str]:
+        return (row.source_id, row.run_id)
+
+    def task_failed(self, error: BaseException) -> None:  # the lease runs out and the run is polled again
+        log.error("poll task failed: %s: %s; retried after its lease", type(error).__name__, error)
 
     # -- one poll ------------------------------------------------------------------------
-    async def _poll(self, row: PollRow) -> None:
-        try:
-            async with self._leased(row):
-                polled = await self._polled(row)
-                if not await self.store.finish_poll(row.source_id, row.run_id, self.owner, polled):
-                    log.warning("poll of run %s (%s): lease lost before it was recorded", row.run_id, row.source_id)
-        finally:
-            self._working.discard((row.source_id, row.run_id))
+    async def handle(self, row: PollRow) -> None:
+        async with self._leased(row):
+            polled = await self._polled(row)
+            if not await self.store.finish_poll(row.source_id, row.run_id, self.owner, polled):
+                log.warning("poll of run %s (%s): lease lost before it was recorded", row.run_id, row.source_id)
 
     @contextlib.asynccontextmanager
     async def _leased(self, row: PollRow) -> AsyncIterator[None]:
