@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from receiver.polling.base import Discovered, Fetch, Observation, PollerSpec, PollResult
+from receiver.polling.base import Discovered, Fetch, Observation, PollerSpec, PollResult, status_step
 from receiver.sinks.outbound import segment
 from receiver.sources import automatedfuture
 
@@ -37,15 +37,9 @@ class AutomatedFuturePoller:
         status = automatedfuture.status_key(test["status"]) if test.get("status") is not None else None
         # A result with an outcome is finished; Pending and Running have none (RESULT_OUTCOMES).
         final = test.get("outcome") is not None
-        observations = []
-        if status is not None and status != cursor.get("status"):
-            observations.append(Observation(f"status:{status}", n))
-        return PollResult(
-            answer=answer,
-            observations=observations,
-            final=final,
-            cursor={"status": status if status is not None else cursor.get("status")},
-        )
+        key, next_cursor = status_step(cursor, status)
+        observations = [Observation(key, n)] if key is not None else []
+        return PollResult(answer=answer, observations=observations, final=final, cursor=next_cursor)
 
     async def discover(self, options: Mapping[str, Any], fetch: Fetch) -> list[Discovered]:
         raise NotImplementedError("Automated Future lists no runs or results (only GET /project/)")

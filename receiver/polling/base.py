@@ -85,6 +85,20 @@ class PollerSpec:
     follows_started_runs: bool = True
 
 
+def status_step(cursor: Mapping[str, Any], status: str | None) -> tuple[str | None, dict[str, Any]]:
+    """Whether a run's status changed since ``cursor``: the observation key of the change (None
+    when it did not) and the status part of the next cursor.
+
+    The first time a run reaches a status the key is ``status:<word>``; coming back to one
+    (running → paused → running) is ``status:<word>#<n>``, so a return is an event again while
+    the same state seen twice (or after a restart) is not."""
+    visits: dict[str, int] = dict(cursor.get("visits") or {})
+    if status is None or status == cursor.get("status"):
+        return None, {"status": cursor.get("status"), "visits": visits}
+    visits[status] = n = visits.get(status, 0) + 1
+    return (f"status:{status}" if n == 1 else f"status:{status}#{n}"), {"status": status, "visits": visits}
+
+
 def sink_fetch(sink: HttpSink) -> Fetch:
     """A :data:`Fetch` through ``sink``: its base URL, auth headers, outbound guard and timeout."""
     return sink.get

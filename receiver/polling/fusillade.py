@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from receiver.errors import DeliveryError
-from receiver.polling.base import Discovered, Fetch, Observation, PollerSpec, PollResult
+from receiver.polling.base import Discovered, Fetch, Observation, PollerSpec, PollResult, status_step
 from receiver.sinks.outbound import segment
 from receiver.sources.base import unknown
 from receiver.sources.fusillade import KIND, test_event
@@ -45,14 +45,15 @@ class FusilladePoller:
             raise DeliveryError("the answer names no test status", retryable=True)
         kind = STATUSES.get(status.lower())
         final = kind in FINAL
-        if status == cursor.get("status"):
-            return PollResult(answer, [], final, dict(cursor))
+        key, next_cursor = status_step(cursor, status)
+        if key is None:
+            return PollResult(answer, [], final, next_cursor)
         if kind is None:  # a status the docs do not name: visible as fusillade.unknown, polling goes on
             normalized = unknown(KIND, f"unknown test status {status!r}", answer, platform_event="poll")
         else:
             data = {"test_id": run_id, **test}
             normalized = test_event(kind, "poll", data, pick(test, *TIME_PATHS), answer)
-        return PollResult(answer, [Observation(f"status:{status}", normalized)], final, {"status": status})
+        return PollResult(answer, [Observation(key, normalized)], final, next_cursor)
 
     async def discover(self, options: Mapping[str, Any], fetch: Fetch) -> list[Discovered]:
         raise NotImplementedError("Fusillade documents no list of tests by status")

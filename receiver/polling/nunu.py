@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from receiver.events import Normalized
-from receiver.polling.base import Discovered, Fetch, Observation, PollerSpec, PollResult
+from receiver.polling.base import Discovered, Fetch, Observation, PollerSpec, PollResult, status_step
 from receiver.sinks.outbound import segment
 from receiver.sources import fields, nunu
 from receiver.sources.payload import as_dict, pick
@@ -61,14 +61,13 @@ class NunuPoller:
             known.add(bug_id)
             seen.append(bug_id)
             bugs.append(Observation(f"bug:{bug_id}", n))
-        changed = status is not None and status != cursor.get("status")
+        key, status_cursor = status_step(cursor, status)
         observations = bugs
-        if changed:
-            assert status is not None
-            step = Observation(f"status:{status}", run)
+        if key is not None:
+            step = Observation(key, run)
             # A final status closes the run: its last bugs come before it; otherwise it leads.
             observations = [*bugs, step] if final else [step, *bugs]
-        next_cursor = {"status": status if status is not None else cursor.get("status"), "bugs": seen[-MAX_BUG_IDS:]}
+        next_cursor = {**status_cursor, "bugs": seen[-MAX_BUG_IDS:]}
         answer = {"run": run_answer, "bugs": bugs_answer}
         return PollResult(answer=answer, observations=observations, final=final, cursor=next_cursor)
 

@@ -178,7 +178,7 @@ def test_a_poll_lost_before_it_was_recorded_makes_no_second_event(
         assert await p.new_engine().run_once() == 1  # its lease ran out: another resumes
         assert await p.events() == [("run.started", "running", "poll")]
         row = await p.row("t-1")
-        assert (row.polls, row.cursor) == (1, {"status": "running"})
+        assert (row.polls, row.cursor) == (1, {"status": "running", "visits": {"running": 1}})
         assert fake.gets("t-1") == 2
 
     drive(body)

@@ -46,7 +46,7 @@ def test_each_status_is_the_webhooks_event(status: str, type: str, outcome: str 
     (observation,) = result.observations
     n = observation.normalized
     assert (observation.key, n.type, n.platform_event, result.final, result.cursor) == (
-        f"status:{status}", type, "poll", final, {"status": status})  # fmt: skip
+        f"status:{status}", type, "poll", final, {"status": status, "visits": {status: 1}})  # fmt: skip
     if type != "fusillade.unknown":
         assert (n.subject, n.data["run"]["outcome"], n.data["metrics"]["p95_latency_ms"]) == ("t/1", outcome, 42)
 
@@ -62,7 +62,7 @@ def test_a_breached_threshold_fails_a_completed_test_and_a_wrapped_answer_is_rea
 
 def test_the_status_seen_last_time_makes_no_observation() -> None:
     result, _ = poll({"status": "running"}, {"status": "running"})
-    assert (result.observations, result.final, result.cursor) == ([], False, {"status": "running"})
+    assert (result.observations, result.final, result.cursor) == ([], False, {"status": "running", "visits": {}})
 
 
 @pytest.mark.parametrize("answer", [None, [1, 2], {"name": "no status"}, {"status": ""}])
@@ -70,3 +70,14 @@ def test_an_answer_without_a_status_is_a_failed_poll(answer: Any) -> None:
     with pytest.raises(DeliveryError) as err:
         poll(answer)
     assert err.value.retryable
+
+
+def test_a_status_the_run_comes_back_to_is_an_event_again_and_a_repeat_is_not() -> None:
+    """running → paused → running: the return is observed (its own key), seeing it again is not."""
+    cursor: Mapping[str, Any] = {}
+    keys = []
+    for status in ("running", "paused", "paused", "running", "running", "completed"):
+        result, _ = poll({"status": status}, cursor)
+        keys.append([o.key for o in result.observations])
+        cursor = result.cursor
+    assert keys == [["status:running"], ["status:paused"], [], ["status:running#2"], [], ["status:completed"]]
