@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Hashable, Sequence
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from typing import Generic, TypeVar
 
 Row = TypeVar("Row")
@@ -20,6 +21,7 @@ Row = TypeVar("Row")
 
 class ClaimLoop(Generic[Row]):
     task_name = "hookyard-claims"
+    log = logging.getLogger("hookyard.claims")
 
     def __init__(self) -> None:
         self._inflight: set[asyncio.Task[None]] = set()
@@ -85,6 +87,34 @@ class ClaimLoop(Generic[Row]):
         if started:
             await asyncio.wait(started)
         return claimed
+
+    @contextlib.asynccontextmanager
+    async def leased(
+        self, what: str, renew: Callable[[], Awaitable[bool]], lease_seconds: float
+    ) -> AsyncIterator[None]:
+        """Renew a row's lease every third of ``lease_seconds`` while it is worked on. ``renew``
+        extends it and says whether the row is still ours; a renewal that fails or hangs is
+        logged and tried again at the next beat (two thirds of the lease are still left)."""
+
+        async def beat() -> None:
+            while True:
+                await asyncio.sleep(lease_seconds / 3)
+                try:
+                    ours = await asyncio.wait_for(renew(), lease_seconds / 3)
+                except Exception as exc:
+                    self.log.warning("%s: renewing its lease failed: %s", what, type(exc).__name__)
+                    continue
+                if not ours:
+                    self.log.warning("%s: lease lost while it was being worked on", what)
+                    return
+
+        heartbeat = asyncio.create_task(beat())
+        try:
+            yield
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
 
     async def _run(self) -> None:
         while not self._stopping:

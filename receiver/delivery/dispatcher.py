@@ -24,12 +24,11 @@ that started a run on a platform records the run with the event's commit (``trac
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from receiver.config import DeliveryModel
@@ -55,6 +54,7 @@ log = logging.getLogger("hookyard.delivery")
 
 class Dispatcher(ClaimLoop[Claimed]):
     task_name = "hookyard-dispatcher"
+    log = log
 
     def __init__(
         self,
@@ -146,33 +146,13 @@ class Dispatcher(ClaimLoop[Claimed]):
 
     # -- one delivery ------------------------------------------------------------------
     async def handle(self, row: Claimed) -> None:
-        async with self._leased(row.delivery.id):
-            await self._work(row)
-
-    @contextlib.asynccontextmanager
-    async def _leased(self, delivery_id: str) -> AsyncIterator[None]:
-        """Renew the lease every third of ``lease_seconds`` while the delivery is worked on."""
-        heartbeat = asyncio.create_task(self._heartbeat(delivery_id))
-        try:
-            yield
-        finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
-
-    async def _heartbeat(self, delivery_id: str) -> None:
         lease = self.settings.lease_seconds
-        while True:
-            await asyncio.sleep(lease / 3)
-            try:
-                renewal = self.store.renew(delivery_id, self.owner, self.clock() + lease)
-                ours = await asyncio.wait_for(renewal, lease / 3)
-            except Exception as exc:  # the next beat tries again; the lease still has two thirds left
-                log.warning("delivery %s: renewing its lease failed: %s", delivery_id, type(exc).__name__)
-                continue
-            if not ours:
-                log.warning("delivery %s: lease lost while it was being sent", delivery_id)
-                return
+
+        def renew() -> Awaitable[bool]:
+            return self.store.renew(row.delivery.id, self.owner, self.clock() + lease)
+
+        async with self.leased(f"delivery {row.delivery.id}", renew, lease):
+            await self._work(row)
 
     async def _work(self, c: Claimed) -> None:
         d = c.delivery

@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -71,6 +71,7 @@ class HeldBack(Exception):
 
 class PollEngine(ClaimLoop[PollRow]):
     task_name = "hookyard-poller"
+    log = log
 
     def __init__(
         self,
@@ -142,31 +143,15 @@ class PollEngine(ClaimLoop[PollRow]):
 
     # -- one poll ------------------------------------------------------------------------
     async def handle(self, row: PollRow) -> None:
-        async with self._leased(row):
+        lease = self.config().polling.lease_seconds
+
+        def renew() -> Awaitable[bool]:
+            return self.store.renew_poll(row.source_id, row.run_id, self.owner, self.clock() + lease)
+
+        async with self.leased(f"poll of run {row.run_id} ({row.source_id})", renew, lease):
             polled = await self._polled(row)
             if not await self.store.finish_poll(row.source_id, row.run_id, self.owner, polled):
                 log.warning("poll of run %s (%s): lease lost before it was recorded", row.run_id, row.source_id)
-
-    @contextlib.asynccontextmanager
-    async def _leased(self, row: PollRow) -> AsyncIterator[None]:
-        """Renew the lease every third of ``lease_seconds`` while the run is polled."""
-
-        async def beat() -> None:
-            lease = self.config().polling.lease_seconds
-            while True:
-                await asyncio.sleep(lease / 3)
-                with contextlib.suppress(Exception):  # the next beat tries again; two thirds are left
-                    await asyncio.wait_for(
-                        self.store.renew_poll(row.source_id, row.run_id, self.owner, self.clock() + lease), lease / 3
-                    )
-
-        heartbeat = asyncio.create_task(beat())
-        try:
-            yield
-        finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
 
     async def _polled(self, row: PollRow) -> Polled:
         """Poll ``row``'s run now and say how its schedule goes on."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Hashable, Sequence
 
+import pytest
+
 from receiver.delivery.claims import ClaimLoop
 
 
@@ -89,3 +91,25 @@ def test_the_running_loop_claims_at_most_its_free_capacity_and_stop_waits_for_wo
 
     loop = asyncio.run(scenario())
     assert sorted(loop.handled) == [("a", 1), ("b", 1), ("c", 1)]
+
+
+def test_the_lease_is_renewed_while_worked_on_until_it_is_lost(caplog: pytest.LogCaptureFixture) -> None:
+    answers = iter([True, OSError("store busy"), False, True])
+    renewals: list[object] = []
+
+    async def renew() -> bool:
+        answer = next(answers)
+        renewals.append(answer)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    async def scenario() -> None:
+        loop = Rows()
+        async with loop.leased("row r", renew, lease_seconds=0.03):
+            await asyncio.sleep(0.1)  # ~10 beats' time: renewing stops once the lease is lost
+
+    asyncio.run(scenario())
+    assert [type(r).__name__ if isinstance(r, Exception) else r for r in renewals] == [True, "OSError", False]
+    assert "row r: renewing its lease failed: OSError" in caplog.text
+    assert "row r: lease lost while it was being worked on" in caplog.text
