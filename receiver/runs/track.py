@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from receiver.ids import new_id
 from receiver.rules import Plan
@@ -38,6 +38,7 @@ from receiver.runs import deployment as deployments
 from receiver.runs.baseline import BaselineOptions
 from receiver.runs.deployment import GitOptions
 from receiver.runs.model import GIT_KEYS, epoch, is_final, series_key, transition, verdict
+from receiver.runs.watch import SourcePoll
 from receiver.sources import bug0_github
 from receiver.store import Store
 from receiver.store.base import NewDelivery, NewEvent, SaveResult
@@ -47,15 +48,6 @@ from receiver.store.runs_history import BaselineWant, History, Wants
 Planner = Callable[[Mapping[str, Any]], Plan]
 T = TypeVar("T")
 
-
-class PollOn(Protocol):
-    """A source's ``poll:`` as run tracking reads it (``receiver/polling/options.py``)."""
-
-    @property
-    def sink(self) -> str: ...
-
-    @property
-    def types(self) -> frozenset[str]: ...
 
 # Fields an event may set; the rest of a row is bookkeeping.
 _MERGED = ("name", "project", "status", "outcome", "url", "started_at", "finished_at", "duration_ms",
@@ -167,7 +159,7 @@ def track(
     planner: Planner,
     git_options: GitOptions | None = None,
     baseline_options: BaselineOptions | None = None,
-    poll: PollOn | None = None,
+    poll: SourcePoll | None = None,
 ) -> Track | None:
     """The run update an event makes; None when it names no platform run. ``poll``: the source's
     ``poll:`` (which event types start polling the run, through which sink)."""
@@ -267,7 +259,7 @@ async def save(
     *,
     git: GitOptions | None = None,
     baseline: BaselineOptions | None = None,
-    poll: PollOn | None = None,
+    poll: SourcePoll | None = None,
 ) -> tuple[SaveResult, int]:
     """Store ``event`` (planned by ``planner``), tracking its run when it names one, with its
     source's ``git``, ``baseline`` and ``poll`` options. Returns the result and how many deliveries
