@@ -51,7 +51,7 @@ class SilencesApi:
     async def add_silence(self, request: Request) -> Response:
         spec = await _new_silence(request)
         now = self.silence_clock()
-        starts_at = _time(spec.starts_at, "starts_at") if spec.starts_at else now
+        starts_at = silence_time(spec.starts_at, "starts_at") if spec.starts_at else now
         if (spec.duration is None) == (spec.ends_at is None):
             raise HTTPError("give either duration (30m, 2h, 7d) or ends_at", code="bad_silence")
         if spec.duration is not None:
@@ -60,7 +60,7 @@ class SilencesApi:
             except ValueError as exc:
                 raise HTTPError(f"duration: {exc}", code="bad_silence") from None
         else:
-            ends_at = _time(spec.ends_at or "", "ends_at")
+            ends_at = silence_time(spec.ends_at or "", "ends_at")
         by = spec.created_by or ("api" if request.headers.get("authorization") is None else "api token")
         row = silences.new_silence(
             spec.matchers, starts_at=starts_at, ends_at=ends_at, comment=spec.comment, created_by=by, now=now
@@ -90,7 +90,8 @@ async def _new_silence(request: Request) -> models.NewSilence:
         raise HTTPError(f"{where}: {first['msg']}", code="bad_silence") from None
 
 
-def _time(value: str, name: str) -> float:
+def silence_time(value: str, name: str) -> float:
+    """A silence's start or end as written in the API or the page's form; 400 ``bad_silence`` otherwise."""
     try:
         return parse_time(value)
     except (ValueError, HTTPError):  # its own error speaks of ``since``

@@ -13,8 +13,8 @@ from receiver.delivery import silences
 from receiver.errors import HTTPError
 from receiver.rules.duration import parse_duration
 from receiver.web.html import with_query
-from receiver.web.params import parse_time
 from receiver.web.service import DeliveryLog
+from receiver.web.silences_api import silence_time
 from receiver.web.views import Views
 
 LISTED = 200
@@ -49,7 +49,7 @@ class SilenceViews:
         form = {k: fields.get(k, "") for k in ("matchers", "duration", "comment", "starts")}
         now = self.log.clock()
         try:
-            starts_at = _starts(form["starts"]) if form["starts"].strip() else now
+            starts_at = silence_time(form["starts"], "starts") if form["starts"].strip() else now
             try:
                 seconds = parse_duration(form["duration"])
             except ValueError as exc:
@@ -68,13 +68,6 @@ class SilenceViews:
         silence_id = request.path_params["silence_id"][:100]
         await silences.expire(self.log.store, silence_id, self.log.clock())
         return RedirectResponse(with_query("/ui/silences", done="unsilenced", id=silence_id), status_code=303)
-
-
-def _starts(text: str) -> float:
-    try:
-        return parse_time(text)
-    except (ValueError, HTTPError):  # its own error speaks of ``since``
-        raise HTTPError(f"starts: {text!r} is not a time such as 2026-03-01T22:00:00Z", code="bad_silence") from None
 
 
 def _who(request: Request) -> str:
