@@ -48,15 +48,12 @@ class Renderer:
 
     def __init__(self, router: Router) -> None:
         self.router = router
-        ruleset = router.ruleset
-        self._rules = {r.name: r for r in ruleset.rules} if ruleset is not None else {}
+        self.ruleset = router.ruleset
 
     def planned(self, group: GroupRow) -> PlannedAction | None:
-        rule = self._rules.get(group.rule)
-        if rule is None or group.action_index >= len(rule.planned):
-            return None
-        planned = rule.planned[group.action_index]
-        return planned if planned.sink == group.sink_id else None
+        ruleset = self.ruleset
+        planned = ruleset.planned_action(group.rule, group.action_index) if ruleset is not None else None
+        return planned if planned is not None and planned.sink == group.sink_id else None
 
     def spec(self, group: GroupRow) -> GroupSpec:
         planned = self.planned(group)

@@ -75,16 +75,11 @@ class Quiet:
         self._read_at: float | None = None
         self._seen_changes = -1
         self._reading = asyncio.Lock()  # deliveries decided together share one read
-        self._actions: tuple[str, dict[tuple[str, int], ActionSpec]] = ("", {})
 
     def action(self, rule: str, index: int) -> ActionSpec | None:
         ruleset = self.router.ruleset
-        if ruleset is None:
-            return None
-        if self._actions[0] != ruleset.version:  # rebuilt once per rules version
-            found = {(r.name, p.action_index): p.action for r in ruleset.rules for p in r.planned}
-            self._actions = (ruleset.version, found)
-        return self._actions[1].get((rule, index))
+        planned = ruleset.planned_action(rule, index) if ruleset is not None else None
+        return planned.action if planned is not None else None
 
     def _stale(self) -> bool:
         read_at = self._read_at

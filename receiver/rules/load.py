@@ -88,6 +88,11 @@ class RuleSet:
         self.version = version
         self.grouped = any(a.group is not None for r in self.rules for a in r.actions)  # any group: at all
         self._index = RuleIndex(self.rules)
+        self._planned = {(r.name, p.action_index): p for r in self.rules for p in r.planned}
+
+    def planned_action(self, rule: str, index: int) -> PlannedAction | None:
+        """Action ``index`` of rule ``rule`` (what a stored delivery or group names), if these rules have it."""
+        return self._planned.get((rule, index))
 
     def match(self, event: Mapping[str, Any]) -> list[Rule]:
         """The rules that match, in order, up to and including the first with ``stop: true``."""

@@ -307,3 +307,19 @@ def test_templates_are_accepted_for_any_field_at_load(action: str) -> None:
 def test_empty_files_and_empty_rule_lists_are_allowed() -> None:
     rules = load_text({"a.yaml": "", "b.yaml": "vars: {x: 1}\n", "c.yaml": "rules: []\n"})
     assert rules.rules == ()
+
+
+@pytest.mark.parametrize(
+    ("rule", "index", "sink"),
+    [("a", 0, "slack-perf"), ("a", 1, "email-qa"), ("b", 0, "email-qa"), ("a", 2, None), ("gone", 0, None)],
+)
+def test_a_stored_delivery_finds_its_action_by_rule_and_index(rule: str, index: int, sink: str | None) -> None:
+    rules = load_text({"r.yaml": (
+        "rules:\n"
+        "  - name: a\n    actions:\n      - {sink: slack-perf, title: t, body: b}\n"
+        "      - {sink: email-qa, title: t, body: b}\n"
+        "  - name: b\n    actions:\n      - {sink: email-qa, title: t, body: b}\n"
+    )})  # fmt: skip
+    planned = rules.planned_action(rule, index)
+    assert (planned.sink if planned is not None else None) == sink
+    assert planned is None or (planned.rule, planned.action_index) == (rule, index)
