@@ -18,7 +18,6 @@ from pydantic import BaseModel
 
 from receiver.events import Normalized
 from receiver.sinks.base import SendResult
-from receiver.sinks.http import HttpSink
 
 # GET ``path`` (joined to the sink's base URL, query in ``params``) with the sink's auth,
 # outbound guard and timeout. Answers the 2xx as SendResult (``body`` is the parsed JSON);
@@ -97,8 +96,3 @@ def status_step(cursor: Mapping[str, Any], status: str | None) -> tuple[str | No
         return None, {"status": cursor.get("status"), "visits": visits}
     visits[status] = n = visits.get(status, 0) + 1
     return (f"status:{status}" if n == 1 else f"status:{status}#{n}"), {"status": status, "visits": visits}
-
-
-def sink_fetch(sink: HttpSink) -> Fetch:
-    """A :data:`Fetch` through ``sink``: its base URL, auth headers, outbound guard and timeout."""
-    return sink.get

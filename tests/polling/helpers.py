@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from receiver.polling.base import Fetch, sink_fetch
+from receiver.polling.base import Fetch
 from receiver.sinks import SINKS
 from receiver.sinks.client import HttpClient
 from receiver.sinks.http import HttpSink
@@ -17,4 +17,4 @@ def preset_fetch(kind: str, client: HttpClient, base_url: str, key: str, **optio
     config = spec.config.model_validate({"api_key": key, "base_url": base_url, "allow_private": True, **options})
     sink = spec.create(f"{kind}-poll", config, client)
     assert isinstance(sink, HttpSink)  # every preset is one
-    return sink_fetch(sink)
+    return sink.get
